@@ -1,0 +1,62 @@
+"""sharedlm: one shared, pooled, flow-controlled LM per process for concurrent DSPy workflows.
+
+The public API is what ``__all__`` lists; modules whose names start with ``_`` are private.
+"""
+
+from sharedlm._errors import (
+    AuthenticationError,
+    CallTimeoutError,
+    ConfigurationError,
+    ConnectionFailedError,
+    ContextTooLongError,
+    FatalError,
+    InputError,
+    MissingAPIKeyError,
+    PoolTimeoutError,
+    ProviderCallError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    RequestRejectedError,
+    RetriesExhaustedError,
+    RetryableError,
+    SharedLMError,
+    UsageError,
+    sharedlm_cause,
+)
+from sharedlm._module import SharedLMModule, bind_shared_lm
+from sharedlm._settings import FlowSettings, SharedLMSettings
+from sharedlm._singleton import configure, get_shared_lm, reset_shared_lm, stats
+from sharedlm._stats import EngineStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "CallTimeoutError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "ContextTooLongError",
+    "EngineStats",
+    "FatalError",
+    "FlowSettings",
+    "InputError",
+    "MissingAPIKeyError",
+    "PoolTimeoutError",
+    "ProviderCallError",
+    "ProviderUnavailableError",
+    "RateLimitedError",
+    "RequestRejectedError",
+    "RetriesExhaustedError",
+    "RetryableError",
+    "SharedLMError",
+    "SharedLMModule",
+    "SharedLMSettings",
+    "UsageError",
+    "__version__",
+    "bind_shared_lm",
+    "configure",
+    "get_shared_lm",
+    "reset_shared_lm",
+    "sharedlm_cause",
+    "stats",
+]

@@ -1,0 +1,164 @@
+"""When one attempt may be sent: provider pauses, request and token budgets, and the in-flight gate.
+
+The pure policies live in :mod:`sharedlm._flow` (adaptive limit, budgets, ``Retry-After``, backoff); this
+module owns their order and the waiting. A call first books its budgets (so budget order is arrival
+order), sleeps until they allow it, waits out any provider pause, and only then takes an in-flight slot:
+a slot is never held while sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sharedlm._admission import InFlightGate
+from sharedlm._settings import FlowSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Booking:
+    """Budget booked for one attempt, refunded in part or whole afterwards."""
+
+    tokens: int
+
+
+class Pacer:
+    """Paces the attempts of one process against one provider.
+
+    Args:
+        flow: The flow settings.
+        cap: The ceiling of the in-flight limit (``max_parallel_requests`` clamped to the open-file limit).
+        clock: Monotonic seconds; injectable for tests.
+        rng: Randomness for backoff jitter.
+    """
+
+    def __init__(self, flow: FlowSettings, *, cap: int, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
+        from sharedlm._flow import AdaptiveLimit, ProviderPause, RateBudget
+
+        self.flow = flow
+        self.cap = cap
+        self._clock = clock
+        self._rng = rng or random.Random()
+        initial = min(cap, flow.initial_concurrency or cap)
+        floor = min(flow.min_concurrency, cap)
+        self.adaptive: Any = (
+            AdaptiveLimit(initial=initial, floor=floor, ceiling=cap, clock=clock) if flow.adaptive else None
+        )
+        self.gate = InFlightGate(initial)
+        self._peak_limit = initial
+        self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
+        rpm, tpm = flow.effective_rpm, flow.effective_tpm
+        self.requests = RateBudget(per_minute=rpm, clock=clock, name="requests") if rpm else None
+        self.tokens = RateBudget(per_minute=tpm, clock=clock, name="tokens") if tpm else None
+
+    def __repr__(self) -> str:
+        return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, in_flight={self.gate.in_flight}, "
+                f"queued={self.gate.queued}, paused_for={self.pause.remaining():.2f}s)")
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether attempts need a token estimate (only with a token budget)."""
+        return self.tokens is not None
+
+    @property
+    def peak_limit(self) -> int:
+        return self._peak_limit
+
+    async def admit(self, *, tokens: int) -> Booking:
+        """Wait until one attempt may be sent, then hold an in-flight slot for it.
+
+        Args:
+            tokens: The attempt's token estimate (0 without a token budget).
+        """
+        delay = 0.0
+        if self.requests is not None:
+            delay = self.requests.reserve(1)
+        if self.tokens is not None and tokens:
+            delay = max(delay, self.tokens.reserve(tokens))
+        booking = Booking(tokens=tokens)
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while True:
+                paused = self.pause.remaining()
+                if paused > 0:
+                    await asyncio.sleep(paused)
+                if not self.gate.try_acquire():
+                    await self.gate.acquire(self.flow.pool_timeout)
+                if self.pause.remaining() <= 0:
+                    return booking
+                # A pause began while this call waited for its slot: give the slot back and wait it out.
+                self.gate.release()
+        except BaseException:
+            self.cancel(booking)
+            raise
+
+    def cancel(self, booking: Booking) -> None:
+        """Return an attempt's booking that was never sent."""
+        if self.requests is not None:
+            self.requests.refund(1)
+        if self.tokens is not None and booking.tokens:
+            self.tokens.refund(booking.tokens)
+
+    def succeeded(self, booking: Booking, *, used_tokens: int | None) -> None:
+        """Release the slot of a successful attempt and settle its token booking with the real usage."""
+        self.gate.release()
+        if self.tokens is not None and booking.tokens and used_tokens is not None:
+            self.tokens.refund(booking.tokens - used_tokens)
+        if self.adaptive is not None:
+            self.adaptive.on_success()
+            self._follow_limit()
+
+    def failed(self, booking: Booking, *, sent_at: float, rate_limited: bool, no_work_done: bool) -> None:
+        """Release the slot of a failed attempt; a 429 may shrink the limit.
+
+        Args:
+            booking: The attempt's booking.
+            sent_at: When the attempt was sent (clock seconds), to react once per burst of 429s.
+            rate_limited: Whether the provider answered 429.
+            no_work_done: Whether the provider certainly did no work (its tokens are refunded).
+        """
+        self.gate.release()
+        if self.tokens is not None and booking.tokens and no_work_done:
+            self.tokens.refund(booking.tokens)
+        if rate_limited and self.adaptive is not None:
+            self.adaptive.on_rate_limited(sent_at)
+            self._follow_limit()
+
+    def retry_delay(self, attempt: int, headers: list[tuple[str, str]], hint: float | None) -> tuple[float, bool]:
+        """How long before retrying, and whether the provider said so itself.
+
+        A provider's ``Retry-After`` (or ``retry-after-ms``) also pauses every new send to this provider,
+        bounded by ``max_retry_after``; without one, exponential backoff with jitter.
+
+        Args:
+            attempt: The number of the attempt that failed (1 for the first).
+            headers: The failed attempt's response headers (empty when none arrived).
+            hint: A retry hint lm15 read from the error body, if any.
+        """
+        from sharedlm._flow import backoff_delay, parse_retry_after
+
+        told = parse_retry_after(headers, now_epoch=time.time(), max_delay=self.flow.max_retry_after)
+        if told is None and hint is not None and hint >= 0:
+            told = min(float(hint), self.flow.max_retry_after)
+        if told is not None:
+            if told > 0:
+                self.pause.pause_for(told)
+            return told, True
+        return backoff_delay(attempt - 1, base=self.flow.backoff_base, cap=self.flow.backoff_max, rng=self._rng), False
+
+    def _follow_limit(self) -> None:
+        assert self.adaptive is not None
+        limit = self.adaptive.limit
+        if limit != self.gate.limit:
+            self.gate.set_limit(limit)
+            if limit > self._peak_limit:
+                self._peak_limit = limit
+
+
+__all__ = ["Booking", "Pacer"]

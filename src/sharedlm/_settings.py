@@ -1,0 +1,161 @@
+"""Settings of the shared LM: small keyword-only value objects with named defaults.
+
+Nothing here reads the environment; :mod:`sharedlm._env` is the one place that does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from sharedlm._errors import ConfigurationError
+
+DEFAULT_MODEL = "gemini/gemini-2.5-flash"
+DEFAULT_MAX_PARALLEL_REQUESTS = 2000
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_RETRIES = 6
+DEFAULT_MIN_CONCURRENCY = 1
+DEFAULT_MAX_RETRY_AFTER_S = 60.0
+DEFAULT_BACKOFF_BASE_S = 0.5
+DEFAULT_BACKOFF_MAX_S = 30.0
+# Descriptors kept free for the rest of the program (files, logs, subprocess pipes) when the
+# connection cap is clamped to the open-file limit.
+DEFAULT_FD_RESERVE = 128
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _positive_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowSettings:
+    """How the shared engine paces calls to the provider.
+
+    Args:
+        max_retries: Retries of one call after its first attempt, for 429, 5xx, resets and timeouts.
+        adaptive: Shrink the in-flight limit on 429 and grow it back after successes (AIMD).
+        initial_concurrency: Where the adaptive limit starts; None starts at ``max_parallel_requests``.
+        min_concurrency: The floor of the adaptive limit.
+        rpm: Requests per minute this process may send, or None for no request budget.
+        tpm: Tokens per minute this process may use, or None for no token budget.
+        budget_share: The fraction of ``rpm``/``tpm`` this process owns when several processes share one
+            provider account (for example 0.25 for each of four workers).
+        max_retry_after: The longest pause a provider's ``Retry-After`` may impose, in seconds.
+        backoff_base: First backoff delay without ``Retry-After``, in seconds; doubles per attempt, with jitter.
+        backoff_max: The longest backoff delay, in seconds.
+        pool_timeout: The longest a call waits for a free in-flight slot, in seconds; None waits as long as needed.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    adaptive: bool = True
+    initial_concurrency: int | None = None
+    min_concurrency: int = DEFAULT_MIN_CONCURRENCY
+    rpm: float | None = None
+    tpm: float | None = None
+    budget_share: float = 1.0
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_S
+    backoff_base: float = DEFAULT_BACKOFF_BASE_S
+    backoff_max: float = DEFAULT_BACKOFF_MAX_S
+    pool_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ConfigurationError(f"max_retries must be a whole number >= 0, got {self.max_retries!r}")
+        if self.initial_concurrency is not None:
+            _positive_int("initial_concurrency", self.initial_concurrency)
+        _positive_int("min_concurrency", self.min_concurrency)
+        for name in ("rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive_seconds(name, value)  # same rule: a positive finite number
+        if not (isinstance(self.budget_share, int | float) and 0 < self.budget_share <= 1):
+            raise ConfigurationError(f"budget_share must be in (0, 1], got {self.budget_share!r}")
+        _positive_seconds("max_retry_after", self.max_retry_after)
+        _positive_seconds("backoff_base", self.backoff_base)
+        _positive_seconds("backoff_max", self.backoff_max)
+        _positive_seconds("pool_timeout", self.pool_timeout, allow_none=True)
+
+    @property
+    def effective_rpm(self) -> float | None:
+        """This process's request budget: ``rpm`` times ``budget_share``."""
+        return None if self.rpm is None else self.rpm * self.budget_share
+
+    @property
+    def effective_tpm(self) -> float | None:
+        """This process's token budget: ``tpm`` times ``budget_share``."""
+        return None if self.tpm is None else self.tpm * self.budget_share
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedLMSettings:
+    """Everything the process-wide shared LM is built from.
+
+    Args:
+        model: A DSPy model string such as ``"openai/gpt-4o-mini"`` or ``"gemini/gemini-2.5-flash"``.
+        api_key: The provider credential; never shown in ``repr``, logs or errors.
+        api_base: The provider's base URL, for OpenAI-compatible servers, proxies and the simulator.
+        max_parallel_requests: The real cap on requests in flight in this process, and on pooled connections.
+        timeout: The longest one attempt may take, in seconds.
+        connect_timeout: The longest opening one connection may take, in seconds.
+        fd_reserve: Descriptors kept free for the rest of the program when the cap is clamped to the
+            open-file limit.
+        flow: Retry, adaptive concurrency and budget settings.
+        lm_kwargs: Further keyword arguments for ``dspy.LM`` (temperature, max_tokens, cache, ...).
+    """
+
+    model: str = DEFAULT_MODEL
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    max_parallel_requests: int = DEFAULT_MAX_PARALLEL_REQUESTS
+    timeout: float = DEFAULT_TIMEOUT_S
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
+    fd_reserve: int = DEFAULT_FD_RESERVE
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    lm_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigurationError("model must be a non-empty DSPy model string such as 'openai/gpt-4o-mini'")
+        if self.api_base is not None and not str(self.api_base).startswith(("http://", "https://")):
+            raise ConfigurationError(f"api_base must start with http:// or https://, got {self.api_base!r}")
+        _positive_int("max_parallel_requests", self.max_parallel_requests)
+        _positive_seconds("timeout", self.timeout)
+        _positive_seconds("connect_timeout", self.connect_timeout)
+        if isinstance(self.fd_reserve, bool) or not isinstance(self.fd_reserve, int) or self.fd_reserve < 0:
+            raise ConfigurationError(f"fd_reserve must be a whole number >= 0, got {self.fd_reserve!r}")
+        refused = sorted(set(self.lm_kwargs) & _ENGINE_OWNED_KEYS)
+        if refused:
+            raise ConfigurationError(
+                f"{refused} cannot be passed through lm_kwargs: the shared engine owns the connection. "
+                "Use sharedlm.configure(api_key=..., api_base=..., timeout=...) instead."
+            )
+        object.__setattr__(self, "lm_kwargs", dict(self.lm_kwargs))
+
+    def with_changes(self, **changes: Any) -> SharedLMSettings:
+        """A copy with some fields replaced; flow fields may be given by name too."""
+        flow_names = {f.name for f in fields(FlowSettings)}
+        flow_changes = {k: changes.pop(k) for k in list(changes) if k in flow_names}
+        settings = replace(self, **changes) if changes else self
+        if flow_changes:
+            settings = replace(settings, flow=replace(settings.flow, **flow_changes))
+        return settings
+
+
+# Client settings DSPy refuses on an LM with a custom engine; they belong on SharedLMSettings.
+_ENGINE_OWNED_KEYS = frozenset({
+    "api_key", "api_base", "base_url", "headers", "extra_headers", "timeout", "api_version",
+    "engine", "async_engine", "max_parallel_requests", "num_retries",
+})
+
+__all__ = ["DEFAULT_MAX_PARALLEL_REQUESTS", "DEFAULT_MODEL", "FlowSettings", "SharedLMSettings"]

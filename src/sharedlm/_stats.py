@@ -1,0 +1,117 @@
+"""Counters of the shared engine and the snapshot :func:`sharedlm.stats` returns."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineStats:
+    """A snapshot of the shared engine.
+
+    Args:
+        calls: Calls the engine accepted (one per DSPy LM call that reached the engine).
+        calls_succeeded: Calls that returned a response.
+        calls_failed: Calls that raised (after retries where they applied).
+        requests_sent: HTTP attempts sent to the provider, retries included.
+        retries: Attempts beyond the first of each call.
+        rate_limited: Attempts the provider answered with 429.
+        errors_by_kind: Failed attempts by error class name.
+        in_flight: Attempts holding an in-flight slot now.
+        peak_in_flight: The most attempts in flight at once so far.
+        queued: Calls waiting for an in-flight slot now.
+        waits: Calls that had to wait for a slot so far.
+        limit: The in-flight limit now (moves under adaptive concurrency).
+        peak_limit: The highest in-flight limit so far.
+        cap: The ceiling of the limit: ``max_parallel_requests`` clamped to the open-file limit.
+        open_connections: Pooled connections open now, over all event loops.
+        connections_opened: Connections opened since the engine was built.
+        pauses: Times a provider's ``Retry-After`` paused new sends.
+        tokens_reserved: Tokens booked against the token budget before sending (estimates).
+        tokens_used: Prompt plus completion tokens the provider reported.
+        prompt_tokens: Prompt tokens the provider reported.
+        completion_tokens: Completion tokens the provider reported.
+    """
+
+    calls: int = 0
+    calls_succeeded: int = 0
+    calls_failed: int = 0
+    requests_sent: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    queued: int = 0
+    waits: int = 0
+    limit: int = 0
+    peak_limit: int = 0
+    cap: int = 0
+    open_connections: int = 0
+    connections_opened: int = 0
+    pauses: int = 0
+    tokens_reserved: int = 0
+    tokens_used: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The snapshot as plain JSON-ready data."""
+        return asdict(self)
+
+
+class EngineCounters:
+    """Monotonic counters the engine bumps on its hot path; safe across threads."""
+
+    __slots__ = ("_errors", "_lock", "calls", "calls_failed", "calls_succeeded", "completion_tokens",
+                 "prompt_tokens", "rate_limited", "requests_sent", "retries", "tokens_reserved")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._errors: Counter[str] = Counter()
+        self.calls = 0
+        self.calls_succeeded = 0
+        self.calls_failed = 0
+        self.requests_sent = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.tokens_reserved = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def call_started(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def attempt_sent(self, reserved_tokens: int) -> None:
+        with self._lock:
+            self.requests_sent += 1
+            self.tokens_reserved += reserved_tokens
+
+    def succeeded(self, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._lock:
+            self.calls_succeeded += 1
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+
+    def attempt_failed(self, kind: str, *, rate_limited: bool, will_retry: bool) -> None:
+        with self._lock:
+            self._errors[kind] += 1
+            if rate_limited:
+                self.rate_limited += 1
+            if will_retry:
+                self.retries += 1
+
+    def call_failed(self) -> None:
+        with self._lock:
+            self.calls_failed += 1
+
+    def errors_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._errors)
+
+
+__all__ = ["EngineCounters", "EngineStats"]

@@ -1,0 +1,32 @@
+"""Test-wide fixtures: every test starts with no shared LM and no sharedlm settings from the environment."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# DSPy refreshes model prices from the network on first use; tests never touch the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+
+_ENV_PREFIXES = ("SHAREDLM_",)
+_ENV_NAMES = ("MODEL_NAME", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def _reset_process_state(monkeypatch: pytest.MonkeyPatch):
+    """Clear sharedlm's environment and process-wide singleton around each test."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    _reset()
+    yield
+    _reset()
+
+
+def _reset() -> None:
+    try:
+        from sharedlm import reset_shared_lm  # type: ignore[attr-defined]
+    except ImportError:  # the core is not built yet in this tree
+        return
+    reset_shared_lm()

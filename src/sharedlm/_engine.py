@@ -22,6 +22,7 @@ from dspy import lm15
 from sharedlm._classify import classify
 from sharedlm._env import key_variables
 from sharedlm._errors import (
+    CallTimeoutError,
     ConfigurationError,
     MissingAPIKeyError,
     ProviderCallError,
@@ -30,6 +31,7 @@ from sharedlm._errors import (
     RetryableError,
 )
 from sharedlm._fdlimit import ConnectionCapPlan
+from sharedlm._flow import estimate_tokens
 from sharedlm._pacing import Booking, Pacer
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineCounters, EngineStats
@@ -134,7 +136,7 @@ class SharedEngine:
         """Send one DSPy request, waiting its turn and retrying transient failures."""
         provider_lm, routed = self._route(request)
         pacer = self.pacer
-        tokens = _estimate(request) if pacer.counts_tokens else 0
+        tokens = estimate_tokens(request) if pacer.counts_tokens else 0
         counters = self.counters
         counters.call_started()
         max_retries = self.settings.flow.max_retries
@@ -171,12 +173,9 @@ class SharedEngine:
         """Account for a failed attempt; return the error to retry, or None to re-raise what was raised."""
         error: ProviderCallError | None
         if isinstance(exc, TimeoutError) and not isinstance(exc, lm15.LM15Error):
-            from sharedlm._errors import CallTimeoutError
-
             error = CallTimeoutError(
                 f"one attempt to {self.provider} took longer than timeout={self.settings.timeout:g} s; raise it with "
                 "sharedlm.configure(timeout=...) or SHAREDLM_TIMEOUT", provider=self.provider)
-            exc.__suppress_context__ = True
         elif isinstance(exc, Exception):
             error = classify(exc, provider=self.provider, status=record.status, secret=self.settings.api_key)
         else:
@@ -285,12 +284,6 @@ class SharedEngine:
             prompt_tokens=counters.prompt_tokens,
             completion_tokens=counters.completion_tokens,
         )
-
-
-def _estimate(request: lm15.Request) -> int:
-    from sharedlm._flow import estimate_tokens
-
-    return estimate_tokens(request)
 
 
 __all__ = ["SharedEngine", "resolve_model"]

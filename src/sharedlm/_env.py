@@ -121,7 +121,8 @@ def guard_mode(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     mode = env.get("SHAREDLM_GUARD", "warn").strip().lower() or "warn"
     if mode not in GUARD_MODES:
-        raise ConfigurationError(f"environment variable SHAREDLM_GUARD={mode!r} must be one of {', '.join(GUARD_MODES)}")
+        choices = ", ".join(GUARD_MODES)
+        raise ConfigurationError(f"environment variable SHAREDLM_GUARD={mode!r} must be one of {choices}")
     return mode
 
 

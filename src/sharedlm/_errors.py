@@ -60,7 +60,7 @@ class ProviderCallError(SharedLMError):
     attempts: int
 
 
-def _provider_init(self: Any, base: type, message: str, *, status: int | None, provider: str | None,
+def _provider_init(self: Any, base: Any, message: str, *, status: int | None, provider: str | None,
                    retry_after: float | None = None, attempts: int = 1) -> None:
     base.__init__(self, message, status=status, provider=provider, retry_after=retry_after)
     self.attempts = attempts

@@ -13,17 +13,36 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sharedlm._admission import InFlightGate
+from sharedlm._flow import (
+    AdaptiveLimit,
+    ProviderPause,
+    RateBudget,
+    Reservation,
+    backoff_delay,
+    book_together,
+    parse_retry_after,
+)
 from sharedlm._settings import FlowSettings
 
 
 @dataclass(frozen=True, kw_only=True)
 class Booking:
-    """Budget booked for one attempt, refunded in part or whole afterwards."""
+    """Budget booked for one attempt, refunded in part or whole afterwards.
+
+    Args:
+        tokens: The attempt's token estimate.
+        request_slot: Its reservation in the request budget, if there is one.
+        token_slot: Its reservation in the token budget, if there is one.
+    """
 
     tokens: int
+    request_slot: Reservation | None = None
+    token_slot: Reservation | None = None
+
+
+_UNBUDGETED = Booking(tokens=0)
 
 
 class Pacer:
@@ -38,15 +57,13 @@ class Pacer:
 
     def __init__(self, flow: FlowSettings, *, cap: int, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
-        from sharedlm._flow import AdaptiveLimit, ProviderPause, RateBudget
-
         self.flow = flow
         self.cap = cap
         self._clock = clock
         self._rng = rng or random.Random()
-        initial = min(cap, flow.initial_concurrency or cap)
         floor = min(flow.min_concurrency, cap)
-        self.adaptive: Any = (
+        initial = max(floor, min(cap, flow.initial_concurrency or cap))
+        self.adaptive: AdaptiveLimit | None = (
             AdaptiveLimit(initial=initial, floor=floor, ceiling=cap, clock=clock) if flow.adaptive else None
         )
         self.gate = InFlightGate(initial)
@@ -75,12 +92,7 @@ class Pacer:
         Args:
             tokens: The attempt's token estimate (0 without a token budget).
         """
-        delay = 0.0
-        if self.requests is not None:
-            delay = self.requests.reserve(1)
-        if self.tokens is not None and tokens:
-            delay = max(delay, self.tokens.reserve(tokens))
-        booking = Booking(tokens=tokens)
+        booking, delay = self._book(tokens)
         try:
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -98,18 +110,36 @@ class Pacer:
             self.cancel(booking)
             raise
 
+    def _book(self, tokens: int) -> tuple[Booking, float]:
+        pairs: list[tuple[RateBudget, float]] = []
+        if self.requests is not None:
+            pairs.append((self.requests, 1))
+        if self.tokens is not None and tokens:
+            pairs.append((self.tokens, tokens))
+        if not pairs:
+            return _UNBUDGETED, 0.0
+        # One common send time for the request and its tokens, so neither budget books it too early.
+        slots = dict(zip((budget for budget, _ in pairs), book_together(pairs), strict=True))
+        request_slot = slots.get(self.requests) if self.requests is not None else None
+        token_slot = slots.get(self.tokens) if self.tokens is not None else None
+        delay = max(slot.delay for slot in slots.values())
+        return Booking(tokens=tokens, request_slot=request_slot, token_slot=token_slot), delay
+
     def cancel(self, booking: Booking) -> None:
         """Return an attempt's booking that was never sent."""
-        if self.requests is not None:
-            self.requests.refund(1)
-        if self.tokens is not None and booking.tokens:
-            self.tokens.refund(booking.tokens)
+        if self.requests is not None and booking.request_slot is not None:
+            self.requests.refund(booking.request_slot.amount, reservation=booking.request_slot)
+        self._refund_tokens(booking, booking.tokens)
+
+    def _refund_tokens(self, booking: Booking, amount: float) -> None:
+        if self.tokens is not None and booking.token_slot is not None and amount:
+            self.tokens.refund(amount, reservation=booking.token_slot)
 
     def succeeded(self, booking: Booking, *, used_tokens: int | None) -> None:
         """Release the slot of a successful attempt and settle its token booking with the real usage."""
         self.gate.release()
-        if self.tokens is not None and booking.tokens and used_tokens is not None:
-            self.tokens.refund(booking.tokens - used_tokens)
+        if used_tokens is not None:
+            self._refund_tokens(booking, booking.tokens - used_tokens)
         if self.adaptive is not None:
             self.adaptive.on_success()
             self._follow_limit()
@@ -124,8 +154,8 @@ class Pacer:
             no_work_done: Whether the provider certainly did no work (its tokens are refunded).
         """
         self.gate.release()
-        if self.tokens is not None and booking.tokens and no_work_done:
-            self.tokens.refund(booking.tokens)
+        if no_work_done:
+            self._refund_tokens(booking, booking.tokens)
         if rate_limited and self.adaptive is not None:
             self.adaptive.on_rate_limited(sent_at)
             self._follow_limit()
@@ -141,8 +171,6 @@ class Pacer:
             headers: The failed attempt's response headers (empty when none arrived).
             hint: A retry hint lm15 read from the error body, if any.
         """
-        from sharedlm._flow import backoff_delay, parse_retry_after
-
         told = parse_retry_after(headers, now_epoch=time.time(), max_delay=self.flow.max_retry_after)
         if told is None and hint is not None and hint >= 0:
             told = min(float(hint), self.flow.max_retry_after)

@@ -9,6 +9,7 @@ in-flight limit, instead of each opening connections of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Coroutine, Iterator
@@ -67,10 +68,9 @@ class _LoopThread:
                 before_stop.close()
             return
         if before_stop is not None:
-            try:
+            # Closing is best effort: whatever stays open dies with the loop below.
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(before_stop, loop).result(timeout=5)
-            except Exception:  # closing is best effort; the sockets die with the loop below
-                pass
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)

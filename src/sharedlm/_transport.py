@@ -20,6 +20,7 @@ import asyncio
 import contextvars
 import socket
 import threading
+import urllib.request
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -103,8 +104,10 @@ class _Exchange:
     async def __aenter__(self) -> PooledResponse:
         request = self._request
         session = await self._transport.session()
+        url = request.url
         self._response = response = await session.request(
-            request.method, request.url, headers=request.headers, data=request.body or None,
+            request.method, url, headers=request.headers, data=request.body or None,
+            proxy=self._transport.proxy_for(url),
         )
         record = CURRENT_ATTEMPT.get()
         if record is not None:
@@ -157,6 +160,7 @@ class PooledTransport:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._opened = 0
         self._closed = False
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     def __repr__(self) -> str:
         return (f"PooledTransport(max_connections={self.max_connections}, loops={len(self._pools)}, "
@@ -198,7 +202,9 @@ class PooledTransport:
             timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self._connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             raise_for_status=False,
-            trust_env=True,  # honour HTTP(S)_PROXY like the provider SDKs do
+            # trust_env would look up netrc and proxy variables in a thread on every request; proxies are
+            # resolved once per origin in proxy_for() instead.
+            trust_env=False,
         )
         pool = _LoopPool(session, loop)
         with self._lock:
@@ -209,6 +215,22 @@ class PooledTransport:
         pool.lifetime = lifetime
         await lifetime.__anext__()
         return session
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` name for ``url``, looked up once per origin."""
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0]
+        key = (scheme, host)
+        try:
+            return self._proxies[key]
+        except KeyError:
+            pass
+        proxies = urllib.request.getproxies_environment()
+        hostname = host.rsplit("@", 1)[-1].split(":", 1)[0] if not host.startswith("[") else host
+        bypass = urllib.request.proxy_bypass_environment(hostname)  # type: ignore[attr-defined]
+        proxy = None if bypass else proxies.get(scheme)
+        self._proxies[key] = proxy
+        return proxy
 
     def _open_socket(self, addr_info: Any) -> socket.socket:
         family, type_, proto, _, _ = addr_info

@@ -1,0 +1,77 @@
+"""Settings come from the environment in one place, explicit values win, and bad values name their variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharedlm._env import find_api_key, guard_mode, key_variables, settings_from_env
+from sharedlm._errors import ConfigurationError
+from sharedlm._settings import DEFAULT_MAX_PARALLEL_REQUESTS, DEFAULT_MODEL
+
+
+def test_defaults_without_environment() -> None:
+    settings = settings_from_env({})
+    assert settings.model == DEFAULT_MODEL
+    assert settings.max_parallel_requests == DEFAULT_MAX_PARALLEL_REQUESTS
+    assert settings.api_key is None
+
+
+def test_sharedlm_model_wins_over_seed_model_name() -> None:
+    assert settings_from_env({"SHAREDLM_MODEL": "openai/a", "MODEL_NAME": "openai/b"}).model == "openai/a"
+    assert settings_from_env({"MODEL_NAME": "openai/b"}).model == "openai/b"
+
+
+def test_explicit_override_wins_over_environment() -> None:
+    settings = settings_from_env({"SHAREDLM_MAX_PARALLEL_REQUESTS": "50"}, max_parallel_requests=7)
+    assert settings.max_parallel_requests == 7
+
+
+def test_key_found_in_provider_variable_for_gemini() -> None:
+    assert find_api_key("gemini/gemini-2.5-flash", {"GOOGLE_API_KEY": "g-key"}) == "g-key"
+
+
+def test_sharedlm_api_key_wins_over_provider_variable() -> None:
+    env = {"SHAREDLM_API_KEY": "mine", "OPENAI_API_KEY": "theirs"}
+    assert find_api_key("openai/gpt-4o-mini", env) == "mine"
+
+
+def test_key_variables_name_the_provider_variables_in_order() -> None:
+    assert key_variables("anthropic/claude") == ("SHAREDLM_API_KEY", "ANTHROPIC_API_KEY")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SHAREDLM_MAX_PARALLEL_REQUESTS", "lots"),
+    ("SHAREDLM_TIMEOUT", "nan"),
+    ("SHAREDLM_RPM", "ten"),
+])
+def test_malformed_variable_is_named_in_the_error(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        settings_from_env({name: value})
+
+
+def test_zero_cap_is_refused_with_the_setting_named() -> None:
+    with pytest.raises(ConfigurationError, match="max_parallel_requests"):
+        settings_from_env({"SHAREDLM_MAX_PARALLEL_REQUESTS": "0"})
+
+
+def test_flow_settings_read_from_environment() -> None:
+    settings = settings_from_env({"SHAREDLM_RPM": "600", "SHAREDLM_BUDGET_SHARE": "0.5"})
+    assert settings.flow.effective_rpm == 300
+
+
+def test_unknown_override_goes_to_lm_kwargs() -> None:
+    assert settings_from_env({}, temperature=0.3).lm_kwargs == {"temperature": 0.3}
+
+
+def test_engine_owned_keys_are_refused_in_lm_kwargs() -> None:
+    with pytest.raises(ConfigurationError, match="num_retries"):
+        settings_from_env({}, num_retries=3)
+
+
+def test_api_key_is_absent_from_settings_repr() -> None:
+    assert "sk-hidden" not in repr(settings_from_env({"SHAREDLM_API_KEY": "sk-hidden"}))
+
+
+def test_guard_mode_rejects_unknown_value() -> None:
+    with pytest.raises(ConfigurationError, match="SHAREDLM_GUARD"):
+        guard_mode({"SHAREDLM_GUARD": "loud"})

@@ -10,6 +10,7 @@ from sharedlm._errors import (
     ConnectionFailedError,
     ContextTooLongError,
     FatalError,
+    GuardError,
     InputError,
     MissingAPIKeyError,
     PoolTimeoutError,
@@ -23,6 +24,7 @@ from sharedlm._errors import (
     UsageError,
     sharedlm_cause,
 )
+from sharedlm._guard import GuardWarning, guarded_call, install_guard
 from sharedlm._module import SharedLMModule, bind_shared_lm
 from sharedlm._settings import FlowSettings, SharedLMSettings
 from sharedlm._singleton import configure, get_shared_lm, reset_shared_lm, stats
@@ -39,6 +41,8 @@ __all__ = [
     "EngineStats",
     "FatalError",
     "FlowSettings",
+    "GuardError",
+    "GuardWarning",
     "InputError",
     "MissingAPIKeyError",
     "PoolTimeoutError",
@@ -56,6 +60,8 @@ __all__ = [
     "bind_shared_lm",
     "configure",
     "get_shared_lm",
+    "guarded_call",
+    "install_guard",
     "reset_shared_lm",
     "sharedlm_cause",
     "stats",

@@ -12,6 +12,7 @@
 | ``SHAREDLM_BUDGET_SHARE`` | this process's fraction of the budgets |
 | ``SHAREDLM_POOL_TIMEOUT`` | seconds a call may wait for an in-flight slot |
 | ``SHAREDLM_GUARD`` | runtime guard mode: ``warn`` (default), ``error`` or ``off`` |
+| ``SHAREDLM_GUARD_MAX_LMS`` | live LM instances the guard tolerates, default 8 |
 """
 
 from __future__ import annotations
@@ -126,9 +127,18 @@ def guard_mode(environ: Mapping[str, str] | None = None) -> str:
     return mode
 
 
-def open_file_env_hint() -> str:
-    """How to raise the open-file limit, for messages."""
-    return "raise it with `ulimit -n` before starting Python, or lower max_parallel_requests"
+DEFAULT_GUARD_MAX_LMS = 8
 
 
-__all__ = ["find_api_key", "guard_mode", "key_variables", "provider_prefix", "settings_from_env"]
+def guard_max_lms(environ: Mapping[str, str] | None = None) -> int:
+    """How many live LM instances the runtime guard tolerates (``SHAREDLM_GUARD_MAX_LMS``, default 8)."""
+    env = os.environ if environ is None else environ
+    value = _parse(env, "SHAREDLM_GUARD_MAX_LMS", int, "a whole number")
+    if value is None:
+        return DEFAULT_GUARD_MAX_LMS
+    if value < 1:
+        raise ConfigurationError(f"environment variable SHAREDLM_GUARD_MAX_LMS={value} must be >= 1")
+    return value
+
+
+__all__ = ["find_api_key", "guard_max_lms", "guard_mode", "key_variables", "provider_prefix", "settings_from_env"]

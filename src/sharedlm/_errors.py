@@ -144,6 +144,19 @@ class PoolTimeoutError(FatalError, lm15.TimeoutError):
         lm15.TimeoutError.__init__(self, message)
 
 
+class GuardError(FatalError):
+    """The runtime guard, in ``SHAREDLM_GUARD=error`` mode, saw the shared-LM pattern broken.
+
+    Args:
+        message: Each violation with its file and line.
+        violations: The violations, for programs that want to inspect them.
+    """
+
+    def __init__(self, message: str, *, violations: tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 class InputError(FatalError):
     """One input row or file cannot be used as given (bulk runner)."""
 
@@ -177,6 +190,7 @@ __all__ = [
     "ConnectionFailedError",
     "ContextTooLongError",
     "FatalError",
+    "GuardError",
     "InputError",
     "MissingAPIKeyError",
     "PoolTimeoutError",

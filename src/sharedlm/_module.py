@@ -4,6 +4,7 @@ The seed pattern asks each module to validate ``shared_lm`` and call ``set_lm`` 
 predictor added later without ``set_lm`` silently runs on the global default LM. :class:`SharedLMModule`
 makes both automatic: the check happens in its constructor, and the binding happens once the outermost
 subclass constructor has finished, so predictors created after ``super().__init__`` are covered too.
+Its calls run under the runtime guard (:mod:`sharedlm._guard`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import functools
 from typing import Any, TypeVar
 
 import dspy
+
+from sharedlm._guard import guarded_call
 
 M = TypeVar("M", bound=dspy.Module)
 
@@ -63,6 +66,14 @@ class SharedLMModule(dspy.Module):
             raise _missing_lm_error(type(self).__name__)
         super().__init__(callbacks=callbacks)
         self.shared_lm = shared_lm
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with guarded_call():
+            return super().__call__(*args, **kwargs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        with guarded_call():
+            return await super().acall(*args, **kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -17,6 +17,7 @@ from sharedlm._engine import SharedEngine
 from sharedlm._env import settings_from_env
 from sharedlm._errors import ConfigurationError
 from sharedlm._fdlimit import plan_connection_cap
+from sharedlm._guard import forget_guard, watch_shared_lm
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineStats
 from sharedlm._sync_bridge import SharedSyncEngine
@@ -129,6 +130,7 @@ def _build_locked() -> None:
     # One retry layer: the engine retries; DSPy must not retry again.
     lm = dspy.LM(settings.model, engine=sync_engine, async_engine=engine, num_retries=0, **lm_kwargs)
     _state.settings, _state.engine, _state.sync_engine, _state.lm = settings, engine, sync_engine, lm
+    watch_shared_lm(lm)
 
 
 def shared_engines() -> tuple[SharedSyncEngine, SharedEngine]:
@@ -149,6 +151,7 @@ def reset_shared_lm() -> None:
     with _state.lock:
         engine, sync_engine = _state.engine, _state.sync_engine
         _state.clear()
+        forget_guard()
     if sync_engine is not None:
         sync_engine.close()
     if engine is not None:

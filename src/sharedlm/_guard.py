@@ -1,0 +1,263 @@
+"""The runtime guard: notices the seed checklist being broken while a program runs.
+
+It watches every LM call through DSPy's public callback hook (``on_lm_start``) and reports:
+
+- ``lm-in-forward``: an LM object created inside a module's ``forward``/``aforward`` (found in that frame's
+  locals at its first use); an LM per call leaks sockets until the process runs out of descriptors;
+- ``foreign-lm``: a predictor running on an LM other than the shared one (or a copy of it) while the shared
+  LM exists, typically a predictor that was never bound and fell back to ``dspy.settings.lm``;
+- ``too-many-lms``: more live LM instances than ``SHAREDLM_GUARD_MAX_LMS`` (default 8).
+
+Mode comes from ``SHAREDLM_GUARD``: ``warn`` (default) warns once per call site with its file and line;
+``error`` raises :class:`~sharedlm.GuardError`; ``off`` installs nothing. DSPy swallows exceptions raised in
+callbacks, so in ``error`` mode the violation is recorded and raised where sharedlm owns the call:
+when a :class:`~sharedlm.SharedLMModule` call or a bulk-runner row ends (:func:`guarded_call`).
+
+The shared LM's own calls cost one identity check; only foreign LMs pay for a stack walk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from dspy.utils.callback import BaseCallback
+
+from sharedlm._env import guard_max_lms, guard_mode
+from sharedlm._errors import GuardError
+
+_PACKAGE_DIRS = tuple(
+    os.path.dirname(os.path.abspath(module.__file__ or ""))
+    for module in (sys.modules["dspy"], sys.modules["sharedlm"])
+)
+_STDLIB_HINTS = (os.sep + "asyncio" + os.sep, os.sep + "concurrent" + os.sep, os.sep + "threading.py",
+                 os.sep + "contextlib.py", os.sep + "anyio" + os.sep)
+
+
+class GuardWarning(UserWarning):
+    """The category of the runtime guard's warnings."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Violation:
+    """One broken rule, where it happened.
+
+    Args:
+        rule: ``lm-in-forward``, ``foreign-lm`` or ``too-many-lms``.
+        message: What happened and what to do instead.
+        filename: The user file where it was noticed.
+        lineno: The line in that file.
+    """
+
+    rule: str
+    message: str
+    filename: str
+    lineno: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}: [{self.rule}] {self.message}"
+
+
+# Violations of the current guarded call (error mode); None outside one.
+_PENDING: contextvars.ContextVar[list[Violation] | None] = contextvars.ContextVar("sharedlm_guard_pending",
+                                                                                default=None)
+
+
+class RuntimeGuard(BaseCallback):
+    """The DSPy callback that checks each LM call against the shared LM.
+
+    Args:
+        mode: ``warn`` or ``error``.
+        max_lms: How many live LM instances are tolerated before ``too-many-lms``.
+    """
+
+    def __init__(self, *, mode: str, max_lms: int) -> None:
+        self.mode = mode
+        self.max_lms = max_lms
+        self._shared: weakref.ReferenceType[Any] | None = None
+        self._seen: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._reported: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RuntimeGuard(mode={self.mode!r}, max_lms={self.max_lms}, live_lms={len(self._seen)})"
+
+    def watch(self, shared_lm: Any) -> None:
+        """Treat ``shared_lm`` (and its copies, which share its engine) as the one allowed LM."""
+        self._shared = weakref.ref(shared_lm)
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        shared = self._shared() if self._shared is not None else None
+        if instance is shared:
+            return
+        if shared is not None and getattr(instance, "engine", None) is getattr(shared, "engine", object()):
+            return  # a copy of the shared LM (lm.copy(temperature=...)) shares its pool
+        first_use = instance not in self._seen
+        if first_use:
+            self._seen.add(instance)
+        frame = sys._getframe(1)
+        forward = _forward_frame(frame)
+        if first_use and forward is not None and _holds(forward, instance):
+            owner = type(forward.f_locals.get("self")).__name__
+            self._report(Violation(
+                rule="lm-in-forward",
+                message=(f"a dspy.LM was created inside {owner}.{forward.f_code.co_name}(); an LM per call opens new "
+                         "connections every call and leaks them. Create it once and pass it in: "
+                         "sharedlm.get_shared_lm()"),
+                filename=forward.f_code.co_filename, lineno=forward.f_lineno))
+        elif shared is not None:
+            site = forward or _user_frame(frame)
+            self._report(Violation(
+                rule="foreign-lm",
+                message=(f"a predictor ran on {type(instance).__name__}({getattr(instance, 'model', '?')!r}), not the "
+                         "shared LM: bind it with sharedlm.bind_shared_lm(module, sharedlm.get_shared_lm()) or derive "
+                         "the module from sharedlm.SharedLMModule"),
+                filename=site.f_code.co_filename if site else "<unknown>", lineno=site.f_lineno if site else 0))
+        if first_use and len(self._seen) > self.max_lms:
+            site = _user_frame(frame)
+            self._report(Violation(
+                rule="too-many-lms",
+                message=(f"{len(self._seen)} LM instances are alive (threshold {self.max_lms}, "
+                         "SHAREDLM_GUARD_MAX_LMS); each owns its own connection pools. Share one: "
+                         "sharedlm.get_shared_lm()"),
+                filename=site.f_code.co_filename if site else "<unknown>", lineno=site.f_lineno if site else 0))
+
+    def _report(self, violation: Violation) -> None:
+        if self.mode == "error":
+            pending = _PENDING.get()
+            if pending is not None:
+                pending.append(violation)
+        key = (violation.rule, violation.filename, violation.lineno)
+        with self._lock:
+            if key in self._reported:
+                return
+            self._reported.add(key)
+        warnings.warn_explicit(str(violation), GuardWarning, violation.filename, violation.lineno)
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIRS) or any(hint in filename for hint in _STDLIB_HINTS)
+
+
+def _forward_frame(frame: FrameType | None) -> FrameType | None:
+    """The nearest frame of a ``forward``/``aforward`` method of a user's dspy.Module."""
+    import dspy
+
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in ("forward", "aforward") and not _is_library(code.co_filename):
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, dspy.Module):
+                return frame
+        frame = frame.f_back
+    return None
+
+
+def _user_frame(frame: FrameType | None) -> FrameType | None:
+    while frame is not None and _is_library(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def _holds(frame: FrameType, lm: Any) -> bool:
+    return any(value is lm for value in frame.f_locals.values())
+
+
+_guard: RuntimeGuard | None = None
+_guard_lock = threading.Lock()
+_ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar("sharedlm_guard_active", default=False)
+
+
+def current_guard() -> RuntimeGuard | None:
+    """The process's guard in the mode ``SHAREDLM_GUARD`` asks for, or None when it is ``off``."""
+    global _guard
+    mode = guard_mode()
+    if mode == "off":
+        return None
+    max_lms = guard_max_lms()
+    guard = _guard
+    if guard is None or guard.mode != mode or guard.max_lms != max_lms:
+        with _guard_lock:
+            if _guard is None or _guard.mode != mode or _guard.max_lms != max_lms:
+                watched = _guard._shared if _guard is not None else None
+                _guard = RuntimeGuard(mode=mode, max_lms=max_lms)
+                _guard._shared = watched
+            guard = _guard
+    return guard
+
+
+def forget_guard() -> None:
+    """Drop the guard and what it has reported (``reset_shared_lm``)."""
+    global _guard
+    with _guard_lock:
+        _guard = None
+
+
+def watch_shared_lm(shared_lm: Any) -> None:
+    """Tell the guard which LM is the shared one (called when the shared LM is built)."""
+    guard = current_guard()
+    if guard is not None:
+        guard.watch(shared_lm)
+
+
+def install_guard() -> RuntimeGuard | None:
+    """Watch every DSPy call of the process, not only those sharedlm runs.
+
+    By default the guard watches calls of :class:`~sharedlm.SharedLMModule` programs and bulk-runner rows.
+    Call this once from the thread that configures DSPy (it uses ``dspy.configure``, which only that thread
+    may call) to watch everything else too.
+    """
+    import dspy
+
+    guard = current_guard()
+    if guard is not None:
+        others = [cb for cb in (dspy.settings.callbacks or []) if not isinstance(cb, RuntimeGuard)]
+        dspy.configure(callbacks=[*others, guard])
+    return guard
+
+
+@contextlib.contextmanager
+def guarded_call() -> Iterator[None]:
+    """Watch the LM calls made inside the block; in error mode, raise :class:`~sharedlm.GuardError` at its end.
+
+    Nested blocks reuse the outermost one. The guard joins DSPy's callbacks through ``dspy.context``, which is
+    scoped to this thread or task and needs no global configuration.
+    """
+    guard = current_guard()
+    if guard is None or _ACTIVE.get():
+        yield
+        return
+    import dspy
+
+    pending: list[Violation] = []
+    active = _ACTIVE.set(True)
+    token = _PENDING.set(pending)
+    try:
+        with dspy.context(callbacks=[*(dspy.settings.callbacks or []), guard]):
+            yield
+    finally:
+        _PENDING.reset(token)
+        _ACTIVE.reset(active)
+    if pending:
+        raise GuardError("; ".join(str(v) for v in pending), violations=tuple(pending))
+
+
+__all__ = [
+    "GuardWarning",
+    "RuntimeGuard",
+    "Violation",
+    "current_guard",
+    "forget_guard",
+    "guarded_call",
+    "install_guard",
+    "watch_shared_lm",
+]

@@ -94,7 +94,7 @@ class SharedEngine:
             import dspy
 
             # A plain LM for the same model string answers DSPy's own capability table; it sends nothing.
-            reference = dspy.LM(self.settings.model, engine="lm15")
+            reference = dspy.LM(self.settings.model, engine="lm15")  # noqa: SLM005 - never sends a request
             try:
                 self._capabilities = (reference.supports_function_calling, reference.supports_reasoning,
                                       reference.supports_response_schema, frozenset(reference.supported_params))

@@ -1,0 +1,75 @@
+"""The rule catalogue, code selection, and the reference page that documents each rule."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sharedlm._errors import UsageError
+from sharedlm.lint import RULES, lint_source
+from sharedlm.lint._rules import FILE_PROBLEM_CODES, active_codes, expand_codes
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "lint.md"
+
+
+def test_codes_are_stable_slm_numbers() -> None:
+    assert all(re.fullmatch(r"SLM\d{3}", code) for code in RULES)
+    assert list(RULES)[:7] == [f"SLM00{n}" for n in range(1, 8)]
+
+
+def test_names_are_unique_kebab_case() -> None:
+    names = [rule.name for rule in RULES.values()]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in names)
+
+
+def test_prefix_expands_to_every_code_it_starts() -> None:
+    assert expand_codes(["SLM00"], option="--select") == {f"SLM00{n}" for n in range(1, 8)}
+
+
+def test_no_select_means_every_rule() -> None:
+    assert active_codes(None, None) == frozenset(RULES)
+
+
+def test_select_always_keeps_file_problems() -> None:
+    assert active_codes(["SLM001"], None) == {"SLM001"} | FILE_PROBLEM_CODES
+
+
+def test_ignore_wins_over_select() -> None:
+    assert active_codes(["SLM001,SLM002"], ["SLM002"]) == {"SLM001"} | FILE_PROBLEM_CODES
+
+
+@pytest.mark.parametrize("codes", [["SLM999"], ["E501"], ["SLM001,bogus"]])
+def test_unknown_code_is_a_usage_error_listing_the_known_ones(codes: list[str]) -> None:
+    with pytest.raises(UsageError, match="known codes are SLM001"):
+        expand_codes(codes, option="--select")
+
+
+def test_empty_code_list_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no rule codes"):
+        expand_codes([" , "], option="--ignore")
+
+
+def _section(code: str) -> str:
+    return DOCS.read_text(encoding="utf-8").split(f"\n## {code} ", 1)[1].split("\n## ", 1)[0]
+
+
+def _example(section: str, label: str) -> str:
+    return section.split(f"{label}:\n\n```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("code", list(RULES))
+def test_reference_page_has_a_section_per_rule(code: str) -> None:
+    assert _section(code).startswith(RULES[code].name)
+
+
+@pytest.mark.parametrize("code", sorted(set(RULES) - FILE_PROBLEM_CODES))
+def test_reference_page_wrong_example_is_flagged_with_its_code(code: str) -> None:
+    assert code in {finding.code for finding in lint_source(_example(_section(code), "Wrong"))}
+
+
+@pytest.mark.parametrize("code", sorted(set(RULES) - FILE_PROBLEM_CODES))
+def test_reference_page_right_example_is_clean(code: str) -> None:
+    assert lint_source(_example(_section(code), "Right")) == []

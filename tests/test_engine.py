@@ -191,3 +191,16 @@ async def test_error_types_reach_dspy_as_its_own_classes() -> None:
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         assert failures and all(isinstance(f, LMProviderError) for f in failures)
         assert all(isinstance(sharedlm.sharedlm_cause(f).last, RateLimitedError) for f in failures)  # type: ignore[union-attr]
+
+
+async def test_mixed_faults_lose_no_call() -> None:
+    faults = SimulatorSettings(latency=0.01, error_rate=0.2, reset_rate=0.1, hang_rate=0.05, seed=7)
+    async with Simulator(faults) as sim:
+        predict = _predict(api_base=sim.base_url, max_retries=15, timeout=0.5, backoff_base=0.01, backoff_max=0.05)
+        results = await asyncio.gather(*(predict.acall(question=f"f{i}") for i in range(100)))
+        assert len(results) == 100 and all(r.answer for r in results)
+        engine = sharedlm.stats()
+        assert engine.calls_succeeded == 100 and engine.calls_failed == 0
+        assert engine.retries > 0 and engine.requests_sent == 100 + engine.retries
+        kinds = set(engine.errors_by_kind)
+        assert {"ProviderUnavailableError", "ConnectionFailedError", "CallTimeoutError"} <= kinds

@@ -1,0 +1,366 @@
+"""The simulated provider: routing, limits, faults and answers on one event loop, and the in-process server.
+
+:class:`Simulator` is the async context manager tests and benchmarks use; ``sharedlm simulate`` runs the same
+class until interrupted. Everything runs on the event loop that started it, with no locks: counters, limits and
+the fault dice are only touched from that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from sharedlm.simulator import _json
+from sharedlm.simulator._answers import Answer, AnswerBook
+from sharedlm.simulator._faults import FaultDice, Outcome
+from sharedlm.simulator._http import HttpConnection, Request
+from sharedlm.simulator._limits import Limits, Ticket
+from sharedlm.simulator._settings import SimulatorSettings
+from sharedlm.simulator._stats import Counters, SimulatorStats
+from sharedlm.simulator._wire import ANTHROPIC, GEMINI, JSON, OPENAI, BadRequest, Call, Dialect, OpenAIChat
+
+# What GET /v1/models lists. Any model name is accepted; these are the ones worth advertising.
+ADVERTISED_MODELS = ("sim-model", "gpt-4o-mini", "gemini-2.5-flash", "claude-sonnet-4-5")
+# Pending connections the listening socket queues; thousands of clients may connect at once.
+LISTEN_BACKLOG = 4096
+_OPENAI_PATHS = (b"/v1/chat/completions", b"/chat/completions")
+_ANTHROPIC_PATHS = (b"/v1/messages", b"/messages")
+_OPENAI_MODEL_LISTS = (b"/v1/models", b"/models")
+_GEMINI_MODEL_PREFIXES = (b"/v1beta/models/", b"/v1/models/", b"/models/", b"/v1alpha/models/")
+_GEMINI_ACTIONS = {b"generateContent": False, b"streamGenerateContent": True}
+# The control plane: not counted, never limited, never faulted.
+_CONTROL_ROUTES = {b"/sim/stats": b"GET", b"/sim/reset": b"POST", b"/sim/health": b"GET"}
+_FAULT_STATUS = {Outcome.ERROR_500: 500, Outcome.ERROR_503: 503}
+_FAULT_MESSAGES = {500: "The server had an error while processing your request. Sorry about that!",
+                   503: "The server is overloaded or not ready yet."}
+
+
+class _Exchange:
+    """A request admitted and waiting for its delay to pass (or hanging)."""
+
+    __slots__ = ("answers", "call", "dialect", "outcome", "ticket", "timer")
+
+    def __init__(self, ticket: Ticket, call: Call, answers: list[Answer], dialect: Dialect, outcome: Outcome) -> None:
+        self.ticket = ticket
+        self.call = call
+        self.answers = answers
+        self.dialect = dialect
+        self.outcome = outcome
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class SimulatorEngine:
+    """Decides and delivers the answer to every request; the :class:`HttpConnection`'s handler.
+
+    Args:
+        settings: Latency, limits, faults and seed.
+        clock: Monotonic seconds; the event loop's clock when None.
+    """
+
+    def __init__(self, settings: SimulatorSettings, clock: Callable[[], float] | None = None) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.limits = Limits(max_concurrency=settings.max_concurrency, rpm=settings.rpm, tpm=settings.tpm)
+        self.dice = FaultDice(settings)
+        self.book = AnswerBook()
+        self.connections: set[HttpConnection] = set()
+        self._given_clock = clock
+        self._clock: Callable[[], float] = clock or time.monotonic
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seed = settings.seed & 0xFFFFFFFF
+        self._sequence = 0
+
+    def __repr__(self) -> str:
+        return (f"SimulatorEngine(in_flight={self.counters.in_flight}, requests={self.counters.requests}, "
+                f"connections={len(self.connections)}, {self.book!r})")
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop`` from now on."""
+        self._loop = loop
+        self._clock = self._given_clock or loop.time
+
+    def now(self) -> float:
+        """The engine's clock."""
+        return self._clock()
+
+    # --- connection events ----------------------------------------------------------------------------------------
+
+    def connection_opened(self, connection: HttpConnection) -> None:
+        self.connections.add(connection)
+
+    def connection_closed(self, connection: HttpConnection) -> None:
+        self.connections.discard(connection)
+        exchange = connection.exchange
+        if exchange is not None:
+            connection.exchange = None
+            if exchange.timer is not None:
+                exchange.timer.cancel()
+            self._leave(exchange.ticket)
+            self.counters.abandoned += 1
+
+    # --- routing --------------------------------------------------------------------------------------------------
+
+    def handle(self, connection: HttpConnection, request: Request) -> None:
+        path = request.path
+        if path.startswith(b"/sim/"):
+            self._control(connection, request)
+            return
+        counters = self.counters
+        counters.requests += 1
+        if connection.generation != counters.generation:
+            connection.generation = counters.generation
+            counters.distinct_connections += 1
+        if path in _OPENAI_PATHS:
+            if self._allowed(connection, request, b"POST"):
+                self._generate(connection, request, OPENAI, None, False)
+        elif path in _ANTHROPIC_PATHS:
+            if self._allowed(connection, request, b"POST"):
+                self._generate(connection, request, ANTHROPIC, None, False)
+        elif path in _OPENAI_MODEL_LISTS:
+            if self._allowed(connection, request, b"GET"):
+                self._reply(connection, 200, JSON, OpenAIChat.models(ADVERTISED_MODELS))
+        elif path == b"/v1beta/models":
+            if self._allowed(connection, request, b"GET"):
+                self._reply(connection, 200, JSON, GEMINI.models(ADVERTISED_MODELS))
+        else:
+            self._route_model_path(connection, request)
+
+    def _route_model_path(self, connection: HttpConnection, request: Request) -> None:
+        path = request.path
+        for prefix in _GEMINI_MODEL_PREFIXES:
+            if path.startswith(prefix):
+                rest = path[len(prefix):]
+                model, colon, action = rest.rpartition(b":")
+                if colon and action in _GEMINI_ACTIONS and model:
+                    if self._allowed(connection, request, b"POST"):
+                        self._generate(connection, request, GEMINI, urllib.parse.unquote(model.decode()),
+                                       _GEMINI_ACTIONS[action])
+                    return
+                if not colon and prefix == b"/v1/models/" and rest and request.method == b"GET":
+                    name = urllib.parse.unquote(rest.decode(errors="replace"))
+                    self._reply(connection, 200, JSON, _json.dumps(OpenAIChat.model_entry(name)))
+                    return
+                break
+        self._reply_error(connection, OPENAI, 404, f"Invalid URL ({request.method.decode()} "
+                                                   f"{path.decode(errors='replace')})", code="unknown_url")
+
+    def _allowed(self, connection: HttpConnection, request: Request, method: bytes) -> bool:
+        if request.method == method:
+            return True
+        self._reply_error(connection, OPENAI, 405, f"Method {request.method.decode()} is not allowed on "
+                                                   f"{request.path.decode(errors='replace')}; use {method.decode()}.",
+                          headers=b"allow: %s\r\n" % method)
+        return False
+
+    # --- generation -----------------------------------------------------------------------------------------------
+
+    def _generate(self, connection: HttpConnection, request: Request, dialect: Dialect, model: str | None,
+                  stream: bool) -> None:
+        try:
+            if dialect is GEMINI:
+                call = GEMINI.parse(request.body, model=model, query=request.query, stream=stream)
+            else:
+                call = dialect.parse(request.body)
+        except BadRequest as exc:
+            self._reply_error(connection, dialect, exc.status, exc.message, param=exc.param, code=exc.code)
+            return
+        fingerprint = zlib.crc32(request.body, self._seed)
+        book = self.book
+        answers = [book.answer(call.prompt, fingerprint + i) for i in range(call.choices)]
+        limit = call.max_tokens
+        spent = sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens) for a in answers)
+        tokens = call.prompt.prompt_tokens + spent
+        limits = self.limits
+        if limits.too_large(tokens):
+            self._reply_error(connection, dialect, 400,
+                              f"Request too large: {tokens} tokens (prompt plus answer) exceed the whole token "
+                              f"budget of {self.settings.tpm} per minute (--tpm); it can never be served.",
+                              param="messages", code="request_too_large")
+            return
+        now = self.now()
+        rejection = limits.check(tokens, now)
+        if rejection is not None:
+            self.counters.rate_limited_by[rejection.reason] += 1
+            self._reply_error(connection, dialect, 429, rejection.message,
+                              reason="tokens" if rejection.reason == "tpm" else "requests",
+                              headers=b"retry-after: %d\r\nretry-after-ms: %d\r\n" % (
+                                  rejection.retry_after_s, rejection.retry_after_ms))
+            return
+        outcome = self.dice.outcome()
+        delay = self.dice.delay()
+        if outcome is Outcome.ANSWER and delay <= 0.0:
+            # Answered before any other request can run: it spends the budgets but never holds a slot.
+            limits.spend(tokens, now)
+            self.counters.enter()
+            self.counters.in_flight -= 1
+            self._deliver(connection, call, answers, dialect)
+            return
+        ticket = limits.admit(tokens, now, None if outcome is Outcome.HANG else now + delay)
+        self.counters.enter()
+        exchange = _Exchange(ticket, call, answers, dialect, outcome)
+        connection.exchange = exchange
+        if outcome is Outcome.HANG:
+            self.counters.faults["hang"] += 1
+            return
+        assert self._loop is not None
+        exchange.timer = self._loop.call_later(delay, self._due, connection, exchange)
+
+    def _due(self, connection: HttpConnection, exchange: _Exchange) -> None:
+        if connection.exchange is not exchange:
+            return
+        connection.exchange = None
+        self._leave(exchange.ticket)
+        outcome = exchange.outcome
+        if outcome is Outcome.ANSWER:
+            self._deliver(connection, exchange.call, exchange.answers, exchange.dialect)
+        elif outcome is Outcome.RESET:
+            self.counters.faults["reset"] += 1
+            connection.reset()
+        else:
+            status = _FAULT_STATUS[outcome]
+            self.counters.faults[outcome.value] += 1
+            self._reply_error(connection, exchange.dialect, status, _FAULT_MESSAGES[status])
+
+    def _deliver(self, connection: HttpConnection, call: Call, answers: list[Answer], dialect: Dialect) -> None:
+        self._sequence += 1
+        content_type, body = dialect.answer(call, answers, self._sequence)
+        counters = self.counters
+        counters.prompt_tokens += call.prompt.prompt_tokens
+        limit = call.max_tokens
+        counters.completion_tokens += sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens)
+                                          for a in answers)
+        self._reply(connection, 200, content_type, body)
+
+    def _leave(self, ticket: Ticket) -> None:
+        if not ticket.done:
+            self.limits.in_flight.leave(ticket)
+            self.counters.in_flight -= 1
+
+    # --- answers --------------------------------------------------------------------------------------------------
+
+    def _reply(self, connection: HttpConnection, status: int, content_type: bytes, body: bytes,
+               headers: bytes = b"") -> None:
+        self.counters.count_status(status)
+        connection.respond(status, content_type, body, headers)
+
+    def _reply_error(self, connection: HttpConnection, dialect: Dialect, status: int, message: str, *,
+                     reason: str | None = None, param: str | None = None, code: str | None = None,
+                     headers: bytes = b"") -> None:
+        self._reply(connection, status, JSON, dialect.error(status, message, reason=reason, param=param, code=code),
+                    headers)
+
+    def _control(self, connection: HttpConnection, request: Request) -> None:
+        method = _CONTROL_ROUTES.get(request.path)
+        if method is None:
+            connection.respond(404, JSON, OPENAI.error(404, f"Invalid URL ({request.path.decode(errors='replace')})",
+                                                       code="unknown_url"))
+        elif request.method != method:
+            connection.respond(405, JSON, OPENAI.error(405, f"Use {method.decode()} on {request.path.decode()}."),
+                               b"allow: %s\r\n" % method)
+        elif request.path == b"/sim/reset":
+            self.counters.reset()
+            connection.respond(200, JSON, _json.dumps(self.counters.snapshot().as_dict()))
+        elif request.path == b"/sim/stats":
+            connection.respond(200, JSON, _json.dumps(self.counters.snapshot().as_dict()))
+        else:
+            connection.respond(200, JSON, b'{"status":"ok"}')
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class Simulator:
+    """The simulated provider, served on the running event loop.
+
+    Use it as ``async with Simulator(settings) as sim:``; ``sim.base_url`` is the OpenAI-style base URL.
+
+    Args:
+        settings: How the provider behaves; the defaults answer at once and never fail.
+        clock: Monotonic seconds for the limits and delays' bookkeeping; the event loop's clock when None.
+    """
+
+    def __init__(self, settings: SimulatorSettings | None = None, *, clock: Callable[[], float] | None = None) -> None:
+        self.settings = settings if settings is not None else SimulatorSettings()
+        self._engine = SimulatorEngine(self.settings, clock)
+        self._server: asyncio.AbstractServer | None = None
+        self._port: int | None = None
+
+    def __repr__(self) -> str:
+        if self._server is None:
+            return f"Simulator(stopped, settings={self.settings!r})"
+        c = self._engine.counters
+        return (f"Simulator(running at {self.root_url}, requests={c.requests}, in_flight={c.in_flight}, "
+                f"connections={len(self._engine.connections)})")
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        if self._port is None:
+            raise RuntimeError("the simulator is not running; use `async with Simulator(...) as sim:`")
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        """``http://HOST:PORT``."""
+        return f"http://{_url_host(self.settings.host)}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, ``http://HOST:PORT/v1`` (DSPy's ``api_base``)."""
+        return f"{self.root_url}/v1"
+
+    @property
+    def gemini_base_url(self) -> str:
+        """The Gemini-style base URL, ``http://HOST:PORT/v1beta``."""
+        return f"{self.root_url}/v1beta"
+
+    async def start(self) -> Simulator:
+        """Bind and start serving on the running event loop."""
+        if self._server is not None:
+            raise RuntimeError("the simulator is already running")
+        loop = asyncio.get_running_loop()
+        self._engine.bind(loop)
+        engine = self._engine
+        self._server = await loop.create_server(lambda: HttpConnection(engine), self.settings.host,
+                                                self.settings.port, backlog=LISTEN_BACKLOG, reuse_address=True)
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        """Stop accepting, close every connection (hanging requests included) and release the port."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for connection in list(self._engine.connections):
+            connection.close()
+        # Let the transports report their closing, so that timers are cancelled and counters settle.
+        await asyncio.sleep(0)
+        await server.wait_closed()
+
+    async def __aenter__(self) -> Simulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.stop()
+
+    def stats(self) -> SimulatorStats:
+        """A snapshot of the counters (the same as ``GET /sim/stats``)."""
+        return self._engine.counters.snapshot()
+
+    def reset(self) -> None:
+        """Zero the counters (the same as ``POST /sim/reset``)."""
+        self._engine.counters.reset()
+
+
+__all__ = ["ADVERTISED_MODELS", "Simulator", "SimulatorEngine"]

@@ -1,0 +1,107 @@
+"""The simulator's settings: one small frozen value object, validated on construction.
+
+The command line (``sharedlm simulate``) and :class:`~sharedlm.simulator.SimulatorProcess` both build their
+arguments from these fields, so the two spellings cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sharedlm._errors import ConfigurationError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 0
+DEFAULT_LATENCY_S = 0.0
+DEFAULT_JITTER_S = 0.0
+DEFAULT_SEED = 0
+# Fault rates are probabilities per admitted request; their sum is the chance that a request fails at all.
+_RATE_FIELDS = ("error_rate", "reset_rate", "hang_rate")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
+
+
+def _check_limit(name: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1 (or None for no limit), got {value!r}")
+
+
+def _check_rate(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigurationError(f"{name} must be a probability between 0 and 1, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatorSettings:
+    """How the simulated provider behaves.
+
+    Args:
+        latency: Mean seconds before an answer (or a fault) is delivered.
+        jitter: Each request's delay is drawn uniformly from ``[latency - jitter, latency + jitter]``, clamped at 0.
+        max_concurrency: Requests in flight above this number are answered 429 at once; None for no cap.
+        rpm: Requests admitted per sliding 60 s window; None for no request budget.
+        tpm: Prompt plus completion tokens admitted per sliding 60 s window; None for no token budget.
+        error_rate: Chance that an admitted request is answered 500 or 503.
+        reset_rate: Chance that an admitted request's connection is reset without an answer.
+        hang_rate: Chance that an admitted request is never answered (until the client or the server gives up).
+        seed: Seed of the random draws (faults, jitter) and of the answers' content.
+        host: The address to bind; 127.0.0.1 unless told otherwise.
+        port: The port to bind; 0 picks a free one.
+    """
+
+    latency: float = DEFAULT_LATENCY_S
+    jitter: float = DEFAULT_JITTER_S
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    hang_rate: float = 0.0
+    seed: int = DEFAULT_SEED
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+    def __post_init__(self) -> None:
+        _check_seconds("latency", self.latency)
+        _check_seconds("jitter", self.jitter)
+        for name in ("max_concurrency", "rpm", "tpm"):
+            _check_limit(name, getattr(self, name))
+        for name in _RATE_FIELDS:
+            _check_rate(name, getattr(self, name))
+        total = self.error_rate + self.reset_rate + self.hang_rate
+        if total > 1 + 1e-9:
+            raise ConfigurationError(
+                f"error_rate + reset_rate + hang_rate must not exceed 1, got {total:g}; lower one of them"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigurationError(f"seed must be a whole number, got {self.seed!r}")
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ConfigurationError(f"host must be a non-empty address such as '127.0.0.1', got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"port must be a whole number from 0 to 65535, got {self.port!r}")
+
+    @property
+    def fault_rate(self) -> float:
+        """The chance that one admitted request fails in any way."""
+        return self.error_rate + self.reset_rate + self.hang_rate
+
+    def command_args(self) -> list[str]:
+        """The ``sharedlm simulate`` options that reproduce these settings."""
+        args = ["--host", self.host, "--port", str(self.port), "--latency", repr(float(self.latency)),
+                "--jitter", repr(float(self.jitter)), "--seed", str(self.seed)]
+        for name in ("max_concurrency", "rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None:
+                args += [f"--{name.replace('_', '-')}", str(value)]
+        for name in _RATE_FIELDS:
+            args += [f"--{name.replace('_', '-')}", repr(float(getattr(self, name)))]
+        return args
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SimulatorSettings"]

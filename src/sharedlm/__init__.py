@@ -29,6 +29,7 @@ from sharedlm._module import SharedLMModule, bind_shared_lm
 from sharedlm._settings import FlowSettings, SharedLMSettings
 from sharedlm._singleton import configure, get_shared_lm, reset_shared_lm, stats
 from sharedlm._stats import EngineStats
+from sharedlm.runner import RowError, RowResult, TokenUsage, arun_many, run_many
 
 __version__ = "0.1.0"
 
@@ -52,17 +53,22 @@ __all__ = [
     "RequestRejectedError",
     "RetriesExhaustedError",
     "RetryableError",
+    "RowError",
+    "RowResult",
     "SharedLMError",
     "SharedLMModule",
     "SharedLMSettings",
+    "TokenUsage",
     "UsageError",
     "__version__",
+    "arun_many",
     "bind_shared_lm",
     "configure",
     "get_shared_lm",
     "guarded_call",
     "install_guard",
     "reset_shared_lm",
+    "run_many",
     "sharedlm_cause",
     "stats",
 ]

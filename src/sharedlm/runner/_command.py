@@ -1,0 +1,149 @@
+"""The ``sharedlm run`` and ``sharedlm demo`` subcommands: argument parsing only.
+
+Handlers import the runner (and with it DSPy) when they run, so ``sharedlm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+RUN_DESCRIPTION = """\
+Run a DSPy program over every row of a JSONL, CSV or Parquet file through the shared LM, streaming: rows are
+read as they are needed, so memory stays bounded by --concurrency. Each row's fields (minus the id field) are
+passed as keyword arguments to the program's async entry point (acall/aforward), or to its sync __call__ in a
+worker thread.
+
+The output is JSONL, one line per input row, in completion order (join on "id"):
+  {"id": ..., "output": {...prediction fields...} | null, "error": null | {"type": ..., "message": ...},
+   "attempts": 1, "latency_s": 0.41, "usage": {"prompt_tokens": ..., "completion_tokens": ...}}
+A row without an id gets its line number (JSONL) or data row number (CSV, Parquet) as id. Ids must be unique:
+a later row repeating an id is written as an error row and not run. Unreadable lines and rows whose fields do
+not match the program's inputs are written as error rows too; the run goes on.
+
+Ctrl-C (or SIGTERM) stops taking rows, gives rows in flight a few seconds to finish, then cancels the rest
+(not written) and prints the command to resume. A second Ctrl-C cancels at once.
+
+Exit codes: 0 every row succeeded, 1 some rows failed (the output is still complete), 2 usage or
+configuration error (nothing was sent), 130 interrupted.
+
+The model, key and limits come from the environment (SHAREDLM_MODEL, SHAREDLM_API_KEY or the provider's key
+variable, SHAREDLM_API_BASE, SHAREDLM_MAX_PARALLEL_REQUESTS, ...); --model and --api-base override them.
+"""
+
+DEMO_DESCRIPTION = """\
+Run the example ExtractionPipeline (extract entities and a summary from a customer message, then judge its
+sentiment and urgency) over a bundled dataset of support tickets and product reviews, against a local LLM
+simulator started in a subprocess: no API key, no network. Shows live progress and a summary, and writes the
+results as JSONL (the same format as `sharedlm run`).
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` and ``demo`` subcommands.
+
+    Args:
+        subparsers: The top-level parser's subparsers object.
+    """
+    from sharedlm.runner._defaults import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_DEMO_CONCURRENCY,
+        DEFAULT_DEMO_LATENCY_S,
+        DEFAULT_GRACE_S,
+    )
+
+    run = subparsers.add_parser("run", help="run a DSPy program over every row of a file, resumably",
+                                description=RUN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("program", metavar="PROGRAM",
+                     help="path/to/file.py:ClassName or package.module:ClassName; the class is constructed "
+                          "with shared_lm=<the shared LM>")
+    run.add_argument("--input", "-i", required=True, type=Path, metavar="FILE", help="input .jsonl, .csv or .parquet")
+    run.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="output .jsonl")
+    run.add_argument("--id-field", default="id", metavar="NAME", help="the field holding each row's id (default: id)")
+    run.add_argument("--concurrency", "-c", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+                     help=f"rows in flight at once (default: {DEFAULT_CONCURRENCY})")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue an earlier run into the same output: skip rows that succeeded, retry failed ones")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    run.add_argument("--limit", type=_positive_int, metavar="N", help="take only the first N input rows")
+    run.add_argument("--retries", type=_non_negative_int, default=0, metavar="N",
+                     help="extra attempts for a failed row, on top of the engine's own retries of each call "
+                          "(default: 0)")
+    run.add_argument("--format", dest="input_format", choices=("jsonl", "csv", "parquet"),
+                     help="input format (default: from the file suffix)")
+    run.add_argument("--model", help="model string, e.g. openai/gpt-4o-mini (default: $SHAREDLM_MODEL)")
+    run.add_argument("--api-base", metavar="URL", help="provider base URL (default: $SHAREDLM_API_BASE)")
+    run.add_argument("--ignore-extra-fields", action="store_true",
+                     help="drop row fields the program does not take instead of failing those rows")
+    run.add_argument("--progress", choices=("auto", "rich", "plain", "off"), default="auto",
+                     help="progress on stderr: auto = live display on a terminal, a line every few seconds otherwise")
+    run.add_argument("--grace", dest="grace_s", type=_non_negative_float, default=DEFAULT_GRACE_S, metavar="SECONDS",
+                     help=f"after Ctrl-C, how long rows in flight may take to finish (default: {DEFAULT_GRACE_S:g})")
+    run.set_defaults(handler=_handle_run)
+
+    demo = subparsers.add_parser("demo", help="run the example pipeline on a local simulator (no key, no network)",
+                                 description=DEMO_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("--rows", type=_positive_int, default=None, metavar="N",
+                      help="how many rows to run (default: all of the bundled dataset)")
+    demo.add_argument("--concurrency", "-c", type=_positive_int, default=DEFAULT_DEMO_CONCURRENCY, metavar="N",
+                      help=f"rows in flight at once (default: {DEFAULT_DEMO_CONCURRENCY})")
+    demo.add_argument("--latency", type=_non_negative_float, default=DEFAULT_DEMO_LATENCY_S, metavar="SECONDS",
+                      help=f"simulated provider latency per call (default: {DEFAULT_DEMO_LATENCY_S:g})")
+    demo.add_argument("--output", "-o", type=Path, metavar="FILE",
+                      help="where to write the results (replaced if it exists; default: a new temporary directory)")
+    demo.add_argument("--progress", choices=("auto", "rich", "plain", "off"), default="auto",
+                      help="progress on stderr (default: auto)")
+    demo.set_defaults(handler=_handle_demo)
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from sharedlm.runner._run import RunOptions, execute_run
+
+    return execute_run(RunOptions(
+        program=args.program, input=args.input, output=args.output, id_field=args.id_field,
+        concurrency=args.concurrency, resume=args.resume, overwrite=args.overwrite, limit=args.limit,
+        retries=args.retries, input_format=args.input_format, model=args.model, api_base=args.api_base,
+        ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
+    ))
+
+
+def _handle_demo(args: argparse.Namespace) -> int:
+    from sharedlm.runner._demo import run_demo
+
+    return run_demo(rows=args.rows, concurrency=args.concurrency, latency=args.latency, output=args.output,
+                    progress=args.progress)
+
+
+__all__ = ["register"]

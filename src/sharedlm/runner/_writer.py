@@ -1,0 +1,109 @@
+"""The output file: checking it before a run, and appending one JSON line per finished row.
+
+Each line goes to the operating system in a single unbuffered write as soon as its row finishes, so a
+crash or ``kill -9`` loses only rows still in flight, never a finished one waiting in a buffer. A write cut
+short by the crash leaves at most one torn last line, which ``--resume`` tolerates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sharedlm._errors import UsageError
+from sharedlm.runner._results import RowResult
+
+
+def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
+    """Fail with a usage error, before any row is sent, when the run cannot or must not write ``path``.
+
+    Args:
+        path: The output file.
+        resume: The run continues an earlier one in the same file.
+        overwrite: The run may replace an existing file.
+    """
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: --resume keeps the finished rows of "
+                         "the output file, --overwrite throws them away; pass one of them")
+    if path.is_dir():
+        raise UsageError(f"output {str(path)!r} is a directory; pass a file path such as results.jsonl")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"the directory of output {str(path)!r} does not exist; create {str(parent)!r} first")
+    if path.exists() and path.stat().st_size > 0 and not (resume or overwrite):
+        raise UsageError(
+            f"output file {str(path)!r} already exists and is not empty; pass --resume to continue that run "
+            "(finished rows are skipped) or --overwrite to replace it"
+        )
+    _probe_writable(path)
+
+
+def _probe_writable(path: Path) -> None:
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write output file {str(path)!r}: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink()
+
+
+def dumps_result(result: RowResult) -> bytes:
+    """One output line (newline included) for ``result``."""
+    return _dumps(result.as_json_dict())
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    # default=str: outputs are made JSON-ready before this; the fallback only guards against surprises.
+    return (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
+class ResultWriter:
+    """Appends results to the output file, one unbuffered write per line.
+
+    Args:
+        path: The output file.
+        truncate: Empty the file first (``--overwrite``); otherwise append to what is there.
+    """
+
+    def __init__(self, path: Path, *, truncate: bool = False) -> None:
+        self.path = path
+        self.lines_written = 0
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0),
+                                       0o644)
+
+    def __repr__(self) -> str:
+        state = "open" if self._fd is not None else "closed"
+        return f"ResultWriter(path={str(self.path)!r}, lines_written={self.lines_written}, {state})"
+
+    def write(self, result: RowResult) -> None:
+        """Append one result line and hand it to the operating system at once."""
+        if self._fd is None:
+            raise ValueError(f"{self!r} is closed")
+        data = memoryview(dumps_result(result))
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+        self.lines_written += 1
+
+    def close(self) -> None:
+        """Flush the file to disk and close it; safe to call twice."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+__all__ = ["ResultWriter", "check_output", "dumps_result"]

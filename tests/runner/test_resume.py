@@ -1,0 +1,104 @@
+"""Behaviour of --resume's scan and compaction of an earlier run's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sharedlm.runner._resume import prepare_resume, temp_path_for
+
+
+def line(row_id: Any, *, ok: bool = True, tag: str = "") -> str:
+    return json.dumps({"id": row_id, "output": {"tag": tag} if ok else None,
+                       "error": None if ok else {"type": "E", "message": "m"}}) + "\n"
+
+
+def ids_and_tags(path: Path) -> list[tuple[Any, Any]]:
+    rows = [json.loads(text) for text in path.read_text().splitlines()]
+    return [(row["id"], (row["output"] or {}).get("tag")) for row in rows]
+
+
+def test_a_missing_output_means_nothing_is_done(tmp_path: Path) -> None:
+    state = prepare_resume(tmp_path / "out.jsonl")
+
+    assert state.done_keys == set() and not state.rewritten
+
+
+def test_succeeded_ids_are_done_and_failed_ones_are_dropped_to_run_again(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2, ok=False) + line("c"))
+
+    state = prepare_resume(path)
+
+    assert state.done_keys == {"1", "c"} and state.failed == 1
+    assert ids_and_tags(path) == [(1, ""), ("c", "")]
+
+
+def test_a_torn_last_line_is_tolerated_and_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2)[:15])
+
+    state = prepare_resume(path)
+
+    assert state.done_keys == {"1"} and state.torn == 1
+    assert path.read_text() == line(1)
+
+
+def test_the_latest_successful_line_of_an_id_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1, tag="old") + line(2) + line(1, tag="new"))
+
+    state = prepare_resume(path)
+
+    assert state.superseded == 1
+    assert ids_and_tags(path) == [(2, ""), (1, "new")]
+
+
+def test_an_id_that_failed_after_succeeding_keeps_its_success(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1, tag="ok") + line(1, ok=False))
+
+    state = prepare_resume(path)
+
+    assert state.done_keys == {"1"}
+    assert ids_and_tags(path) == [(1, "ok")]
+
+
+def test_a_compact_file_is_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2))
+    inode = path.stat().st_ino
+
+    state = prepare_resume(path)
+
+    assert not state.rewritten and path.stat().st_ino == inode
+
+
+def test_a_missing_final_newline_is_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2).rstrip("\n"))
+
+    state = prepare_resume(path)
+
+    assert state.done_keys == {"1", "2"} and path.read_text().endswith("\n")
+
+
+def test_a_temp_file_left_by_a_crash_during_compaction_is_removed_and_the_output_is_intact(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2, ok=False))
+    temp_path_for(path).write_text(line(1)[:10])  # what a crash halfway through the rewrite leaves
+
+    state = prepare_resume(path)
+
+    assert not temp_path_for(path).exists()
+    assert state.done_keys == {"1"} and ids_and_tags(path) == [(1, "")]
+
+
+def test_describe_names_what_was_found(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(1) + line(2, ok=False) + "{torn")
+
+    text = prepare_resume(path).describe()
+
+    assert "1 rows already succeeded" in text and "1 failed rows will run again" in text and "incomplete" in text

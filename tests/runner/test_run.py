@@ -1,0 +1,265 @@
+"""Behaviour of `sharedlm run` end to end, in process: exit codes, error rows, refusals, resume, limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sharedlm._cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "programs.py"
+ECHO = f"{FIXTURES}:Echo"
+
+
+@pytest.fixture(autouse=True)
+def _offline_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fixture programs never call the LM; the shared LM only needs a key to be built.
+    monkeypatch.setenv("SHAREDLM_API_KEY", "test-key")
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+def read_output(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def run(*args: str | Path) -> int:
+    return main(["run", *map(str, args), "--progress", "off"])
+
+
+def test_a_run_where_every_row_succeeds_exits_0_with_one_line_per_row(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{n}", "text": f"t{n}"} for n in range(20)])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, "--concurrency", "4")
+
+    lines = read_output(out)
+    assert code == 0
+    assert sorted(line["id"] for line in lines) == sorted(f"r{n}" for n in range(20))
+    assert {line["id"]: line["output"] for line in lines}["r3"] == {"upper": "T3"}
+    assert all(set(line) == {"id", "output", "error", "attempts", "latency_s", "usage"} for line in lines)
+
+
+def test_failed_rows_exit_1_and_are_still_written(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "fine"}, {"text": "boom"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    by_id = {line["id"]: line for line in read_output(out)}
+    assert code == 1
+    assert by_id[2]["error"]["type"] == "RuntimeError" and by_id[2]["output"] is None
+    assert by_id[1]["error"] is None
+
+
+def test_a_malformed_jsonl_line_is_an_error_row_with_its_line_number_and_the_run_goes_on(tmp_path: Path,
+                                                                                        capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, '{"text": oops}', {"text": "c"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    by_id = {line["id"]: line for line in read_output(out)}
+    assert code == 1 and set(by_id) == {1, 2, 3}
+    assert by_id[2]["error"]["type"] == "InputError" and "line 2" in by_id[2]["error"]["message"]
+    assert by_id[3]["output"] == {"upper": "C"}
+
+
+def test_a_csv_row_with_the_wrong_number_of_fields_is_an_error_row(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("text\nhello\nto,o many\nbye\n")
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    by_id = {line["id"]: line for line in read_output(out)}
+    assert code == 1 and set(by_id) == {1, 2, 3}
+    assert "row 2 (line 3)" in by_id[2]["error"]["message"]
+
+
+def test_rows_whose_fields_do_not_match_fail_naming_the_fields(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "body": "x"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    (line,) = read_output(out)
+    assert code == 1 and "missing field 'text'" in line["error"]["message"]
+    assert "unexpected field 'body'" in line["error"]["message"]
+
+
+def test_a_repeated_id_is_an_error_row_for_the_later_row(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    lines = read_output(out)
+    assert code == 1
+    assert [line["output"] for line in lines if line["error"] is None] == [{"upper": "X"}]
+    assert "repeats id 'a' of line 1" in next(line["error"]["message"] for line in lines if line["error"])
+
+
+def test_a_program_that_cannot_be_imported_exits_2_before_any_output(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{FIXTURES}:Missing", "--input", source, "--output", out)
+
+    assert code == 2 and not out.exists()
+    assert "has no attribute 'Missing'" in capsys.readouterr().err
+
+
+def test_a_program_that_cannot_be_constructed_exits_2(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+
+    code = run(f"{FIXTURES}:BrokenInit", "--input", source, "--output", tmp_path / "out.jsonl")
+
+    assert code == 2 and "cannot build BrokenInit" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_exits_2_before_the_program_is_even_loaded(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    program = tmp_path / "prog.py"
+    program.write_text(f"open({str(marker)!r}, 'w').close()\nclass P:\n    def __init__(self, shared_lm): pass\n")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+
+    code = run(f"{program}:P", "--input", source, "--output", tmp_path / "missing-dir" / "out.jsonl")
+
+    assert code == 2 and not marker.exists()
+
+
+def test_an_existing_output_is_refused_with_exit_2_naming_resume_and_overwrite(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+    out.write_text("precious\n")
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    err = capsys.readouterr().err
+    assert code == 2 and out.read_text() == "precious\n"
+    assert "--resume" in err and "--overwrite" in err
+
+
+def test_overwrite_replaces_the_output(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+
+    code = run(ECHO, "--input", source, "--output", out, "--overwrite")
+
+    assert code == 0 and [line["id"] for line in read_output(out)] == [1]
+
+
+def test_resume_skips_succeeded_rows_retries_failed_ones_and_leaves_one_line_per_id(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": n, "text": f"t{n}"} for n in range(1, 6)])
+    out = tmp_path / "out.jsonl"
+    out.write_text(
+        json.dumps({"id": 1, "output": {"upper": "KEPT"}, "error": None}) + "\n"
+        + json.dumps({"id": 2, "output": None, "error": {"type": "E", "message": "m"}}) + "\n"
+        + '{"id": 3, "outp'  # torn by a crash
+    )
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    by_id: dict[int, list[dict[str, Any]]] = {}
+    for line in read_output(out):
+        by_id.setdefault(line["id"], []).append(line)
+    assert code == 0
+    assert sorted(by_id) == [1, 2, 3, 4, 5] and all(len(lines) == 1 for lines in by_id.values())
+    assert by_id[1][0]["output"] == {"upper": "KEPT"}
+    assert by_id[2][0]["output"] == {"upper": "T2"}
+
+
+def test_resume_of_a_finished_run_sends_nothing_and_exits_0(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"text": "b"}])
+    out = tmp_path / "out.jsonl"
+    assert run(ECHO, "--input", source, "--output", out) == 0
+    before = out.read_text()
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    assert code == 0 and out.read_text() == before
+
+
+def test_limit_takes_only_the_first_rows(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": str(n)} for n in range(10)])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, "--limit", "3")
+
+    assert code == 0 and sorted(line["id"] for line in read_output(out)) == [1, 2, 3]
+
+
+def test_parquet_input_runs(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["x", "y"]}), source)
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    assert code == 0 and {line["id"]: line["output"]["upper"] for line in read_output(out)} == {"a": "X", "b": "Y"}
+
+
+def test_a_sync_program_runs(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{FIXTURES}:SyncEcho", "--input", source, "--output", out)
+
+    assert code == 0 and read_output(out)[0]["output"] == {"upper": "A"}
+
+
+def test_the_summary_and_plain_progress_go_to_stderr(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+
+    main(["run", ECHO, "--input", str(source), "--output", str(tmp_path / "out.jsonl"), "--progress", "plain"])
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "rows ok" in captured.err and "wall time" in captured.err
+
+
+def test_a_missing_key_is_a_configuration_error_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: Any) -> None:
+    monkeypatch.delenv("SHAREDLM_API_KEY")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+
+    code = run(ECHO, "--input", source, "--output", tmp_path / "out.jsonl", "--model", "openai/gpt-4o-mini")
+
+    assert code == 2 and "OPENAI_API_KEY" in capsys.readouterr().err
+
+
+def test_csv_ids_come_from_the_id_field_option(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("ticket,text\nT-1,a\nT-2,b\nT-1,c\n")
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, "--id-field", "ticket")
+
+    lines = read_output(out)
+    assert code == 1
+    assert sorted(line["id"] for line in lines if line["error"] is None) == ["T-1", "T-2"]
+    assert "row 3 (line 4) repeats id 'T-1' of row 1" in next(line["error"]["message"] for line in lines
+                                                                if line["error"])
+
+
+def test_the_resume_command_keeps_the_options_and_drops_overwrite() -> None:
+    from sharedlm.runner._run import RunOptions
+
+    options = RunOptions(program="p.py:P", input=Path("in put.jsonl"), output=Path("out.jsonl"), overwrite=True,
+                         concurrency=7, limit=10, retries=2, id_field="key")
+
+    command = options.resume_command()
+
+    assert command == ("sharedlm run p.py:P --input 'in put.jsonl' --output out.jsonl --id-field key "
+                       "--concurrency 7 --limit 10 --retries 2 --resume")

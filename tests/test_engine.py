@@ -204,3 +204,15 @@ async def test_mixed_faults_lose_no_call() -> None:
         assert engine.retries > 0 and engine.requests_sent == 100 + engine.retries
         kinds = set(engine.errors_by_kind)
         assert {"ProviderUnavailableError", "ConnectionFailedError", "CallTimeoutError"} <= kinds
+
+
+async def test_a_burst_above_the_provider_capacity_settles_near_it_with_few_429s() -> None:
+    async with Simulator(SimulatorSettings(latency=0.05, max_concurrency=16)) as sim:
+        predict = _predict(api_base=sim.base_url, max_parallel_requests=500, max_retries=30)
+        await asyncio.gather(*(predict.acall(question=f"b{i}") for i in range(600)))
+        engine, server = sharedlm.stats(), sim.stats()
+        assert engine.calls_failed == 0
+        # Slow start sends at most 128 at first; the 429s that come back clamp the limit to what the provider
+        # holds, so almost no further 429s follow.
+        assert server.responses_by_status.get(429, 0) <= 128
+        assert 16 <= engine.limit <= 24

@@ -24,7 +24,7 @@ from sharedlm._flow import (
     book_together,
     parse_retry_after,
 )
-from sharedlm._settings import FlowSettings
+from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +44,10 @@ class Booking:
 
 _UNBUDGETED = Booking(tokens=0)
 
+# Budgets are kept over 61 s rather than the provider's 60: a send booked for t may reach the provider a little
+# late or early (scheduling, network), and a second of slack keeps every provider-side minute within budget.
+BUDGET_WINDOW_S = 61.0
+
 
 class Pacer:
     """Paces the attempts of one process against one provider.
@@ -62,7 +66,8 @@ class Pacer:
         self._clock = clock
         self._rng = rng or random.Random()
         floor = min(flow.min_concurrency, cap)
-        initial = max(floor, min(cap, flow.initial_concurrency or cap))
+        start = flow.initial_concurrency or (DEFAULT_INITIAL_CONCURRENCY if flow.adaptive else cap)
+        initial = max(floor, min(cap, start))
         self.adaptive: AdaptiveLimit | None = (
             AdaptiveLimit(initial=initial, floor=floor, ceiling=cap, clock=clock) if flow.adaptive else None
         )
@@ -70,8 +75,9 @@ class Pacer:
         self._peak_limit = initial
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
         rpm, tpm = flow.effective_rpm, flow.effective_tpm
-        self.requests = RateBudget(per_minute=rpm, clock=clock, name="requests") if rpm else None
-        self.tokens = RateBudget(per_minute=tpm, clock=clock, name="tokens") if tpm else None
+        window = BUDGET_WINDOW_S
+        self.requests = RateBudget(per_minute=rpm, clock=clock, name="requests", window_seconds=window) if rpm else None
+        self.tokens = RateBudget(per_minute=tpm, clock=clock, name="tokens", window_seconds=window) if tpm else None
 
     def __repr__(self) -> str:
         return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, in_flight={self.gate.in_flight}, "
@@ -153,12 +159,14 @@ class Pacer:
             rate_limited: Whether the provider answered 429.
             no_work_done: Whether the provider certainly did no work (its tokens are refunded).
         """
+        if rate_limited and self.adaptive is not None:
+            # Shrink the limit before giving the slot back: released first, the slot would go straight to the
+            # next waiter, and the provider would be sent as many requests as just drew the 429.
+            self.adaptive.on_rate_limited(sent_at, in_flight=self.gate.in_flight - 1)
+            self._follow_limit()
         self.gate.release()
         if no_work_done:
             self._refund_tokens(booking, booking.tokens)
-        if rate_limited and self.adaptive is not None:
-            self.adaptive.on_rate_limited(sent_at)
-            self._follow_limit()
 
     def retry_delay(self, attempt: int, headers: list[tuple[str, str]], hint: float | None) -> tuple[float, bool]:
         """How long before retrying, and whether the provider said so itself.

@@ -15,8 +15,10 @@ from sharedlm._flow import AdaptiveLimit
 PROBE = 30.0
 
 
-def make(clock, *, initial: int = 16, floor: int = 1, ceiling: int = 64) -> AdaptiveLimit:
-    return AdaptiveLimit(initial=initial, floor=floor, ceiling=ceiling, clock=clock, probe_interval=PROBE)
+def make(clock, *, initial: int = 16, floor: int = 1, ceiling: int = 64, slow_start: bool = False) -> AdaptiveLimit:
+    """A limit in congestion avoidance from the start, unless ``slow_start`` is asked for."""
+    return AdaptiveLimit(initial=initial, floor=floor, ceiling=ceiling, clock=clock, probe_interval=PROBE,
+                         slow_start=slow_start)
 
 
 def succeed(limit: AdaptiveLimit, times: int) -> None:
@@ -224,3 +226,60 @@ def test_the_limit_always_stays_between_floor_and_ceiling(floor: int, span: int,
         assert snap.floor <= snap.peak <= ceiling
         if snap.growth_cap is not None:
             assert snap.limit < snap.growth_cap or snap.limit == floor
+
+
+def test_every_429_of_a_burst_clamps_the_limit_to_the_requests_still_in_flight(clock):
+    limit = AdaptiveLimit(initial=2000, floor=1, ceiling=2000, clock=clock)
+    sent = clock()
+    clock.advance(0.01)
+    assert limit.on_rate_limited(sent, in_flight=1999)
+    assert limit.limit == 1000
+    # The rest of the burst comes back: the provider holds fewer and fewer of ours.
+    for in_flight in range(1998, 63, -1):
+        limit.on_rate_limited(sent, in_flight=in_flight)
+    assert limit.limit == 64
+
+
+def test_the_in_flight_clamp_respects_the_floor(clock):
+    limit = AdaptiveLimit(initial=100, floor=10, ceiling=100, clock=clock)
+    limit.on_rate_limited(clock(), in_flight=3)
+    assert limit.limit == 50  # halved once; 3 is below the floor, so no clamp to it
+
+
+def test_growth_after_a_clamp_stops_at_the_clamped_level_until_the_probe_interval(clock):
+    limit = AdaptiveLimit(initial=200, floor=1, ceiling=200, clock=clock, probe_interval=30.0)
+    sent = clock()
+    clock.advance(0.01)
+    limit.on_rate_limited(sent, in_flight=64)
+    assert limit.limit == 64
+    for _ in range(64 * 10):
+        limit.on_success()
+    assert limit.limit == 64
+    clock.advance(31)
+    for _ in range(64 * 2 + 1):
+        limit.on_success()
+    assert limit.limit > 64
+
+
+def test_slow_start_grows_by_one_per_success(clock):
+    limit = make(clock, initial=16, ceiling=64, slow_start=True)
+    succeed(limit, 16)
+    assert limit.limit == 32  # one round trip of 16 successes doubled it
+
+
+def test_slow_start_stops_at_the_ceiling(clock):
+    limit = make(clock, initial=16, ceiling=20, slow_start=True)
+    succeed(limit, 100)
+    assert limit.limit == 20
+
+
+def test_the_first_429_ends_slow_start(clock):
+    limit = make(clock, initial=16, ceiling=64, slow_start=True)
+    sent = clock()
+    clock.advance(0.01)
+    limit.on_rate_limited(sent)
+    assert limit.limit == 8
+    succeed(limit, 7)
+    assert limit.limit == 8  # congestion avoidance now: one step per window of successes
+    succeed(limit, 1)
+    assert limit.limit == 9

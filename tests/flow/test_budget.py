@@ -18,14 +18,14 @@ from sharedlm._flow._budget import WINDOW_S
 TOLERANCE = 1e-9
 
 
-def busiest_window(sends: list[tuple[float, float]]) -> float:
-    """The largest total of any 60 s window (open at its start, closed at its end) over (time, amount) sends."""
+def busiest_window(sends: list[tuple[float, float]], window: float = WINDOW_S) -> float:
+    """The largest total of any window (open at its start, closed at its end) over (time, amount) sends."""
     ordered = sorted(sends)
     best = total = 0.0
     start = 0
     for at, amount in ordered:
         total += amount
-        while ordered[start][0] <= at - WINDOW_S:
+        while ordered[start][0] <= at - window:
             total -= ordered[start][1]
             start += 1
         best = max(best, total)
@@ -65,6 +65,27 @@ def test_steady_throughput_is_within_two_percent_of_per_minute(clock):
     times = [clock() + budget.reserve(1) for _ in range(5_000)]
     per_minute = (len(times) - 1) / (times[-1] - times[0]) * WINDOW_S
     assert 0.98 * 600 <= per_minute <= 600
+
+
+def test_a_longer_window_keeps_every_window_of_that_length(clock):
+    budget = RateBudget(per_minute=600, clock=clock, window_seconds=61.0)
+    sends = [(clock() + budget.reserve(1), 1.0) for _ in range(5_000)]
+    assert busiest_window(sends, window=61.0) <= 600
+
+
+def test_a_longer_window_absorbs_a_second_of_jitter_in_any_60s_window(clock):
+    budget = RateBudget(per_minute=600, clock=clock, window_seconds=61.0)
+    start = clock()
+    booked = [start + budget.reserve(1) for _ in range(5_000)]
+    # The worst case for the receiver's first minute: the first half-minute's sends arrive 0.5 s late and
+    # the rest 0.5 s early, squeezing 61 s of bookings into 60 s of arrivals.
+    arrivals = [(at + (0.5 if at < start + 30 else -0.5), 1.0) for at in booked]
+    assert busiest_window(arrivals) <= 600
+
+
+def test_window_shorter_than_a_minute_is_refused(clock):
+    with pytest.raises(ConfigurationError, match="window_seconds"):
+        RateBudget(per_minute=600, clock=clock, window_seconds=30.0)
 
 
 def test_send_times_follow_reservation_order(clock):

@@ -5,8 +5,14 @@ The limit starts at ``initial`` and moves between ``floor`` and ``ceiling`` (``m
 - A 429 halves it (``DEFAULT_DECREASE_FACTOR``), once per burst: every request already in flight when we
   reacted was sent under the old limit, so its 429 says nothing new. A 429 for a request sent at or before
   the most recent decrease therefore does not decrease again.
-- Successes grow it by one after ``limit`` consecutive successes, which is about one step per round trip
-  of the whole window, as in TCP congestion avoidance.
+- A 429 also clamps it to the requests still in flight, when the caller knows that number: the provider
+  holds at most those, so a burst far above its capacity settles near the capacity as the burst's 429s
+  come back, instead of halving once per round of 429s.
+- Until the first 429 it is in *slow start*, as TCP is: every success grows it by one, which doubles it
+  per round trip, so a limit that starts well below ``ceiling`` reaches a provider's real capacity in a few
+  round trips without first sending a burst far above it.
+- After that, successes grow it by one after ``limit`` consecutive successes, which is about one step per
+  round trip of the whole window, as in TCP congestion avoidance.
 - Growth stops just below the level that last drew a 429, so the limit does not climb straight back into
   the wall it just hit. That cap expires after ``probe_interval`` seconds without any 429: capacity that
   returns (a provider's quota reset, other tenants leaving) is then rediscovered by probing upward.
@@ -65,11 +71,12 @@ class AdaptiveLimit:
         clock: Monotonic seconds, the same clock as the ``sent_at`` times given to :meth:`on_rate_limited`.
         decrease_factor: What a 429 burst multiplies the limit by, in (0, 1).
         probe_interval: Seconds without any 429 after which growth may pass the level that drew the last one.
+        slow_start: Grow by one per success until the first 429 (doubling per round trip).
     """
 
     def __init__(self, *, initial: int, floor: int, ceiling: int, clock: Callable[[], float],
                  decrease_factor: float = DEFAULT_DECREASE_FACTOR,
-                 probe_interval: float = DEFAULT_PROBE_INTERVAL_S) -> None:
+                 probe_interval: float = DEFAULT_PROBE_INTERVAL_S, slow_start: bool = True) -> None:
         for name, value in (("floor", floor), ("ceiling", ceiling), ("initial", initial)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"adaptive limit {name} must be a whole number >= 1, got {value!r}")
@@ -93,6 +100,7 @@ class AdaptiveLimit:
         self._lock = threading.Lock()
         self._limit = initial
         self._peak = initial
+        self._slow_start = slow_start and initial < ceiling
         self._successes = 0
         self._decreases = 0
         self._increases = 0
@@ -120,34 +128,55 @@ class AdaptiveLimit:
         """The limit when the most recent 429 burst arrived, or None before any."""
         return self._last_level
 
-    def on_rate_limited(self, sent_at: float) -> bool:
+    def on_rate_limited(self, sent_at: float, *, in_flight: int | None = None) -> bool:
         """Report a 429; return whether it shrank the limit.
 
         Args:
             sent_at: When the rate-limited request was sent, on this object's clock. A request sent at or
                 before the most recent decrease belongs to a burst already reacted to.
+            in_flight: Requests still in flight when the 429 arrived (the refused one excluded), if known.
+                A provider that just refused a request holds at most that many, so the limit is also
+                clamped to it, on every 429 of a burst: one burst far above the provider's capacity then
+                settles near it at once instead of halving round after round of 429s.
         """
         with self._lock:
             now = self._clock()
             self._rate_limited += 1
             self._last_429_at = now
-            if self._reacted_at is not None and sent_at <= self._reacted_at:
-                return False
-            self._reacted_at = now
-            level = self._limit
-            self._last_level = level
-            self._growth_cap = level
-            self._successes = 0
-            lowered = max(self._floor, int(level * self._factor))
-            if lowered >= level:
-                return False
-            self._limit = lowered
-            self._decreases += 1
-            return True
+            changed = False
+            self._slow_start = False
+            if self._reacted_at is None or sent_at > self._reacted_at:
+                self._reacted_at = now
+                level = self._limit
+                self._last_level = level
+                self._growth_cap = level
+                self._successes = 0
+                lowered = max(self._floor, int(level * self._factor))
+                if lowered < level:
+                    self._limit = lowered
+                    self._decreases += 1
+                    changed = True
+            if in_flight is not None and self._floor <= in_flight < self._limit:
+                self._limit = in_flight
+                cap = self._growth_cap
+                self._growth_cap = in_flight + 1 if cap is None else min(cap, in_flight + 1)
+                if not changed:
+                    self._decreases += 1
+                changed = True
+            return changed
 
     def on_success(self) -> None:
         """Report a successful request; every ``limit`` of them in a row may grow the limit by one."""
         with self._lock:
+            if self._slow_start:
+                if self._limit < self._ceiling:
+                    self._limit += 1
+                    self._increases += 1
+                    if self._limit > self._peak:
+                        self._peak = self._limit
+                else:
+                    self._slow_start = False
+                return
             self._successes += 1
             if self._successes < self._limit:
                 return

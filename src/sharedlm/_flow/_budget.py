@@ -104,20 +104,27 @@ class RateBudget:
         clock: Monotonic seconds.
         name: What is counted ("requests" or "tokens"), for ``repr`` and errors.
         burst_seconds: How many seconds of the pacing rate may be sent at once after an idle spell.
+        window_seconds: The window the guarantee is kept over. 60 s is the provider's minute; a little more
+            keeps the provider's own 60 s windows within budget when sends arrive late or early by up to the
+            difference (network and scheduling jitter).
     """
 
     def __init__(self, *, per_minute: float, clock: Callable[[], float], name: str = "requests",
-                 burst_seconds: float = DEFAULT_BURST_SECONDS) -> None:
+                 burst_seconds: float = DEFAULT_BURST_SECONDS, window_seconds: float = WINDOW_S) -> None:
         if isinstance(per_minute, bool) or not isinstance(per_minute, int | float) or not (
                 math.isfinite(per_minute) and per_minute > 0):
             raise ConfigurationError(f"the {name} budget per minute must be a positive number, got {per_minute!r}")
         if isinstance(burst_seconds, bool) or not isinstance(burst_seconds, int | float) or not (
                 math.isfinite(burst_seconds) and 0 < burst_seconds <= WINDOW_S):
             raise ConfigurationError(f"burst_seconds must be in (0, {WINDOW_S:g}], got {burst_seconds!r}")
+        if not (isinstance(window_seconds, int | float) and math.isfinite(window_seconds)
+                and window_seconds >= WINDOW_S):
+            raise ConfigurationError(f"window_seconds must be at least {WINDOW_S:g}, got {window_seconds!r}")
+        self._window = float(window_seconds)
         self.name = name
         self._per_minute = float(per_minute)
         self._burst_s = float(burst_seconds)
-        self._rate = self._per_minute / (WINDOW_S + self._burst_s)
+        self._rate = self._per_minute / (self._window + self._burst_s)
         self._capacity = self._rate * self._burst_s
         self._slack = self._per_minute * _RELATIVE_SLACK
         self._clock = clock
@@ -152,7 +159,7 @@ class RateBudget:
         """What a reservation made now could take without waiting; negative while sends are queued (debt)."""
         with self._lock:
             now = self._clock()
-            self._forget_before(now - WINDOW_S)
+            self._forget_before(now - self._window)
             in_bucket = self._capacity - self._rate * max(0.0, self._tat - now)
             return min(in_bucket, self._per_minute - self._logged)
 
@@ -256,7 +263,7 @@ class RateBudget:
         if at < self._last_send:
             at = self._last_send
         log = self._log
-        horizon = at - WINDOW_S
+        horizon = at - self._window
         while log and log[0][0] <= horizon:
             self._logged -= log.popleft()[1]
         excess = self._logged + booked - self._per_minute
@@ -264,7 +271,7 @@ class RateBudget:
             sent, amount = log.popleft()
             self._logged -= amount
             excess -= amount
-            at = max(at, _after_window(sent))
+            at = max(at, _after_window(sent, self._window))
         if not log:
             self._logged = 0.0  # shed float drift whenever the log empties
         return at
@@ -328,10 +335,10 @@ class RateBudgetSnapshot:
     queued_for: float
 
 
-def _after_window(sent: float) -> float:
-    """The earliest time whose 60 s window no longer holds ``sent``, exactly as floats compute it."""
-    at = sent + WINDOW_S
-    while at - WINDOW_S <= sent:  # sent + 60 may round down; the window test must see sent as outside
+def _after_window(sent: float, window: float) -> float:
+    """The earliest time whose window no longer holds ``sent``, exactly as floats compute it."""
+    at = sent + window
+    while at - window <= sent:  # sent + 60 may round down; the window test must see sent as outside
         at = math.nextafter(at, math.inf)
     return at
 

@@ -1,0 +1,73 @@
+"""The peak number of open descriptors of this process, sampled by a background thread.
+
+A thread (not an asyncio task) samples, so a busy event loop cannot hide its own peak. Sampling
+``/proc/self/fd`` itself needs one descriptor; when the process is out of descriptors the sample is
+skipped and counted in ``failed_samples``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from sharedlm._fdlimit import count_open_descriptors
+
+DEFAULT_INTERVAL_S = 0.01
+
+
+class DescriptorSampler:
+    """Counts this process's open descriptors every ``interval`` seconds while running.
+
+    Args:
+        interval: Seconds between samples.
+    """
+
+    def __init__(self, interval: float = DEFAULT_INTERVAL_S) -> None:
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self.failed_samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sharedlm-bench-fd-sampler", daemon=True)
+
+    def __repr__(self) -> str:
+        state = "running" if self._thread.is_alive() else "stopped"
+        return f"DescriptorSampler({state}, peak={self.peak}, samples={self.samples}, failed={self.failed_samples})"
+
+    def start(self) -> DescriptorSampler:
+        """Start sampling in the background."""
+        self.sample()
+        self._thread.start()
+        return self
+
+    def sample(self) -> int:
+        """Take one sample now and return it (0 when it failed)."""
+        try:
+            count = len(os.listdir("/proc/self/fd")) - 1 if os.path.isdir("/proc/self/fd") else count_open_descriptors()
+        except OSError:
+            self.failed_samples += 1
+            return 0
+        self.samples += 1
+        if count > self.peak:
+            self.peak = count
+        return count
+
+    def restart_peak(self) -> None:
+        """Forget the peak so far (after a warm-up), keeping the current count as the new floor."""
+        self.peak = 0
+        self.sample()
+
+    def stop(self) -> int:
+        """Stop sampling, take a last sample and return the peak."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)
+        self.sample()
+        return self.peak
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+
+__all__ = ["DEFAULT_INTERVAL_S", "DescriptorSampler"]

@@ -1,0 +1,32 @@
+"""The descriptor sampler sees descriptors opened while it runs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sharedlm.bench._fdsampler import DescriptorSampler
+
+
+def test_peak_counts_descriptors_opened_and_closed_while_sampling() -> None:
+    sampler = DescriptorSampler(interval=0.005).start()
+    before = sampler.sample()
+    pipes = [os.pipe() for _ in range(20)]
+    time.sleep(0.05)
+    for read, write in pipes:
+        os.close(read)
+        os.close(write)
+    peak = sampler.stop()
+    assert peak >= before + 40
+    assert sampler.sample() < peak
+
+
+def test_restart_peak_forgets_an_earlier_peak() -> None:
+    sampler = DescriptorSampler(interval=10)
+    pipes = [os.pipe() for _ in range(10)]
+    high = sampler.sample()
+    for read, write in pipes:
+        os.close(read)
+        os.close(write)
+    sampler.restart_peak()
+    assert sampler.peak < high

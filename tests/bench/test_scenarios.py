@@ -1,0 +1,85 @@
+"""Planning: sizes, floors, skips that say why, and a hard timeout on every job."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharedlm.bench._scenarios import (
+    SCENARIO_NAMES,
+    PlanContext,
+    budget_floor_s,
+    plan_scenario,
+    rate_limited_ideal_s,
+)
+from sharedlm.bench._spec import WORKFLOW_VARIANTS
+
+
+def test_rate_limited_ideal_is_calls_over_64_times_latency() -> None:
+    assert rate_limited_ideal_s(3000) == pytest.approx(9.375)
+
+
+def test_budget_floor_is_the_time_at_exactly_600_per_minute() -> None:
+    assert budget_floor_s(700) == pytest.approx(70.0)
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+@pytest.mark.parametrize("quick", [False, True])
+def test_every_job_has_a_finite_timeout_and_every_skip_a_reason(name: str, quick: bool) -> None:
+    plan = plan_scenario(name, PlanContext(quick=quick))
+    assert plan.rows
+    for row in plan.rows:
+        if row.spec is None:
+            assert row.skip_reason
+        else:
+            assert 0 < row.timeout_s < 1000
+
+
+def test_full_connections_runs_every_variant_at_100_1000_2000_and_again_under_a_low_limit() -> None:
+    plan = plan_scenario("connections", PlanContext())
+    normal = {(r.variant, r.count) for r in plan.rows if r.spec is not None and r.spec.fd_limit is None}
+    assert normal == {(v, n) for v in WORKFLOW_VARIANTS for n in (100, 1000, 2000)}
+    low = [r for r in plan.rows if r.spec is not None and r.spec.fd_limit == 1024]
+    assert {r.variant for r in low} == set(WORKFLOW_VARIANTS)
+    assert all(r.count == 2000 for r in low)
+    assert [r.variant for r in low if r.spec is not None and r.spec.fd_limit_hard] == ["sharedlm"]
+
+
+def test_workflows_option_replaces_every_scenarios_sizes() -> None:
+    for name in SCENARIO_NAMES:
+        plan = plan_scenario(name, PlanContext(sizes=(7,)))
+        assert {r.count for r in plan.rows if r.spec is not None} <= {7, 1}
+
+
+def test_quick_latency_skips_slow_variants_and_says_so() -> None:
+    plan = plan_scenario("latency", PlanContext(quick=True))
+    skipped = {r.variant: r.skip_reason for r in plan.rows if r.spec is None}
+    assert "seed-as-written" in skipped and "--quick" in (skipped["seed-as-written"] or "")
+    assert {"sharedlm", "plain-shared"} <= {r.variant for r in plan.rows if r.spec is not None}
+
+
+def test_full_latency_keeps_a_one_workflow_baseline_for_rss() -> None:
+    plan = plan_scenario("latency", PlanContext())
+    assert any(r.variant == "sharedlm" and r.count == 1 and r.spec is not None for r in plan.rows)
+
+
+def test_overhead_repeats_rotate_the_order_of_variants() -> None:
+    plan = plan_scenario("overhead", PlanContext())
+    firsts = [r.variant for r in plan.rows if r.spec is not None][:: len(plan.rows) // plan.repeats]
+    assert plan.repeats == 3 and len(set(firsts)) == 3
+
+
+def test_variant_filter_keeps_only_the_named_variants() -> None:
+    plan = plan_scenario("overhead", PlanContext(variants={"overhead": ("sharedlm", "sharedlm-flow-off")}))
+    assert {r.variant for r in plan.rows} == {"sharedlm", "sharedlm-flow-off"}
+
+
+def test_budget_gives_sharedlm_the_providers_rpm() -> None:
+    plan = plan_scenario("budget", PlanContext())
+    ours = [r for r in plan.rows if r.variant == "sharedlm"]
+    assert ours[0].spec is not None and ours[0].spec.rpm == 600
+    assert plan.simulator == {"rpm": 600} and plan.fresh_simulator_per_job
+
+
+def test_unknown_scenario_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="connections"):
+        plan_scenario("nope", PlanContext())

@@ -261,16 +261,21 @@ def test_growth_after_a_clamp_stops_at_the_clamped_level_until_the_probe_interva
     assert limit.limit > 64
 
 
-def test_slow_start_grows_by_one_per_success(clock):
-    limit = make(clock, initial=16, ceiling=64, slow_start=True)
+def test_slow_start_multiplies_the_limit_by_its_growth_per_round_trip(clock):
+    limit = AdaptiveLimit(initial=16, floor=1, ceiling=1000, clock=clock, slow_start_growth=4)
     succeed(limit, 16)
-    assert limit.limit == 32  # one round trip of 16 successes doubled it
+    assert limit.limit == 64  # one round trip of 16 successes quadrupled it
 
 
 def test_slow_start_stops_at_the_ceiling(clock):
-    limit = make(clock, initial=16, ceiling=20, slow_start=True)
+    limit = make(clock, initial=16, ceiling=21, slow_start=True)
     succeed(limit, 100)
-    assert limit.limit == 20
+    assert limit.limit == 21
+
+
+def test_slow_start_growth_below_two_is_refused(clock):
+    with pytest.raises(ConfigurationError, match="slow_start_growth"):
+        AdaptiveLimit(initial=16, floor=1, ceiling=64, clock=clock, slow_start_growth=1)
 
 
 def test_the_first_429_ends_slow_start(clock):
@@ -283,3 +288,4 @@ def test_the_first_429_ends_slow_start(clock):
     assert limit.limit == 8  # congestion avoidance now: one step per window of successes
     succeed(limit, 1)
     assert limit.limit == 9
+

@@ -8,9 +8,11 @@ The limit starts at ``initial`` and moves between ``floor`` and ``ceiling`` (``m
 - A 429 also clamps it to the requests still in flight, when the caller knows that number: the provider
   holds at most those, so a burst far above its capacity settles near the capacity as the burst's 429s
   come back, instead of halving once per round of 429s.
-- Until the first 429 it is in *slow start*, as TCP is: every success grows it by one, which doubles it
-  per round trip, so a limit that starts well below ``ceiling`` reaches a provider's real capacity in a few
-  round trips without first sending a burst far above it.
+- Until the first 429 it is in *slow start*, as TCP is: every success grows it by
+  ``DEFAULT_SLOW_START_GROWTH - 1``, which multiplies it by ``DEFAULT_SLOW_START_GROWTH`` (4) per round trip,
+  so a limit that starts well below ``ceiling`` reaches a provider's real capacity in a round trip or two
+  without first sending a burst far above it. (TCP doubles; LLM round trips are seconds long, and a
+  1,000-call job at 1 s latency cannot afford four of them.)
 - After that, successes grow it by one after ``limit`` consecutive successes, which is about one step per
   round trip of the whole window, as in TCP congestion avoidance.
 - Growth stops just below the level that last drew a 429, so the limit does not climb straight back into
@@ -32,6 +34,7 @@ from sharedlm._errors import ConfigurationError
 
 DEFAULT_DECREASE_FACTOR = 0.5
 DEFAULT_PROBE_INTERVAL_S = 30.0
+DEFAULT_SLOW_START_GROWTH = 8
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,12 +74,14 @@ class AdaptiveLimit:
         clock: Monotonic seconds, the same clock as the ``sent_at`` times given to :meth:`on_rate_limited`.
         decrease_factor: What a 429 burst multiplies the limit by, in (0, 1).
         probe_interval: Seconds without any 429 after which growth may pass the level that drew the last one.
-        slow_start: Grow by one per success until the first 429 (doubling per round trip).
+        slow_start: Grow by ``slow_start_growth - 1`` per success until the first 429.
+        slow_start_growth: What slow start multiplies the limit by per round trip.
     """
 
     def __init__(self, *, initial: int, floor: int, ceiling: int, clock: Callable[[], float],
                  decrease_factor: float = DEFAULT_DECREASE_FACTOR,
-                 probe_interval: float = DEFAULT_PROBE_INTERVAL_S, slow_start: bool = True) -> None:
+                 probe_interval: float = DEFAULT_PROBE_INTERVAL_S, slow_start: bool = True,
+                 slow_start_growth: int = DEFAULT_SLOW_START_GROWTH) -> None:
         for name, value in (("floor", floor), ("ceiling", ceiling), ("initial", initial)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"adaptive limit {name} must be a whole number >= 1, got {value!r}")
@@ -100,7 +105,10 @@ class AdaptiveLimit:
         self._lock = threading.Lock()
         self._limit = initial
         self._peak = initial
+        if isinstance(slow_start_growth, bool) or not isinstance(slow_start_growth, int) or slow_start_growth < 2:
+            raise ConfigurationError(f"slow_start_growth must be a whole number >= 2, got {slow_start_growth!r}")
         self._slow_start = slow_start and initial < ceiling
+        self._slow_start_step = slow_start_growth - 1
         self._successes = 0
         self._decreases = 0
         self._increases = 0
@@ -170,7 +178,7 @@ class AdaptiveLimit:
         with self._lock:
             if self._slow_start:
                 if self._limit < self._ceiling:
-                    self._limit += 1
+                    self._limit = min(self._ceiling, self._limit + self._slow_start_step)
                     self._increases += 1
                     if self._limit > self._peak:
                         self._peak = self._limit
@@ -210,4 +218,10 @@ class AdaptiveLimit:
                 f"growth_cap={self._growth_cap})")
 
 
-__all__ = ["DEFAULT_DECREASE_FACTOR", "DEFAULT_PROBE_INTERVAL_S", "AdaptiveLimit", "AdaptiveLimitSnapshot"]
+__all__ = [
+    "DEFAULT_DECREASE_FACTOR",
+    "DEFAULT_PROBE_INTERVAL_S",
+    "DEFAULT_SLOW_START_GROWTH",
+    "AdaptiveLimit",
+    "AdaptiveLimitSnapshot",
+]

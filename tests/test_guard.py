@@ -128,3 +128,22 @@ def test_too_many_live_lms_is_reported(monkeypatch: pytest.MonkeyPatch, shared: 
             pipeline.agent.set_lm(lm)
             pipeline(question="a")
     assert any("too-many-lms" in m and "SHAREDLM_GUARD_MAX_LMS" in m for m in _guard_warnings(record))
+
+
+def test_warn_mode_watches_the_first_calls_then_a_sample(shared: dspy.LM) -> None:
+    from sharedlm._guard import WATCH_EVERY, WATCH_FIRST_CALLS, _watch_this_call, current_guard
+
+    guard = current_guard()
+    assert guard is not None and guard.mode == "warn"
+    watched = [_watch_this_call(guard) for _ in range(WATCH_FIRST_CALLS + 2 * WATCH_EVERY)]
+    assert all(watched[:WATCH_FIRST_CALLS])
+    assert sum(watched[WATCH_FIRST_CALLS:]) == 2
+
+
+def test_error_mode_watches_every_call(monkeypatch: pytest.MonkeyPatch, shared: dspy.LM) -> None:
+    from sharedlm._guard import _watch_this_call, current_guard
+
+    monkeypatch.setenv("SHAREDLM_GUARD", "error")
+    guard = current_guard()
+    assert guard is not None
+    assert all(_watch_this_call(guard) for _ in range(500))

@@ -8,6 +8,9 @@ It watches every LM call through DSPy's public callback hook (``on_lm_start``) a
   LM exists, typically a predictor that was never bound and fell back to ``dspy.settings.lm``;
 - ``too-many-lms``: more live LM instances than ``SHAREDLM_GUARD_MAX_LMS`` (default 8).
 
+In warn mode it watches the first 64 guarded calls and then one in 64, because DSPy's callback dispatch is
+costly on every call it watches; the mistakes it looks for repeat on every call, so a sample finds them.
+
 Mode comes from ``SHAREDLM_GUARD``: ``warn`` (default) warns once per call site with its file and line;
 ``error`` raises :class:`~sharedlm.GuardError`; ``off`` installs nothing. DSPy swallows exceptions raised in
 callbacks, so in ``error`` mode the violation is recorded and raised where sharedlm owns the call:
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import os
 import sys
 import threading
@@ -174,6 +178,7 @@ def _holds(frame: FrameType, lm: Any) -> bool:
 
 _guard: RuntimeGuard | None = None
 _guard_lock = threading.Lock()
+_calls = itertools.count()  # guarded calls so far, for warn mode's sampling
 _ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar("sharedlm_guard_active", default=False)
 
 
@@ -196,10 +201,11 @@ def current_guard() -> RuntimeGuard | None:
 
 
 def forget_guard() -> None:
-    """Drop the guard and what it has reported (``reset_shared_lm``)."""
-    global _guard
+    """Drop the guard, what it has reported and its call count (``reset_shared_lm``)."""
+    global _guard, _calls
     with _guard_lock:
         _guard = None
+        _calls = itertools.count()
 
 
 def watch_shared_lm(shared_lm: Any) -> None:
@@ -225,15 +231,31 @@ def install_guard() -> RuntimeGuard | None:
     return guard
 
 
+# DSPy's callback dispatch inspects the arguments of every wrapped call once any callback is active, which
+# costs far more than the guard's own check. The shapes the guard looks for repeat on every call of the same
+# code path, so in warn mode it watches a sample: the first WATCH_FIRST_CALLS guarded calls, then one in
+# WATCH_EVERY. Error mode watches every call.
+WATCH_FIRST_CALLS = 64
+WATCH_EVERY = 64
+
+
+def _watch_this_call(guard: RuntimeGuard) -> bool:
+    if guard.mode == "error":
+        return True
+    index = next(_calls)
+    return index < WATCH_FIRST_CALLS or index % WATCH_EVERY == 0
+
+
 @contextlib.contextmanager
 def guarded_call() -> Iterator[None]:
     """Watch the LM calls made inside the block; in error mode, raise :class:`~sharedlm.GuardError` at its end.
 
     Nested blocks reuse the outermost one. The guard joins DSPy's callbacks through ``dspy.context``, which is
-    scoped to this thread or task and needs no global configuration.
+    scoped to this thread or task and needs no global configuration. In warn mode only a sample of calls is
+    watched (see ``WATCH_FIRST_CALLS``), which keeps the guard's cost near zero on the hot path.
     """
     guard = current_guard()
-    if guard is None or _ACTIVE.get():
+    if guard is None or _ACTIVE.get() or not _watch_this_call(guard):
         yield
         return
     import dspy

@@ -28,6 +28,14 @@ Ctrl-C (or SIGTERM) stops taking rows, gives rows in flight a few seconds to fin
 Exit codes: 0 every row succeeded, 1 some rows failed (the output is still complete), 2 usage or
 configuration error (nothing was sent), 130 interrupted.
 
+With --backend ray (pip install 'sharedlm[ray]'), rows run in --workers Ray worker processes, each with its own
+shared LM: without --ray-address a local Ray starts on this machine (loopback only); with one, the run joins
+that cluster (PROGRAM and sharedlm must be importable on its nodes). --concurrency is then rows in flight per
+worker, while the job's in-flight cap and rate budgets (SHAREDLM_MAX_PARALLEL_REQUESTS, SHAREDLM_RPM,
+SHAREDLM_TPM) hold for all workers together: each worker gets 1/N of them. This process reads the input and
+writes the output, so resume, ids, error rows and exit codes are the same; rows a dead worker had in flight
+run again on another.
+
 The model, key and limits come from the environment (SHAREDLM_MODEL, SHAREDLM_API_KEY or the provider's key
 variable, SHAREDLM_API_BASE, SHAREDLM_MAX_PARALLEL_REQUESTS, ...); --model and --api-base override them.
 """
@@ -77,6 +85,8 @@ def register(subparsers: Any) -> None:
         subparsers: The top-level parser's subparsers object.
     """
     from sharedlm.runner._defaults import (
+        BACKENDS,
+        DEFAULT_BACKEND,
         DEFAULT_CONCURRENCY,
         DEFAULT_DEMO_CONCURRENCY,
         DEFAULT_DEMO_LATENCY_S,
@@ -92,7 +102,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="output .jsonl")
     run.add_argument("--id-field", default="id", metavar="NAME", help="the field holding each row's id (default: id)")
     run.add_argument("--concurrency", "-c", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                     help=f"rows in flight at once (default: {DEFAULT_CONCURRENCY})")
+                     help=f"rows in flight at once, per worker with --backend ray (default: {DEFAULT_CONCURRENCY})")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
                       help="continue an earlier run into the same output: skip rows that succeeded, retry failed ones")
@@ -111,6 +121,15 @@ def register(subparsers: Any) -> None:
                      help="progress on stderr: auto = live display on a terminal, a line every few seconds otherwise")
     run.add_argument("--grace", dest="grace_s", type=_non_negative_float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                      help=f"after Ctrl-C, how long rows in flight may take to finish (default: {DEFAULT_GRACE_S:g})")
+    run.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
+                     help="where rows run: local (this process) or ray (Ray worker processes; needs "
+                          f"pip install 'sharedlm[ray]') (default: {DEFAULT_BACKEND})")
+    run.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="with --backend ray: worker processes, each with its own shared LM and 1/N of the job's "
+                          "budget (default: one per CPU of the Ray cluster)")
+    run.add_argument("--ray-address", metavar="ADDRESS",
+                     help="with --backend ray: the Ray cluster to join (host:port of its head, or auto); "
+                          "default: start a local Ray on 127.0.0.1 for this run")
     run.set_defaults(handler=_handle_run)
 
     demo = subparsers.add_parser("demo", help="run the example pipeline on a local simulator (no key, no network)",
@@ -136,6 +155,7 @@ def _handle_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency, resume=args.resume, overwrite=args.overwrite, limit=args.limit,
         retries=args.retries, input_format=args.input_format, model=args.model, api_base=args.api_base,
         ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
+        backend=args.backend, workers=args.workers, ray_address=args.ray_address,
     ))
 
 

@@ -1,4 +1,4 @@
-"""The streaming core of the bulk runner: :class:`RowRunner` and the public :func:`arun_many`.
+"""The streaming core of the bulk runner: :class:`RowRunner`, :class:`RowAdmission` and the public :func:`arun_many`.
 
 Rows are pulled from the source only when there is room in a window of ``concurrency`` rows in flight, so
 memory is bounded by the concurrency, never by the input's length (the source is never materialized).
@@ -9,7 +9,8 @@ Per row:
 
 - the id is the row's id field, or its number (line number in a file, position in an iterable) when it has
   none; ids must be strings or integers and unique (a later duplicate is an error row and does not run);
-- the fields (id field excluded) are checked against the program's inputs before anything is sent;
+- the fields (id field excluded) are checked against the program's inputs before anything is sent
+  (:class:`RowAdmission` decides these, so the Ray backend's driver can decide them once for all workers);
 - each attempt runs under ``dspy.context(track_usage=True)`` with its own usage tracker, so token usage is
   per row even with thousands of rows in flight (DSPy keeps settings in a context variable, which each
   asyncio task, and each worker thread given a copied context, has to itself);
@@ -43,6 +44,7 @@ from sharedlm._errors import (
     UsageError,
     sharedlm_cause,
 )
+from sharedlm._guard import guarded_call
 from sharedlm.runner._defaults import (
     DEFAULT_CONCURRENCY,
     DEFAULT_ID_FIELD,
@@ -50,7 +52,7 @@ from sharedlm.runner._defaults import (
     MAX_RETRY_BACKOFF_S,
 )
 from sharedlm.runner._outputs import output_dict, row_error, usage_from_tracker
-from sharedlm.runner._program import PreparedProgram, prepare_program
+from sharedlm.runner._program import PreparedProgram, ProgramInputs, prepare_program
 from sharedlm.runner._results import RowError, RowId, RowResult, TokenUsage, id_key
 from sharedlm.runner._source import SourceRow, source_rows
 
@@ -127,6 +129,78 @@ def _positive_int(name: str, value: object) -> int:
     return value
 
 
+class RowAdmission:
+    """What happens to each input row before it runs: its id, a repeated id, a row already done, a field mismatch.
+
+    The local runner admits rows as it starts them; the Ray backend admits them on the driver, so ids are
+    unique and resumed rows are skipped across all workers, and only rows that can run are sent out.
+
+    Args:
+        inputs: The fields the program takes.
+        id_field: The field holding a row's id.
+        skip_keys: Id keys of rows to skip (already succeeded).
+        ignore_extra_fields: Drop fields the program does not take instead of failing the row.
+    """
+
+    def __init__(self, inputs: ProgramInputs, *, id_field: str = DEFAULT_ID_FIELD,
+                 skip_keys: Container[str] | None = None, ignore_extra_fields: bool = False) -> None:
+        if not isinstance(id_field, str) or not id_field:
+            raise UsageError(f"id_field must be a non-empty field name, got {id_field!r}")
+        self.inputs = inputs
+        self.id_field = id_field
+        self.ignore_extra_fields = ignore_extra_fields
+        self._skip_keys: Container[str] = skip_keys if skip_keys is not None else frozenset()
+        # id key -> number of the row that used it first; the one per-row cost that grows with the input.
+        self._seen: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"RowAdmission(id_field={self.id_field!r}, ids_seen={len(self._seen)})"
+
+    def admit(self, row: SourceRow) -> RowResult | tuple[RowId, dict[str, Any]] | None:
+        """The row's id and the fields to call the program with; None to skip it; or its error result.
+
+        Args:
+            row: The input row.
+        """
+        row_id, fields, problem = self._identify(row)
+        if problem is not None:
+            return RowResult(id=row_id, output=None, error=RowError(type=_INPUT_ERROR, message=problem),
+                             attempts=0, latency_s=0.0)
+        assert fields is not None
+        key = id_key(row_id)
+        first = self._seen.get(key)
+        if first is not None:
+            # `where` starts with how the source numbers rows ("line 7", "row 3 (line 4)"): name the first alike.
+            kind = row.where.split(str(row.number), 1)[0].strip() or "row"
+            return RowResult(id=row_id, output=None, attempts=0, latency_s=0.0, error=RowError(
+                type=_INPUT_ERROR,
+                message=f"{row.where} repeats id {row_id!r} of {kind} {first}; ids must be unique, so this row "
+                        "was not run",
+            ))
+        self._seen[key] = row.number
+        if key in self._skip_keys:
+            return None
+        mismatch = self.inputs.mismatch(fields, ignore_extra=self.ignore_extra_fields)
+        if mismatch is not None:
+            return RowResult(id=row_id, output=None, attempts=0, latency_s=0.0,
+                             error=RowError(type=_INPUT_ERROR, message=f"{row.where}: {mismatch}"))
+        if self.ignore_extra_fields:
+            fields = self.inputs.select(fields)
+        return row_id, fields
+
+    def _identify(self, row: SourceRow) -> tuple[RowId, dict[str, Any] | None, str | None]:
+        if row.fields is None:
+            return row.number, None, row.problem or f"{row.where} could not be read"
+        fields = dict(row.fields)
+        raw_id = fields.pop(self.id_field, None)
+        if raw_id is None or raw_id == "":
+            return row.number, fields, None
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            return row.number, None, (f"{row.where} has id {raw_id!r} of type {type(raw_id).__name__}; ids must be "
+                                      f"strings or whole numbers (row reported under its number {row.number})")
+        return raw_id, fields, None
+
+
 class RowRunner:
     """Runs rows through one program with at most ``concurrency`` rows in flight.
 
@@ -142,6 +216,8 @@ class RowRunner:
         record_history: Keep DSPy's call history (``dspy.inspect_history``) for the rows; the command line
             turns it off, because DSPy keeps the last 10,000 calls' prompts and answers in memory.
         sleep: The sleep used between retries (a fake clock in tests).
+        executor: The thread pool a sync program runs in, shared with other runs and left running; a pool of
+            the run's own (shut down at its end) when None.
     """
 
     def __init__(
@@ -157,6 +233,7 @@ class RowRunner:
         limit: int | None = None,
         record_history: bool = True,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.program = program
         self.concurrency = _positive_int("concurrency", concurrency)
@@ -164,21 +241,19 @@ class RowRunner:
             raise UsageError(f"retries must be a whole number >= 0, got {retries!r}")
         if not isinstance(retry_backoff, int | float) or retry_backoff < 0:
             raise UsageError(f"retry_backoff must be a number of seconds >= 0, got {retry_backoff!r}")
-        if not isinstance(id_field, str) or not id_field:
-            raise UsageError(f"id_field must be a non-empty field name, got {id_field!r}")
+        self._admission = RowAdmission(program.inputs, id_field=id_field, skip_keys=skip_keys,
+                                       ignore_extra_fields=ignore_extra_fields)
         self.id_field = id_field
         self.retries = retries
         self.retry_backoff = float(retry_backoff)
         self.limit = None if limit is None else _positive_int("limit", limit)
         self.ignore_extra_fields = ignore_extra_fields
         self.counters = RunCounters()
-        self._skip_keys: Container[str] = skip_keys if skip_keys is not None else frozenset()
-        # id key -> number of the row that used it first; the one per-row cost that grows with the input.
-        self._seen: dict[str, int] = {}
         self._context = {"track_usage": True} if record_history else {"track_usage": True, "disable_history": True}
         self._sleep = sleep
         self._tasks: set[asyncio.Task[RowResult]] = set()
         self._queue: asyncio.Queue[RowResult | None] | None = None
+        self._shared_executor = executor
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
         self._cancelled = False
@@ -225,8 +300,8 @@ class RowRunner:
         is_async = isinstance(rows, AsyncIterable)
         iterator: Iterator[SourceRow] | AsyncIterator[SourceRow] = aiter(rows) if is_async else iter(rows)  # type: ignore[arg-type]
         if not self.program.is_async:
-            self._executor = ThreadPoolExecutor(max_workers=min(self.concurrency, MAX_SYNC_WORKERS),
-                                                thread_name_prefix="sharedlm-row")
+            self._executor = self._shared_executor or ThreadPoolExecutor(
+                max_workers=min(self.concurrency, MAX_SYNC_WORKERS), thread_name_prefix="sharedlm-row")
         exhausted = False
         pending = 0  # started rows whose result is not yet taken from the queue
         since_pause = 0
@@ -276,48 +351,18 @@ class RowRunner:
 
     def _admit(self, row: SourceRow) -> RowResult | bool:
         """Start ``row``: True when started, False when skipped, or its error result when it cannot run."""
-        row_id, fields, problem = self._identify(row)
-        if problem is not None:
-            return RowResult(id=row_id, output=None, error=RowError(type=_INPUT_ERROR, message=problem),
-                             attempts=0, latency_s=0.0)
-        assert fields is not None
-        key = id_key(row_id)
-        first = self._seen.get(key)
-        if first is not None:
-            # `where` starts with how the source numbers rows ("line 7", "row 3 (line 4)"): name the first alike.
-            kind = row.where.split(str(row.number), 1)[0].strip() or "row"
-            return RowResult(id=row_id, output=None, attempts=0, latency_s=0.0, error=RowError(
-                type=_INPUT_ERROR,
-                message=f"{row.where} repeats id {row_id!r} of {kind} {first}; ids must be unique, so this row "
-                        "was not run",
-            ))
-        self._seen[key] = row.number
-        if key in self._skip_keys:
+        admitted = self._admission.admit(row)
+        if admitted is None:
             self.counters.skipped += 1
             return False
-        mismatch = self.program.inputs.mismatch(fields, ignore_extra=self.ignore_extra_fields)
-        if mismatch is not None:
-            return RowResult(id=row_id, output=None, attempts=0, latency_s=0.0,
-                             error=RowError(type=_INPUT_ERROR, message=f"{row.where}: {mismatch}"))
-        if self.ignore_extra_fields:
-            fields = self.program.inputs.select(fields)
+        if isinstance(admitted, RowResult):
+            return admitted
+        row_id, fields = admitted
         task = asyncio.create_task(self._run_row(row_id, fields))
         self._tasks.add(task)
         self.counters.in_flight = len(self._tasks)
         task.add_done_callback(self._on_done)
         return True
-
-    def _identify(self, row: SourceRow) -> tuple[RowId, dict[str, Any] | None, str | None]:
-        if row.fields is None:
-            return row.number, None, row.problem or f"{row.where} could not be read"
-        fields = dict(row.fields)
-        raw_id = fields.pop(self.id_field, None)
-        if raw_id is None or raw_id == "":
-            return row.number, fields, None
-        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
-            return row.number, None, (f"{row.where} has id {raw_id!r} of type {type(raw_id).__name__}; ids must be "
-                                      f"strings or whole numbers (row reported under its number {row.number})")
-        return raw_id, fields, None
 
     def _on_done(self, task: asyncio.Task[RowResult]) -> None:
         self._tasks.discard(task)
@@ -349,12 +394,14 @@ class RowRunner:
     async def _attempt(self, fields: dict[str, Any]) -> tuple[TokenUsage, dict[str, Any] | None, Exception | None]:
         with dspy.context(**self._context), track_usage() as tracker:
             try:
-                if self.program.is_async:
-                    value = await self.program.entry(**fields)
-                else:
-                    context = contextvars.copy_context()
-                    call = functools.partial(context.run, self.program.entry, **fields)
-                    value = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+                # The runtime guard watches every row's LM calls (warn mode: a sample of them).
+                with guarded_call():
+                    if self.program.is_async:
+                        value = await self.program.entry(**fields)
+                    else:
+                        context = contextvars.copy_context()
+                        call = functools.partial(context.run, self.program.entry, **fields)
+                        value = await asyncio.get_running_loop().run_in_executor(self._executor, call)
             except Exception as exc:
                 return usage_from_tracker(tracker.usage_data), None, exc
         return usage_from_tracker(tracker.usage_data), output_dict(value), None
@@ -366,7 +413,7 @@ class RowRunner:
         self.counters.cancelled += len(tasks)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._executor is not None:
+        if self._executor is not None and self._executor is not self._shared_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
         close = getattr(iterator, "aclose", None) or getattr(iterator, "close", None)
         if close is not None:
@@ -419,6 +466,7 @@ async def arun_many(
 
 
 __all__ = [
+    "RowAdmission",
     "RowRunner",
     "RunCounters",
     "arun_many",

@@ -11,8 +11,13 @@ DEFAULT_GRACE_S = 5.0
 # The demo: realistic provider latency, still finishing the bundled dataset in seconds.
 DEFAULT_DEMO_LATENCY_S = 0.1
 DEFAULT_DEMO_CONCURRENCY = 200
+# Where rows run: in this process, or on Ray worker processes (`--backend ray`).
+BACKENDS = ("local", "ray")
+DEFAULT_BACKEND = "local"
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_DEMO_CONCURRENCY",
     "DEFAULT_DEMO_LATENCY_S",

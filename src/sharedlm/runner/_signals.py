@@ -10,12 +10,26 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import IO
+from typing import IO, Protocol
 
-from sharedlm.runner._core import RowRunner
+from sharedlm.runner._core import RunCounters
 from sharedlm.runner._defaults import DEFAULT_GRACE_S
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppableRun(Protocol):
+    """A run a signal can stop: the local :class:`~sharedlm.runner._core.RowRunner` or the Ray backend's runner."""
+
+    @property
+    def counters(self) -> RunCounters:
+        """The run's live counts."""
+
+    def stop(self) -> None:
+        """Take no new rows; rows in flight finish."""
+
+    def cancel(self) -> None:
+        """Cancel the rows in flight."""
 
 
 class InterruptHandler:
@@ -27,7 +41,8 @@ class InterruptHandler:
         stream: Where to tell the user what is happening; stderr by default.
     """
 
-    def __init__(self, runner: RowRunner, *, grace_s: float = DEFAULT_GRACE_S, stream: IO[str] | None = None) -> None:
+    def __init__(self, runner: StoppableRun, *, grace_s: float = DEFAULT_GRACE_S,
+                 stream: IO[str] | None = None) -> None:
         self.runner = runner
         self.grace_s = grace_s
         self.signals_received = 0
@@ -93,4 +108,4 @@ class InterruptHandler:
         print(f"\nsharedlm: {message}", file=self._stream, flush=True)
 
 
-__all__ = ["DEFAULT_GRACE_S", "InterruptHandler"]
+__all__ = ["DEFAULT_GRACE_S", "InterruptHandler", "StoppableRun"]

@@ -15,6 +15,7 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 # Engine stats shown in the summary, in this order, when the shared engine reports them.
 ENGINE_FIELDS = ("requests_sent", "retries", "rate_limited", "peak_in_flight", "limit", "cap", "open_connections")
+_PER_WORKER_FIELDS = ("peak_in_flight", "limit", "cap", "open_connections")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +33,9 @@ class RunReport:
         retries: Row attempts beyond the first.
         interrupted: The run was stopped by SIGINT or SIGTERM.
         output: The output file, when there is one.
-        engine: The shared engine's stats at the end, when available.
+        engine: The shared engine's stats at the end, when available (summed over workers on Ray).
+        failure: Why the run ended before every row ran (every Ray worker died), or None.
+        workers: Ray workers the run used, or None for the local runner.
     """
 
     succeeded: int
@@ -46,6 +49,8 @@ class RunReport:
     interrupted: bool
     output: Path | None = None
     engine: dict[str, Any] | None = None
+    failure: str | None = None
+    workers: int | None = None
 
     @classmethod
     def from_counters(cls, counters: RunCounters, **kwargs: Any) -> RunReport:
@@ -61,10 +66,10 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """130 when interrupted, 1 when some row failed, else 0."""
+        """130 when interrupted, 1 when some row failed or the run could not finish, else 0."""
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.failed else EXIT_OK
+        return EXIT_FAILED if self.failed or self.failure else EXIT_OK
 
 
 def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[str] | None = None) -> None:
@@ -84,8 +89,10 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
     table.add_row("rows ok", f"{report.succeeded:,}")
     table.add_row("rows failed", f"{report.failed:,}")
     table.add_row("rows skipped (done before)", f"{report.skipped:,}")
-    if report.interrupted:
+    if report.interrupted or report.failure:
         table.add_row("rows cancelled (not written)", f"{report.not_run:,}")
+    if report.workers is not None:
+        table.add_row("ray workers", f"{report.workers:,}")
     table.add_row("wall time", format_duration(report.wall_s))
     table.add_row("rows/s", f"{report.rows_per_s:,.1f}")
     table.add_row("tokens (prompt + completion)",
@@ -95,7 +102,9 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
     if report.engine:
         for name in ENGINE_FIELDS:
             if name in report.engine:
-                table.add_row(f"engine {name.replace('_', ' ')}", f"{report.engine[name]:,}")
+                # Over Ray workers, peaks and limits are sums of each worker's own.
+                summed = " (sum over workers)" if report.workers is not None and name in _PER_WORKER_FIELDS else ""
+                table.add_row(f"engine {name.replace('_', ' ')}{summed}", f"{report.engine[name]:,}")
         errors = report.engine.get("errors_by_kind") or {}
         if errors:
             table.add_row("engine errors", ", ".join(f"{kind} {count:,}" for kind, count in sorted(errors.items())))

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 from sharedlm.runner._core import RowRunner
-from sharedlm.runner._defaults import DEFAULT_CONCURRENCY, DEFAULT_ID_FIELD, DEFAULT_RETRY_BACKOFF_S
-from sharedlm.runner._program import prepare_program
+from sharedlm.runner._defaults import DEFAULT_BACKEND, DEFAULT_CONCURRENCY, DEFAULT_ID_FIELD, DEFAULT_RETRY_BACKOFF_S
+from sharedlm.runner._program import PreparedProgram, prepare_program
 from sharedlm.runner._results import RowResult
 from sharedlm.runner._source import source_rows
 
@@ -32,6 +32,9 @@ def run_many(
     ignore_extra_fields: bool = False,
     limit: int | None = None,
     progress: bool = False,
+    backend: str = DEFAULT_BACKEND,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> list[RowResult]:
     """Run ``program`` on every row and return the results, in completion order (ids make them joinable).
 
@@ -49,19 +52,51 @@ def run_many(
         ignore_extra_fields: Drop fields the program does not take instead of failing the row.
         limit: Take at most this many rows.
         progress: Show a progress display on stderr while the rows run.
+        backend: ``"local"`` runs the rows in this process; ``"ray"`` runs them in Ray worker processes, each with
+            its own shared LM and 1/``workers`` of the job's in-flight cap and rate budgets (``concurrency`` is
+            then per worker). The program is pickled to the workers, its shared LM replaced by theirs.
+        workers: Ray workers; one per CPU of the Ray cluster when None.
+        ray_address: The Ray cluster to join; None uses the Ray session this process has, else starts a local
+            Ray on 127.0.0.1 for the call.
 
     Example:
         >>> results = sharedlm.run_many(pipeline, [{"id": 1, "text": "..."}], concurrency=50)  # doctest: +SKIP
     """
-    runner = RowRunner(prepare_program(program), concurrency=concurrency, id_field=id_field, retries=retries,
-                       retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    from sharedlm.runner._run import check_backend
 
+    check_backend(backend, workers=workers, ray_address=ray_address)
+    prepared = prepare_program(program)
+    if backend == "ray":
+        return _run_many_on_ray(prepared, rows, workers=workers, ray_address=ray_address, progress=progress,
+                                concurrency=concurrency, id_field=id_field, retries=retries,
+                                retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    runner = RowRunner(prepared, concurrency=concurrency, id_field=id_field, retries=retries,
+                       retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    return _collect(runner, rows, limit=limit, progress=progress)
+
+
+def _run_many_on_ray(prepared: PreparedProgram, rows: Iterable[Any] | AsyncIterable[Any], *, workers: int | None,
+                     ray_address: str | None, progress: bool, limit: int | None, **options: Any) -> list[RowResult]:
+    import sharedlm
+    from sharedlm.runner._ray_program import ProgramRecipe
+    from sharedlm.runner._ray_runner import RayRowRunner
+    from sharedlm.runner._run import open_ray_plan
+
+    recipe = ProgramRecipe.from_program(prepared.program, shared_lm=sharedlm.get_shared_lm(), name=prepared.name)
+    with open_ray_plan(recipe, workers=workers, ray_address=ray_address) as plan:
+        runner = RayRowRunner(plan, prepared, limit=limit, **options)
+        return _collect(runner, rows, limit=limit, progress=progress, engine=runner.engine_stats)
+
+
+def _collect(runner: Any, rows: Iterable[Any] | AsyncIterable[Any], *, limit: int | None, progress: bool,
+             engine: Any = None) -> list[RowResult]:
     async def collect() -> list[RowResult]:
         display = None
         if progress:
-            from sharedlm.runner._progress import start_progress
+            from sharedlm.runner._progress import engine_stats, start_progress
 
-            display = start_progress(runner.counters, total=_known_length(rows, limit), label=runner.program.name)
+            display = start_progress(runner.counters, total=_known_length(rows, limit), label=runner.program.name,
+                                     engine=engine or engine_stats)
         try:
             return [result async for result in runner.results(source_rows(rows))]
         finally:

@@ -45,6 +45,7 @@ from sharedlm._errors import (
     sharedlm_cause,
 )
 from sharedlm._guard import guarded_call
+from sharedlm.runner._control import RunControl
 from sharedlm.runner._defaults import (
     DEFAULT_CONCURRENCY,
     DEFAULT_ID_FIELD,
@@ -201,7 +202,7 @@ class RowAdmission:
         return raw_id, fields, None
 
 
-class RowRunner:
+class RowRunner(RunControl):
     """Runs rows through one program with at most ``concurrency`` rows in flight.
 
     Args:
@@ -255,35 +256,15 @@ class RowRunner:
         self._queue: asyncio.Queue[RowResult | None] | None = None
         self._shared_executor = executor
         self._executor: ThreadPoolExecutor | None = None
-        self._stopping = False
-        self._cancelled = False
-        self._started = False
+        RunControl.__init__(self)
 
     def __repr__(self) -> str:
         c = self.counters
-        state = ("cancelled" if self._cancelled else "stopping" if self._stopping
-                 else "running" if self._started else "new")
-        return (f"RowRunner(program={self.program.name}, concurrency={self.concurrency}, {state}, taken={c.taken}, "
+        return (f"RowRunner(program={self.program.name}, concurrency={self.concurrency}, {self.run_state}, "
+                f"taken={c.taken}, "
                 f"succeeded={c.succeeded}, failed={c.failed}, skipped={c.skipped}, in_flight={c.in_flight})")
 
-    @property
-    def stopping(self) -> bool:
-        """True once :meth:`stop` or :meth:`cancel` was called."""
-        return self._stopping
-
-    @property
-    def cancelled(self) -> bool:
-        """True once :meth:`cancel` was called."""
-        return self._cancelled
-
-    def stop(self) -> None:
-        """Take no new rows; rows in flight finish and are yielded."""
-        self._stopping = True
-
-    def cancel(self) -> None:
-        """Take no new rows and cancel the rows in flight; cancelled rows are not yielded."""
-        self.stop()
-        self._cancelled = True
+    def _on_cancel(self) -> None:
         for task in list(self._tasks):
             task.cancel()
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from sharedlm._errors import UsageError
 from sharedlm._settings import SharedLMSettings
+from sharedlm.runner._control import RunControl
 from sharedlm.runner._core import RowAdmission, RunCounters, _positive_int
 from sharedlm.runner._defaults import DEFAULT_CONCURRENCY, DEFAULT_ID_FIELD, DEFAULT_RETRY_BACKOFF_S
 from sharedlm.runner._program import PreparedProgram
@@ -133,7 +134,7 @@ class _Chunk:
         self.task: asyncio.Task[None] | None = None
 
 
-class RayRowRunner:
+class RayRowRunner(RunControl):
     """Runs rows on Ray worker actors, at most ``concurrency`` rows in flight per worker.
 
     Args:
@@ -192,39 +193,18 @@ class RayRowRunner:
         self._remote: Any = None
         self._retired: list[Any] = []
         self._exhausted = False
-        self._stopping = False
-        self._cancelled = False
         self._workers_started = False
-        self._started = False
+        RunControl.__init__(self)
 
     def __repr__(self) -> str:
         c = self.counters
-        state = ("cancelled" if self._cancelled else "stopping" if self._stopping
-                 else "running" if self._started else "new")
+        state = self.run_state
         ready = sum(slot.ready for slot in self._slots)
         return (f"RayRowRunner(program={self.program.name}, workers={ready}/{self.plan.workers}, "
                 f"concurrency={self.concurrency} per worker, chunk_rows={self.chunk_rows}, {state}, taken={c.taken}, "
                 f"succeeded={c.succeeded}, failed={c.failed}, skipped={c.skipped}, in_flight={c.in_flight})")
 
-    @property
-    def stopping(self) -> bool:
-        """True once :meth:`stop` or :meth:`cancel` was called."""
-        return self._stopping
-
-    @property
-    def cancelled(self) -> bool:
-        """True once :meth:`cancel` was called."""
-        return self._cancelled
-
-    def stop(self) -> None:
-        """Take no new rows; rows in flight finish and are yielded."""
-        self._stopping = True
-        self._wake()
-
-    def cancel(self) -> None:
-        """Take no new rows and cancel the rows in flight; cancelled rows are not yielded."""
-        self._stopping = True
-        self._cancelled = True
+    def _on_stop(self) -> None:
         self._wake()
 
     def _wake(self) -> None:

@@ -18,7 +18,7 @@ DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRIES = 6
 DEFAULT_MIN_CONCURRENCY = 1
-# Where the adaptive limit starts before slow start doubles it each round trip up to max_parallel_requests:
+# Where the adaptive limit starts before slow start multiplies it by 8 each round trip up to max_parallel_requests:
 # low enough that a first burst against a provider taking far fewer draws few 429s.
 DEFAULT_INITIAL_CONCURRENCY = 128
 DEFAULT_MAX_RETRY_AFTER_S = 60.0
@@ -48,7 +48,8 @@ class FlowSettings:
     Args:
         max_retries: Retries of one call after its first attempt, for 429, 5xx, resets and timeouts.
         adaptive: Shrink the in-flight limit on 429 and grow it back after successes (AIMD), starting with a slow
-            start that doubles it every round trip until the first 429. Off, the limit is ``max_parallel_requests``.
+            start that multiplies it by 8 every round trip until the first 429. Off, the limit is
+            ``max_parallel_requests``.
         initial_concurrency: Where the limit starts: with ``adaptive``, None means
             ``DEFAULT_INITIAL_CONCURRENCY`` (128); without it, None means ``max_parallel_requests``.
         min_concurrency: The floor of the adaptive limit.

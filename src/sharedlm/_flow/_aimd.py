@@ -9,7 +9,7 @@ The limit starts at ``initial`` and moves between ``floor`` and ``ceiling`` (``m
   holds at most those, so a burst far above its capacity settles near the capacity as the burst's 429s
   come back, instead of halving once per round of 429s.
 - Until the first 429 it is in *slow start*, as TCP is: every success grows it by
-  ``DEFAULT_SLOW_START_GROWTH - 1``, which multiplies it by ``DEFAULT_SLOW_START_GROWTH`` (4) per round trip,
+  ``DEFAULT_SLOW_START_GROWTH - 1``, which multiplies it by ``DEFAULT_SLOW_START_GROWTH`` (8) per round trip,
   so a limit that starts well below ``ceiling`` reaches a provider's real capacity in a round trip or two
   without first sending a burst far above it. (TCP doubles; LLM round trips are seconds long, and a
   1,000-call job at 1 s latency cannot afford four of them.)

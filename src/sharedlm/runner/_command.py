@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sharedlm._cli_types import real_number, whole_number
+
 RUN_DESCRIPTION = """\
 Run a DSPy program over every row of a JSONL, CSV or Parquet file through the shared LM, streaming: rows are
 read as they are needed, so memory stays bounded by --concurrency. Each row's fields (minus the id field) are
@@ -48,34 +50,9 @@ results as JSONL (the same format as `sharedlm run`).
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
+_positive_int = whole_number(low=1)
+_non_negative_int = whole_number(low=0)
+_non_negative_float = real_number("a number of seconds", low=0)
 
 
 def register(subparsers: Any) -> None:

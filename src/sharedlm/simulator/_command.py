@@ -7,10 +7,10 @@ on SIGINT or SIGTERM. Bad option values are usage errors (exit 2) that name the 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
+from sharedlm._cli_types import real_number, whole_number
 from sharedlm._errors import ConfigurationError, UsageError
 from sharedlm.simulator._settings import DEFAULT_HOST, DEFAULT_PORT, SimulatorSettings
 
@@ -20,51 +20,11 @@ EXIT_FAILED = 1
 PARENT_CHECK_S = 1.0
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+_seconds = real_number("a number of seconds", low=0)
+_limit = whole_number(low=1)
+_rate = real_number("a probability", low=0, high=1)
+_port = whole_number(low=0, high=65535)
+_seed = whole_number()
 
 
 def register(subparsers: Any) -> None:

@@ -112,30 +112,26 @@ class RuntimeGuard(BaseCallback):
         forward = _forward_frame(frame)
         if first_use and forward is not None and _holds(forward, instance):
             owner = type(forward.f_locals.get("self")).__name__
-            self._report(Violation(
-                rule="lm-in-forward",
-                message=(f"a dspy.LM was created inside {owner}.{forward.f_code.co_name}(); an LM per call opens new "
+            self._report("lm-in-forward", forward,
+                         f"a dspy.LM was created inside {owner}.{forward.f_code.co_name}(); an LM per call opens new "
                          "connections every call and leaks them. Create it once and pass it in: "
-                         "sharedlm.get_shared_lm()"),
-                filename=forward.f_code.co_filename, lineno=forward.f_lineno))
+                         "sharedlm.get_shared_lm()")
         elif shared is not None:
-            site = forward or _user_frame(frame)
-            self._report(Violation(
-                rule="foreign-lm",
-                message=(f"a predictor ran on {type(instance).__name__}({getattr(instance, 'model', '?')!r}), not the "
+            self._report("foreign-lm", forward or _user_frame(frame),
+                         f"a predictor ran on {type(instance).__name__}({getattr(instance, 'model', '?')!r}), not the "
                          "shared LM: bind it with sharedlm.bind_shared_lm(module, sharedlm.get_shared_lm()) or derive "
-                         "the module from sharedlm.SharedLMModule"),
-                filename=site.f_code.co_filename if site else "<unknown>", lineno=site.f_lineno if site else 0))
+                         "the module from sharedlm.SharedLMModule")
         if first_use and len(self._seen) > self.max_lms:
-            site = _user_frame(frame)
-            self._report(Violation(
-                rule="too-many-lms",
-                message=(f"{len(self._seen)} LM instances are alive (threshold {self.max_lms}, "
+            self._report("too-many-lms", _user_frame(frame),
+                         f"{len(self._seen)} LM instances are alive (threshold {self.max_lms}, "
                          "SHAREDLM_GUARD_MAX_LMS); each owns its own connection pools. Share one: "
-                         "sharedlm.get_shared_lm()"),
-                filename=site.f_code.co_filename if site else "<unknown>", lineno=site.f_lineno if site else 0))
+                         "sharedlm.get_shared_lm()")
 
-    def _report(self, violation: Violation) -> None:
+    def _report(self, rule: str, site: FrameType | None, message: str) -> None:
+        """Record a violation noticed at ``site`` (the user frame it points at, when one was found)."""
+        violation = Violation(rule=rule, message=message,
+                              filename=site.f_code.co_filename if site else "<unknown>",
+                              lineno=site.f_lineno if site else 0)
         if self.mode == "error":
             pending = _PENDING.get()
             if pending is not None:

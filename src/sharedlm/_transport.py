@@ -1,14 +1,20 @@
-"""The shared HTTP transport: one aiohttp connection pool per event loop, sized by the connection cap.
+"""The shared HTTP transport: one capped connection pool per event loop, shared by every call of the process.
 
 lm15 (DSPy's native provider layer) builds every provider's request bytes and parses every answer; it
 hands the bytes to a transport through ``transport.stream(TransportRequest)``, an async context manager
 yielding a response with ``status``, ``reason``, ``headers``, ``http_version``, ``read()`` and async
-iteration over body chunks. This module is that transport, on aiohttp, so the pool is ours: its size is
+iteration over body chunks. This module is that transport, so the pool is ours: its size is
 ``max_parallel_requests`` (clamped to the open-file limit), and it is shared by every call of the process.
 
-An aiohttp session belongs to one event loop. Sessions are kept per loop and closed when their loop
-shuts down: each pool registers an async generator with its loop, and ``asyncio.run()`` finalizes async
-generators (``loop.shutdown_asyncgens()``) before closing the loop, which closes the pool's sockets there.
+Direct origins go through :mod:`sharedlm._http11`, a keep-alive HTTP/1.1 client cut to what LLM APIs need,
+because per-request CPU is what bounds a zero-latency workload (it costs about a third of aiohttp's). Origins
+that ``HTTPS_PROXY``/``HTTP_PROXY`` route through a proxy go through aiohttp, which tunnels and authenticates
+to proxies. Each of the two pools of a loop is capped at ``max_connections``; a provider is reached one way
+or the other, and the engine's in-flight gate bounds the requests of both together.
+
+Pools belong to one event loop and are closed when their loop shuts down: each loop's pools register an
+async generator with it, and ``asyncio.run()`` finalizes async generators (``loop.shutdown_asyncgens()``)
+before closing the loop, which closes the pool's sockets there.
 
 While a request runs, the transport records the response head (status, headers) on the current attempt
 (:data:`CURRENT_ATTEMPT`), so the engine can read ``Retry-After`` without parsing provider errors.
@@ -29,7 +35,10 @@ from typing import Any
 
 import aiohttp
 
+from sharedlm._http11 import DEFAULT_KEEPALIVE_S, ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL
+
 _STREAM_CHUNK = 64 * 1024
+_ROUTE_CACHE_SIZE = 256
 
 
 @dataclass
@@ -91,8 +100,15 @@ class PooledResponse:
             self._response.release()
 
 
-class _Exchange:
-    """The async context manager ``transport.stream(request)`` returns."""
+def _record_head(response: HTTP11Response) -> None:
+    record = CURRENT_ATTEMPT.get()
+    if record is not None:
+        record.status = response.status
+        record.headers = response.headers
+
+
+class _ProxiedExchange:
+    """The async context manager ``transport.stream(request)`` returns for an origin reached through a proxy."""
 
     __slots__ = ("_request", "_response", "_transport")
 
@@ -125,21 +141,32 @@ class _Exchange:
                 self._response.release()
 
 
-class _LoopPool:
-    """The aiohttp session of one event loop."""
+class _LoopPools:
+    """The pools of one event loop: direct connections, and an aiohttp session once a proxy is used."""
 
-    def __init__(self, session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
-        self.session = session
+    def __init__(self, direct: ConnectionPool, loop: asyncio.AbstractEventLoop) -> None:
+        self.direct = direct
         self.loop = loop
+        self.session: aiohttp.ClientSession | None = None
         self.lifetime: AsyncIterator[None] | None = None
 
+    @property
+    def closed(self) -> bool:
+        return self.direct.closed
 
-async def _pool_lifetime(pool: _LoopPool) -> AsyncIterator[None]:
-    # Finalized by loop.shutdown_asyncgens() when asyncio.run() ends, on the pool's own loop.
+    async def aclose(self) -> None:
+        self.direct.close()
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+        await asyncio.sleep(0)  # let the closed sockets' transports finish on this loop
+
+
+async def _pools_lifetime(pools: _LoopPools) -> AsyncIterator[None]:
+    # Finalized by loop.shutdown_asyncgens() when asyncio.run() ends, on the pools' own loop.
     try:
         yield
     finally:
-        await pool.session.close()
+        await pools.aclose()
 
 
 class PooledTransport:
@@ -151,16 +178,20 @@ class PooledTransport:
         keepalive_timeout: How long an idle connection is kept for reuse, in seconds.
     """
 
-    def __init__(self, *, max_connections: int, connect_timeout: float, keepalive_timeout: float = 30.0) -> None:
+    def __init__(self, *, max_connections: int, connect_timeout: float,
+                 keepalive_timeout: float = DEFAULT_KEEPALIVE_S) -> None:
         self.max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._keepalive_timeout = keepalive_timeout
-        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-        self._opened = 0
+        self._proxied_opened = 0
+        self._retired_opened = 0
         self._closed = False
         self._proxies: dict[tuple[str, str], str | None] = {}
+        # url -> its parsed form, or None when a proxy serves its origin; lm15 sends a handful of distinct URLs.
+        self._routes: dict[str, ParsedURL | None] = {}
 
     def __repr__(self) -> str:
         return (f"PooledTransport(max_connections={self.max_connections}, loops={len(self._pools)}, "
@@ -168,28 +199,67 @@ class PooledTransport:
 
     @property
     def open_connections(self) -> int:
-        """Sockets this transport opened that are still open, over all loops."""
-        return sum(1 for sock in list(self._sockets) if sock.fileno() != -1)
+        """Connections this transport opened that are still open, over all loops."""
+        direct = sum(pools.direct.open_connections for pools in list(self._pools.values()))
+        return direct + sum(1 for sock in list(self._sockets) if sock.fileno() != -1)
 
     @property
     def connections_opened(self) -> int:
-        """Sockets this transport has opened since it was built."""
-        return self._opened
+        """Connections this transport has opened since it was built."""
+        # Pools of finished loops are dropped; their counts are folded in when that happens.
+        return self._proxied_opened + self._retired_opened + sum(
+            pools.direct.connections_opened for pools in list(self._pools.values()))
 
-    def stream(self, request: Any) -> _Exchange:
-        return _Exchange(self, request)
+    def stream(self, request: Any) -> HTTP11Exchange | _ProxiedExchange:
+        url = request.url
+        try:
+            parsed = self._routes[url]
+        except KeyError:
+            parsed = self._route(url)
+        if parsed is None:
+            return _ProxiedExchange(self, request)
+        return HTTP11Exchange(self, parsed, request.method, request.headers, request.body or b"",
+                              on_head=_record_head)
 
-    async def session(self) -> aiohttp.ClientSession:
-        """This loop's session, created on first use."""
+    def _route(self, url: str) -> ParsedURL | None:
+        parsed = None if self.proxy_for(url) else ParsedURL(url)
+        if len(self._routes) >= _ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        self._routes[url] = parsed
+        return parsed
+
+    async def loop_pools(self) -> _LoopPools:
+        """This loop's pools, created on first use."""
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is not None and not pool.session.closed:
-            return pool.session
-        return await self._new_pool(loop)
-
-    async def _new_pool(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        pools = self._pools.get(loop)
+        if pools is not None and not pools.closed:
+            return pools
         if self._closed:
             raise RuntimeError("this transport is closed; call sharedlm.get_shared_lm() again for a new one")
+        direct = ConnectionPool(loop, max_connections=self.max_connections, connect_timeout=self._connect_timeout,
+                                keepalive_timeout=self._keepalive_timeout)
+        pools = _LoopPools(direct, loop)
+        with self._lock:
+            for old in [old for old in self._pools if old.is_closed()]:
+                self._retired_opened += self._pools.pop(old).direct.connections_opened
+            self._pools[loop] = pools
+        lifetime = _pools_lifetime(pools)
+        pools.lifetime = lifetime
+        await lifetime.__anext__()
+        return pools
+
+    async def direct_pool(self) -> ConnectionPool:
+        """This loop's pool of direct connections."""
+        pools = self._pools.get(asyncio.get_running_loop())
+        if pools is not None and not pools.closed:
+            return pools.direct
+        return (await self.loop_pools()).direct
+
+    async def session(self) -> aiohttp.ClientSession:
+        """This loop's aiohttp session for proxied origins, created on first use."""
+        pools = await self.loop_pools()
+        if pools.session is not None and not pools.session.closed:
+            return pools.session
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
             limit_per_host=0,
@@ -197,7 +267,7 @@ class PooledTransport:
             ttl_dns_cache=300,
             socket_factory=self._open_socket,
         )
-        session = aiohttp.ClientSession(
+        pools.session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self._connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -206,15 +276,7 @@ class PooledTransport:
             # resolved once per origin in proxy_for() instead.
             trust_env=False,
         )
-        pool = _LoopPool(session, loop)
-        with self._lock:
-            for old in [old for old in self._pools if old.is_closed()]:
-                del self._pools[old]
-            self._pools[loop] = pool
-        lifetime = _pool_lifetime(pool)
-        pool.lifetime = lifetime
-        await lifetime.__anext__()
-        return session
+        return pools.session
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` name for ``url``, looked up once per origin."""
@@ -236,16 +298,18 @@ class PooledTransport:
         family, type_, proto, _, _ = addr_info
         sock = socket.socket(family=family, type=type_, proto=proto)
         self._sockets.add(sock)
-        self._opened += 1
+        self._proxied_opened += 1
         return sock
 
     async def aclose_current(self) -> None:
-        """Close the running loop's pool and wait until its sockets are closed."""
+        """Close the running loop's pools and wait until their sockets are closed."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            pool = self._pools.pop(loop, None)
-        if pool is not None and not pool.session.closed:
-            await pool.session.close()
+            pools = self._pools.pop(loop, None)
+            if pools is not None:
+                self._retired_opened += pools.direct.connections_opened
+        if pools is not None:
+            await pools.aclose()
 
     async def aclose(self) -> None:
         """Close every pool: the running loop's now, the others' on their own loops."""
@@ -257,19 +321,20 @@ class PooledTransport:
         """Close every pool without waiting: on its loop if that loop is still alive, else drop it."""
         self._closed = True
         with self._lock:
-            pools = list(self._pools.values())
+            all_pools = list(self._pools.values())
             self._pools.clear()
+            self._retired_opened += sum(pools.direct.connections_opened for pools in all_pools)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for pool in pools:
-            if pool.session.closed or pool.loop.is_closed():
+        for pools in all_pools:
+            if pools.loop.is_closed():
                 continue
-            if pool.loop is running:
-                running.create_task(pool.session.close())
-            elif pool.loop.is_running():
-                asyncio.run_coroutine_threadsafe(pool.session.close(), pool.loop)
+            if pools.loop is running:
+                running.create_task(pools.aclose())
+            elif pools.loop.is_running():
+                asyncio.run_coroutine_threadsafe(pools.aclose(), pools.loop)
             # A loop driven by hand that is neither running nor closed cannot be awaited on from here; its
             # sockets close when that loop closes or is collected.
 

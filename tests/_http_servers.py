@@ -1,0 +1,272 @@
+"""Small HTTP servers on 127.0.0.1 for the transport tests: each answers exactly the bytes a test asks for.
+
+:class:`ScriptedServer` runs on the test's own event loop and hands every request to a handler, which writes
+whatever answer (or non-answer) the test needs. :class:`ThreadedServer` runs in a thread, for tests that
+drive their own ``asyncio.run()``. :class:`ForwardProxy` is a plain-HTTP forward proxy for absolute-URI requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socketserver
+import threading
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class ServerRequest:
+    """One request as the server read it."""
+
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    connection: ServerConnection
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def headers_named(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case)."""
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+
+@dataclass(eq=False)
+class ServerConnection:
+    """The server's side of one client connection."""
+
+    index: int
+    writer: asyncio.StreamWriter
+    served: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    closing: bool = False
+
+    async def send(self, data: bytes) -> None:
+        """Write raw bytes to the client."""
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def answer(self, body: bytes = b"ok", *, status: int = 200,
+                     headers: tuple[tuple[str, str], ...] = ()) -> None:
+        """Send a complete answer framed by ``Content-Length``."""
+        lines = [f"HTTP/1.1 {status} X\r\n", f"Content-Length: {len(body)}\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in headers]
+        await self.send("".join(lines).encode("latin-1") + b"\r\n" + body)
+
+    def close(self) -> None:
+        """Close the connection once the handler returns (and stop reading from it now)."""
+        self.closing = True
+        self.writer.close()
+
+
+Handler = Callable[[ServerRequest], Awaitable[None]]
+
+
+async def answer_ok(request: ServerRequest) -> None:
+    """The default handler: ``200`` with body ``ok`` and keep-alive."""
+    await request.connection.answer(b"ok")
+
+
+class ScriptedServer:
+    """An HTTP/1.1 server on 127.0.0.1, on the running loop, whose answers a handler writes.
+
+    Args:
+        handler: Called with each request; it answers through ``request.connection``.
+        ssl: A server TLS context, for https.
+    """
+
+    def __init__(self, handler: Handler = answer_ok, *, ssl: Any = None) -> None:
+        self.handler = handler
+        self._ssl = ssl
+        self.requests: list[ServerRequest] = []
+        self.connections: list[ServerConnection] = []
+        self.open_now = 0
+        self.peak_open = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return (f"ScriptedServer(port={self.port}, connections={len(self.connections)}, open={self.open_now}, "
+                f"requests={len(self.requests)})")
+
+    def url(self, path: str = "/", *, host: str = LOOPBACK) -> str:
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._serve, LOOPBACK, 0, ssl=self._ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        connection = ServerConnection(len(self.connections), writer)
+        self.connections.append(connection)
+        self.open_now += 1
+        self.peak_open = max(self.peak_open, self.open_now)
+        try:
+            while not connection.closing:
+                request = await _read_request(reader, connection)
+                if request is None:
+                    break
+                self.requests.append(request)
+                await self.handler(request)
+                connection.served += 1
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            pass  # the server is shutting down; asyncio.start_server would log a cancelled handler
+        finally:
+            self.open_now -= 1
+            writer.close()
+            connection.closed.set()
+            self._tasks.discard(task)
+
+
+async def _read_request(reader: asyncio.StreamReader, connection: ServerConnection) -> ServerRequest | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = [(name, value.strip()) for name, _, value in (line.partition(":") for line in lines[1:] if line)]
+    length = next((int(value) for name, value in headers if name.lower() == "content-length"), 0)
+    body = await reader.readexactly(length) if length else b""
+    return ServerRequest(method, target, headers, body, connection)
+
+
+class ThreadedServer:
+    """A keep-alive server in a thread that answers ``ok`` and notes when a client closes its connection."""
+
+    def __init__(self) -> None:
+        self.client_closed = threading.Event()
+        self.connections = 0
+        closed = self.client_closed
+        owner = self
+
+        class _Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                owner.connections += 1
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        closed.set()
+                        return
+                    if line == b"\r\n":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        self.wfile.flush()
+
+        self._server = socketserver.ThreadingTCPServer((LOOPBACK, 0), _Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{LOOPBACK}:{self.port}{path}"
+
+
+class ForwardProxy:
+    """A plain-HTTP forward proxy on 127.0.0.1: takes absolute-URI requests and forwards them in origin form."""
+
+    def __init__(self) -> None:
+        self.request_lines: list[str] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    async def __aenter__(self) -> ForwardProxy:
+        self._server = await asyncio.start_server(self._serve, LOOPBACK, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return
+                request_line, _, rest = head.partition(b"\r\n")
+                method, uri, version = request_line.decode("latin-1").split(" ", 2)
+                self.request_lines.append(request_line.decode("latin-1"))
+                length = _content_length(rest)
+                body = await reader.readexactly(length) if length else b""
+                url = urllib.parse.urlsplit(uri)
+                assert url.hostname is not None and url.port is not None, uri
+                origin_reader, origin_writer = await asyncio.open_connection(url.hostname, url.port)
+                target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+                origin_writer.write(f"{method} {target} {version}\r\n".encode("latin-1") + rest + body)
+                answer_head = await origin_reader.readuntil(b"\r\n\r\n")
+                answer_length = _content_length(answer_head)
+                answer_body = await origin_reader.readexactly(answer_length)
+                origin_writer.close()
+                writer.write(answer_head + answer_body)
+                await writer.drain()
+        except asyncio.CancelledError:
+            pass  # the proxy is shutting down
+        finally:
+            writer.close()
+            self._tasks.discard(task)
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+async def wait_until(condition: Callable[[], bool], *, within: float = 2.0) -> None:
+    """Yield to the loop until ``condition()`` holds; fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.001)

@@ -1,0 +1,188 @@
+"""PooledTransport against servers on 127.0.0.1: direct and proxied routing, counts, loop shutdown, attempt records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from _http_servers import ForwardProxy, ScriptedServer, ServerRequest, ThreadedServer, wait_until
+from sharedlm._errors import ConfigurationError
+from sharedlm._http11 import HTTP11Exchange
+from sharedlm._transport import CURRENT_ATTEMPT, AttemptRecord, PooledTransport, _ProxiedExchange
+from sharedlm.simulator import Simulator
+
+pytestmark = pytest.mark.timeout(5)
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD")
+
+
+@dataclass
+class Request:
+    """The fields of lm15's ``TransportRequest`` that the transport reads."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[PooledTransport]:
+    made = PooledTransport(max_connections=4, connect_timeout=2.0)
+    yield made
+    await made.aclose()
+
+
+async def send(transport: PooledTransport, request: Request) -> bytes:
+    async with transport.stream(request) as response:
+        return await response.read()
+
+
+async def echo_target(request: ServerRequest) -> None:
+    await request.connection.answer(request.target.encode())
+
+
+async def test_a_direct_origin_goes_through_the_http11_pool_and_no_aiohttp_session_is_made(
+        transport: PooledTransport) -> None:
+    async with ScriptedServer(echo_target) as server:
+        exchange = transport.stream(Request("GET", server.url("/v1/models")))
+        assert isinstance(exchange, HTTP11Exchange)
+        async with exchange as response:
+            assert await response.read() == b"/v1/models"
+    pools = await transport.loop_pools()
+    assert pools.session is None
+    assert pools.direct.connections_opened == 1
+
+
+async def test_http_proxy_in_the_environment_sends_the_origin_through_the_proxy(
+        transport: PooledTransport, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ScriptedServer(echo_target) as origin, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        url = origin.url("/v1/models?x=1")
+        exchange = transport.stream(Request("GET", url))
+        assert isinstance(exchange, _ProxiedExchange)
+        async with exchange as response:
+            assert (response.status, await response.read()) == (200, b"/v1/models?x=1")
+    assert proxy.request_lines == [f"GET {url} HTTP/1.1"]
+    assert (await transport.direct_pool()).connections_opened == 0
+    assert transport.connections_opened == 1
+
+
+def test_https_proxy_in_the_environment_routes_an_https_origin_to_the_proxied_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    transport = PooledTransport(max_connections=4, connect_timeout=2.0)
+    assert isinstance(transport.stream(Request("POST", "https://api.example.com/v1/chat")), _ProxiedExchange)
+    assert transport.proxy_for("https://api.example.com/v1/chat") == "http://127.0.0.1:9"
+    # HTTPS_PROXY says nothing about plain http origins.
+    assert isinstance(transport.stream(Request("POST", "http://api.example.com/v1/chat")), HTTP11Exchange)
+
+
+async def test_no_proxy_sends_a_listed_origin_direct_again(transport: PooledTransport,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ScriptedServer(echo_target) as origin, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        exchange = transport.stream(Request("GET", origin.url("/direct")))
+        assert isinstance(exchange, HTTP11Exchange)
+        async with exchange as response:
+            assert await response.read() == b"/direct"
+    assert proxy.request_lines == []
+    assert (await transport.loop_pools()).session is None
+
+
+async def test_open_connections_and_connections_opened_count_direct_connections(
+        transport: PooledTransport) -> None:
+    gate = asyncio.Event()
+
+    async def handler(request: ServerRequest) -> None:
+        if request.target == "/held":
+            await gate.wait()
+        await request.connection.answer()
+
+    async with ScriptedServer(handler) as server:
+        for _ in range(3):
+            await send(transport, Request("GET", server.url("/quick")))
+        assert (transport.open_connections, transport.connections_opened) == (1, 1)
+        held = [asyncio.create_task(send(transport, Request("GET", server.url("/held")))) for _ in range(3)]
+        try:
+            await wait_until(lambda: len(server.requests) == 6)
+            assert (transport.open_connections, transport.connections_opened) == (3, 3)
+            gate.set()
+            await asyncio.gather(*held)
+        finally:
+            for task in held:
+                task.cancel()
+        await transport.aclose_current()
+    assert (transport.open_connections, transport.connections_opened) == (0, 3)
+
+
+def test_pools_are_closed_when_asyncio_run_ends() -> None:
+    transport = PooledTransport(max_connections=4, connect_timeout=2.0)
+    with ThreadedServer() as server:
+        assert asyncio.run(send(transport, Request("GET", server.url()))) == b"ok"
+        assert server.client_closed.wait(2), "the pool's socket stayed open after asyncio.run() returned"
+    assert transport.open_connections == 0
+
+
+def test_connections_opened_still_counts_the_connections_of_finished_loops() -> None:
+    transport = PooledTransport(max_connections=4, connect_timeout=2.0)
+    with ThreadedServer() as server:
+        for _ in range(2):
+            assert asyncio.run(send(transport, Request("GET", server.url()))) == b"ok"
+    assert server.connections == 2
+    assert transport.connections_opened == 2
+    assert transport.open_connections == 0
+
+
+async def test_a_direct_request_records_status_and_headers_on_the_current_attempt(
+        transport: PooledTransport) -> None:
+    async def handler(request: ServerRequest) -> None:
+        await request.connection.answer(b"{}", status=429, headers=(("Retry-After", "7"),))
+
+    record = AttemptRecord()
+    token = CURRENT_ATTEMPT.set(record)
+    try:
+        async with ScriptedServer(handler) as server:
+            await send(transport, Request("POST", server.url("/v1/chat/completions"), body=b"{}"))
+    finally:
+        CURRENT_ATTEMPT.reset(token)
+    assert record.status == 429
+    assert ("Retry-After", "7") in record.headers
+
+
+async def test_an_openai_chat_request_reaches_the_simulator_on_one_kept_alive_connection(
+        transport: PooledTransport) -> None:
+    body = json.dumps({"model": "sim-model", "messages": [{"role": "user", "content": "hello"}]}).encode()
+    headers = [("Content-Type", "application/json"), ("Authorization", "Bearer sk-test")]
+    async with Simulator() as sim:
+        answers = [json.loads(await send(transport, Request("POST", f"{sim.base_url}/chat/completions", headers, body)))
+                   for _ in range(2)]
+        stats = sim.stats()
+    assert all(answer["choices"][0]["message"]["content"] for answer in answers)
+    assert stats.ok == 2
+    assert stats.distinct_connections == 1
+
+
+def test_a_url_that_cannot_be_sent_is_a_configuration_error() -> None:
+    transport = PooledTransport(max_connections=4, connect_timeout=2.0)
+    with pytest.raises(ConfigurationError, match="only http:// and https://"):
+        transport.stream(Request("GET", "ftp://127.0.0.1/v1"))
+
+
+async def test_a_closed_transport_opens_no_new_pool() -> None:
+    transport = PooledTransport(max_connections=4, connect_timeout=2.0)
+    await transport.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await transport.direct_pool()

@@ -261,6 +261,7 @@ class SharedEngine:
     def stats(self) -> EngineStats:
         """A snapshot of the counters, the gate and the pool."""
         counters, gate, pacer = self.counters, self.pacer.gate, self.pacer
+        saturation = pacer.saturation.snapshot() if pacer.saturation is not None else None
         return EngineStats(
             calls=counters.calls,
             calls_succeeded=counters.calls_succeeded,
@@ -276,6 +277,8 @@ class SharedEngine:
             limit=gate.limit,
             peak_limit=pacer.peak_limit,
             cap=self.plan.cap,
+            cpu_ceiling=saturation.ceiling if saturation is not None else None,
+            cpu_steps_down=saturation.steps_down if saturation is not None else 0,
             open_connections=self.transport.open_connections,
             connections_opened=self.transport.connections_opened,
             pauses=pacer.pause.pauses,

@@ -20,10 +20,12 @@ from sharedlm._flow import (
     ProviderPause,
     RateBudget,
     Reservation,
+    SaturationCeiling,
     backoff_delay,
     book_together,
     parse_retry_after,
 )
+from sharedlm._flow._saturation import DEFAULT_SATURATED_FLOOR
 from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
 
 
@@ -57,10 +59,11 @@ class Pacer:
         cap: The ceiling of the in-flight limit (``max_parallel_requests`` clamped to the open-file limit).
         clock: Monotonic seconds; injectable for tests.
         rng: Randomness for backoff jitter.
+        cpu_clock: CPU seconds the calling thread has used; injectable for tests.
     """
 
     def __init__(self, flow: FlowSettings, *, cap: int, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, cpu_clock: Callable[[], float] = time.thread_time) -> None:
         self.flow = flow
         self.cap = cap
         self._clock = clock
@@ -71,6 +74,11 @@ class Pacer:
         self.adaptive: AdaptiveLimit | None = (
             AdaptiveLimit(initial=initial, floor=floor, ceiling=cap, clock=clock) if flow.adaptive else None
         )
+        # Keeps the window small while this process's own CPU is the bottleneck (a fast provider).
+        self.saturation: SaturationCeiling | None = (
+            SaturationCeiling(initial=initial, cap=cap, floor=max(floor, DEFAULT_SATURATED_FLOOR), clock=clock,
+                              cpu_clock=cpu_clock) if flow.adaptive else None
+        )
         self.gate = InFlightGate(initial)
         self._peak_limit = initial
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
@@ -80,8 +88,10 @@ class Pacer:
         self.tokens = RateBudget(per_minute=tpm, clock=clock, name="tokens", window_seconds=window) if tpm else None
 
     def __repr__(self) -> str:
-        return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, in_flight={self.gate.in_flight}, "
-                f"queued={self.gate.queued}, paused_for={self.pause.remaining():.2f}s)")
+        ceiling = self.saturation.ceiling if self.saturation is not None else None
+        return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, cpu_ceiling={ceiling}, "
+                f"in_flight={self.gate.in_flight}, queued={self.gate.queued}, "
+                f"paused_for={self.pause.remaining():.2f}s)")
 
     @property
     def counts_tokens(self) -> bool:
@@ -109,6 +119,8 @@ class Pacer:
                 if not self.gate.try_acquire():
                     await self.gate.acquire(self.flow.pool_timeout)
                 if self.pause.remaining() <= 0:
+                    if self.saturation is not None:
+                        self.saturation.on_admit()
                     return booking
                 # A pause began while this call waited for its slot: give the slot back and wait it out.
                 self.gate.release()
@@ -143,11 +155,14 @@ class Pacer:
 
     def succeeded(self, booking: Booking, *, used_tokens: int | None) -> None:
         """Release the slot of a successful attempt and settle its token booking with the real usage."""
-        self.gate.release()
+        gate = self.gate
+        gate.release()
         if used_tokens is not None:
             self._refund_tokens(booking, booking.tokens - used_tokens)
         if self.adaptive is not None:
             self.adaptive.on_success()
+            if self.saturation is not None:
+                self.saturation.on_completion(limit=gate.limit, in_flight=gate.in_flight, queued=gate.queued)
             self._follow_limit()
 
     def failed(self, booking: Booking, *, sent_at: float, rate_limited: bool, no_work_done: bool) -> None:
@@ -191,6 +206,8 @@ class Pacer:
     def _follow_limit(self) -> None:
         assert self.adaptive is not None
         limit = self.adaptive.limit
+        if self.saturation is not None:
+            limit = min(limit, self.saturation.ceiling)
         if limit != self.gate.limit:
             self.gate.set_limit(limit)
             if limit > self._peak_limit:

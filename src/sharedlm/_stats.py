@@ -27,6 +27,9 @@ class EngineStats:
         limit: The in-flight limit now (moves under adaptive concurrency).
         peak_limit: The highest in-flight limit so far.
         cap: The ceiling of the limit: ``max_parallel_requests`` clamped to the open-file limit.
+        cpu_ceiling: The ceiling the process's own CPU sets on the limit while it is the bottleneck (a fast
+            provider), or None with flow control off.
+        cpu_steps_down: Times a CPU-bound round lowered ``cpu_ceiling``.
         open_connections: Pooled connections open now, over all event loops.
         connections_opened: Connections opened since the engine was built.
         pauses: Times a provider's ``Retry-After`` paused new sends.
@@ -50,6 +53,8 @@ class EngineStats:
     limit: int = 0
     peak_limit: int = 0
     cap: int = 0
+    cpu_ceiling: int | None = None
+    cpu_steps_down: int = 0
     open_connections: int = 0
     connections_opened: int = 0
     pauses: int = 0

@@ -11,6 +11,7 @@ from sharedlm._flow._budget import RateBudget, RateBudgetSnapshot, Reservation, 
 from sharedlm._flow._estimate import estimate_tokens
 from sharedlm._flow._pause import ProviderPause
 from sharedlm._flow._retry_after import parse_retry_after
+from sharedlm._flow._saturation import SaturationCeiling, SaturationSnapshot
 
 __all__ = [
     "AdaptiveLimit",
@@ -19,6 +20,8 @@ __all__ = [
     "RateBudget",
     "RateBudgetSnapshot",
     "Reservation",
+    "SaturationCeiling",
+    "SaturationSnapshot",
     "backoff_delay",
     "book_together",
     "estimate_tokens",

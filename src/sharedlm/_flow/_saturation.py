@@ -1,0 +1,239 @@
+"""The in-flight ceiling of a process whose own CPU, not the provider, is the bottleneck.
+
+When the provider answers quickly, a DSPy program spends its time formatting prompts and parsing answers,
+and its event loop is busy all the time. More requests in flight then buy no throughput: answers wait in
+the process's own queue, and every waiting request keeps its objects alive, which costs memory and garbage
+collection. (Measured on 2 cores at zero latency: 2,000 in flight ran 15-25% slower than 32.) Round-trip
+times cannot show this, because in a saturated loop they grow with the number in flight whatever the
+provider does; so this policy looks at what can: how busy the event loop's thread was over a round (its CPU
+seconds per wall second). A loop that is busy all the time cannot take in answers any faster, so fewer
+requests in flight lose nothing as long as it stays busy; the moment it has idle time, the provider's
+latency needs more of them. Throughput itself is a poor guide at this time scale: a program that starts
+thousands of calls at once keeps its loop busy formatting prompts for seconds while nothing completes.
+
+A *round* lasts until at least ``limit`` calls completed on one loop thread (about one round trip of the whole
+window) and at least ``min_round_s`` passed; each loop thread measures its own rounds, on its own CPU clock,
+so CPU that other threads burn never counts. Rounds in which nobody waited for a slot change nothing.
+
+- A round that was not saturated (busy below ``busy_threshold``) while calls waited for a slot lifts the
+  ceiling by ``growth`` (8, as slow start does), so a slow provider gets the concurrency it needs.
+- A saturated round with calls waiting steps the ceiling down by ``step`` (to half), never below ``floor``.
+  The first round measured at the lower level keeps it only if the loop stayed saturated; otherwise the
+  ceiling goes back up one step and stays there for ``hold_s`` before it probes down again.
+
+The ceiling starts at the adaptive limit's starting point, so it grows past it only once a round showed the
+process had CPU to spare: a burst of calls that keeps the loop busy from the start never opens thousands of
+connections first and backs off later. The first round starts at the first admitted call.
+
+The engine calls this from several threads (one event loop each); a ``threading.Lock`` guards the state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sharedlm._errors import ConfigurationError
+
+DEFAULT_SATURATED_FLOOR = 16
+DEFAULT_BUSY_THRESHOLD = 0.7
+DEFAULT_MIN_ROUND_S = 0.2
+DEFAULT_MIN_ROUND_CALLS = 32
+DEFAULT_HOLD_S = 30.0
+DEFAULT_GROWTH = 8
+DEFAULT_STEP = 0.5
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SaturationSnapshot:
+    """The state of a :class:`SaturationCeiling` at one moment.
+
+    Args:
+        ceiling: The current ceiling on requests in flight.
+        cap: The highest it may go (``max_parallel_requests`` clamped to the open-file limit).
+        floor: The lowest a step down may take it.
+        rounds: Rounds completed so far.
+        saturated_rounds: Rounds in which the loop thread was busy all along while calls waited.
+        steps_down: How many times a saturated round lowered the ceiling.
+        steps_back: How many times a lower ceiling left the loop idle and was undone.
+        last_busy: CPU seconds per wall second of the last round's loop thread, or None before any.
+    """
+
+    ceiling: int
+    cap: int
+    floor: int
+    rounds: int
+    saturated_rounds: int
+    steps_down: int
+    steps_back: int
+    last_busy: float | None
+
+
+class _Round:
+    """One loop thread's current round."""
+
+    __slots__ = ("calls", "cpu", "wall")
+
+    def __init__(self, wall: float, cpu: float) -> None:
+        self.wall = wall
+        self.cpu = cpu
+        self.calls = 0
+
+
+class SaturationCeiling:
+    """A ceiling on requests in flight that stays low while the event loop's own CPU is the bottleneck.
+
+    Args:
+        initial: Where the ceiling starts (the adaptive limit's starting point).
+        cap: The highest the ceiling may go.
+        floor: The lowest a step down may take it.
+        clock: Monotonic wall-clock seconds.
+        cpu_clock: CPU seconds the calling thread has used (``time.thread_time``).
+        thread_id: Which thread is calling (``threading.get_ident``); each has its own rounds.
+        busy_threshold: CPU seconds per wall second from which a round counts as saturated.
+        min_round_s: The shortest round, in seconds (a garbage collection pause alone can take 100 ms).
+        min_round_calls: The fewest completions in a round.
+        hold_s: Seconds a ceiling that had to go back up waits before probing down again.
+        growth: What a round with CPU to spare multiplies the ceiling by.
+        step: What a saturated round multiplies the ceiling by, in (0, 1).
+    """
+
+    def __init__(self, *, initial: int, cap: int, floor: int = DEFAULT_SATURATED_FLOOR,
+                 clock: Callable[[], float] = time.monotonic,
+                 cpu_clock: Callable[[], float] = time.thread_time,
+                 thread_id: Callable[[], int] = threading.get_ident,
+                 busy_threshold: float = DEFAULT_BUSY_THRESHOLD, min_round_s: float = DEFAULT_MIN_ROUND_S,
+                 min_round_calls: int = DEFAULT_MIN_ROUND_CALLS, hold_s: float = DEFAULT_HOLD_S,
+                 growth: int = DEFAULT_GROWTH, step: float = DEFAULT_STEP) -> None:
+        for name, value in (("initial", initial), ("cap", cap), ("floor", floor), ("growth", growth),
+                            ("min_round_calls", min_round_calls)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"saturation ceiling {name} must be a whole number >= 1, got {value!r}")
+        if not 0 < step < 1:
+            raise ConfigurationError(f"saturation ceiling step must be between 0 and 1 (exclusive), got {step!r}")
+        if not busy_threshold > 0:
+            raise ConfigurationError(f"saturation ceiling busy_threshold must be above 0, got {busy_threshold!r}")
+        self._cap = cap
+        self._floor = min(floor, cap)
+        self._ceiling = max(self._floor, min(initial, cap))
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._thread_id = thread_id
+        self._busy_threshold = busy_threshold
+        self._min_round_s = min_round_s
+        self._min_round_calls = min_round_calls
+        self._hold_s = hold_s
+        self._growth = growth
+        self._step = step
+        self._lock = threading.Lock()
+        self._rounds_by_thread: dict[int, _Round] = {}
+        self._settling = False
+        # The level a step down came from, while that step is on trial.
+        self._trial_from: int | None = None
+        self._hold_until = float("-inf")
+        self._rounds = 0
+        self._saturated_rounds = 0
+        self._steps_down = 0
+        self._steps_back = 0
+        self._last_busy: float | None = None
+
+    @property
+    def ceiling(self) -> int:
+        """The current ceiling on requests in flight."""
+        return self._ceiling
+
+    def on_admit(self) -> None:
+        """Report a call admitted on the calling thread's loop; its first one starts that thread's first round."""
+        if self._thread_id() not in self._rounds_by_thread:
+            with self._lock:
+                self._rounds_by_thread.setdefault(self._thread_id(), self._new_round())
+
+    def on_completion(self, *, limit: int, in_flight: int, queued: int) -> bool:
+        """Report a call completed on the calling thread's loop; return whether the ceiling changed.
+
+        Args:
+            limit: The in-flight limit in force (the lower of this ceiling and the adaptive limit).
+            in_flight: Calls in flight now, this one excluded.
+            queued: Calls waiting for a slot now.
+        """
+        with self._lock:
+            if self._settling:
+                # A lower ceiling takes effect as the calls sent under the old one complete; measure after that.
+                if in_flight <= self._ceiling:
+                    self._settling = False
+                    self._rounds_by_thread.clear()
+                return False
+            thread = self._thread_id()
+            current = self._rounds_by_thread.get(thread)
+            if current is None:
+                self._rounds_by_thread[thread] = self._new_round()
+                return False
+            current.calls += 1
+            if current.calls < max(limit, self._min_round_calls):
+                return False
+            now = self._clock()
+            elapsed = now - current.wall
+            if elapsed < self._min_round_s:
+                return False
+            busy = (self._cpu_clock() - current.cpu) / elapsed
+            self._rounds += 1
+            self._last_busy = busy
+            self._rounds_by_thread[thread] = self._new_round()
+            return self._decide(now, limit=limit, busy=busy, queued=queued)
+
+    def _new_round(self) -> _Round:
+        return _Round(self._clock(), self._cpu_clock())
+
+    def _decide(self, now: float, *, limit: int, busy: float, queued: int) -> bool:
+        if queued <= 0:
+            self._trial_from = None  # nobody waited: the limit was not what bounded this round
+            return False
+        before = self._ceiling
+        if busy < self._busy_threshold:
+            if self._trial_from is not None:
+                # The lower level left the loop idle: the provider's latency, not our CPU, needed those slots.
+                self._ceiling = self._trial_from
+                self._trial_from = None
+                self._hold_until = now + self._hold_s
+                self._steps_back += 1
+            else:
+                self._ceiling = min(self._cap, max(self._ceiling, limit) * self._growth)
+            return self._ceiling != before
+        self._saturated_rounds += 1
+        self._trial_from = None
+        if now < self._hold_until:
+            return False
+        level = min(self._ceiling, limit)
+        lowered = max(self._floor, int(level * self._step))
+        if lowered >= level:
+            return False
+        self._trial_from = level
+        self._ceiling = lowered
+        self._settling = True
+        self._steps_down += 1
+        return True
+
+    def snapshot(self) -> SaturationSnapshot:
+        """The ceiling and its counters, read together."""
+        with self._lock:
+            return SaturationSnapshot(
+                ceiling=self._ceiling, cap=self._cap, floor=self._floor, rounds=self._rounds,
+                saturated_rounds=self._saturated_rounds, steps_down=self._steps_down, steps_back=self._steps_back,
+                last_busy=self._last_busy,
+            )
+
+    def __repr__(self) -> str:
+        busy = "-" if self._last_busy is None else f"{self._last_busy:.2f}"
+        return (f"SaturationCeiling(ceiling={self._ceiling}, cap={self._cap}, floor={self._floor}, "
+                f"rounds={self._rounds}, last_busy={busy}, steps_down={self._steps_down}, "
+                f"steps_back={self._steps_back})")
+
+
+__all__ = [
+    "DEFAULT_BUSY_THRESHOLD",
+    "DEFAULT_SATURATED_FLOOR",
+    "SaturationCeiling",
+    "SaturationSnapshot",
+]

@@ -30,6 +30,7 @@ The engine calls this from several threads (one event loop each); a ``threading.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -115,6 +116,12 @@ class SaturationCeiling:
             raise ConfigurationError(f"saturation ceiling step must be between 0 and 1 (exclusive), got {step!r}")
         if not busy_threshold > 0:
             raise ConfigurationError(f"saturation ceiling busy_threshold must be above 0, got {busy_threshold!r}")
+        if not (isinstance(min_round_s, int | float) and math.isfinite(min_round_s) and min_round_s > 0):
+            raise ConfigurationError(
+                f"saturation ceiling min_round_s must be a finite number of seconds above 0, got {min_round_s!r}")
+        if not (isinstance(hold_s, int | float) and math.isfinite(hold_s) and hold_s >= 0):
+            raise ConfigurationError(
+                f"saturation ceiling hold_s must be a finite number of seconds >= 0, got {hold_s!r}")
         self._cap = cap
         self._floor = min(floor, cap)
         self._ceiling = max(self._floor, min(initial, cap))
@@ -166,6 +173,10 @@ class SaturationCeiling:
                     self._rounds_by_thread.clear()
                 return False
             thread = self._thread_id()
+            if in_flight == 0 and queued == 0:
+                # The work ran out: a gap before the next burst is not idle time of a loop that had work.
+                self._rounds_by_thread.pop(thread, None)
+                return False
             current = self._rounds_by_thread.get(thread)
             if current is None:
                 self._rounds_by_thread[thread] = self._new_round()

@@ -907,11 +907,11 @@ async def test_the_ssl_context_factory_is_called_once_per_pool(new_pool: PoolFac
     assert len(calls) == 1
 
 
-async def test_https_with_an_untrusted_certificate_raises_connection_failed(new_pool: PoolFactory,
-                                                                             tls_files: TLSFiles) -> None:
+async def test_https_with_an_untrusted_certificate_is_a_fatal_error_naming_ssl_cert_file(
+        new_pool: PoolFactory, tls_files: TLSFiles) -> None:
     pool = new_pool(ssl_context=ssl.create_default_context)
     async with ScriptedServer(ssl=tls_files.server_context()) as server:
-        with pytest.raises(ConnectionFailedError, match=f"could not connect to localhost:{server.port}.*certificate"):
+        with pytest.raises(ConfigurationError, match=f"certificate of localhost:{server.port}.*SSL_CERT_FILE"):
             await fetch(pool, server.url(host="localhost"))
     assert server.requests == []
 

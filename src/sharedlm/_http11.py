@@ -8,10 +8,11 @@ uses) for the response, and one :class:`ConnectionPool` per event loop that neve
 ``max_connections`` sockets open. Proxied origins do not come here (see :mod:`sharedlm._transport`).
 
 Network failures are :class:`~sharedlm._errors.ConnectionFailedError` (retryable) naming the host, and the
-engine's retry layer decides what happens next; a URL or header that cannot be sent is a
-:class:`~sharedlm._errors.ConfigurationError`. A connection that served a request before and breaks before a single byte
-of the answer arrived (the server closed it while it sat idle) is replaced and the request sent once more
-at once, as browsers and urllib3 do, because the server never saw it.
+engine's retry layer decides what happens next; a URL or header that cannot be sent, and a server certificate
+that cannot be verified, are a :class:`~sharedlm._errors.ConfigurationError` (fatal). A connection that
+served a request before and breaks before a single byte of the answer arrived (the server closed it while it
+sat idle) is replaced and the request sent once more at once, on a new connection, as browsers and urllib3
+do, because the server never saw it.
 """
 
 from __future__ import annotations
@@ -509,6 +510,11 @@ class ConnectionPool:
             if isinstance(exc, TimeoutError):
                 raise ConnectionFailedError(
                     f"could not connect to {host}:{port} within {self.connect_timeout:g} s") from None
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                # Not transient: retrying cannot make an unknown certificate authority known.
+                raise ConfigurationError(
+                    f"the TLS certificate of {host}:{port} could not be verified ({exc.verify_message}); if the "
+                    "server is meant to be trusted, point SSL_CERT_FILE at the CA bundle that signed it") from exc
             if isinstance(exc, OSError):
                 raise ConnectionFailedError(f"could not connect to {host}:{port}: {exc}") from exc
             raise

@@ -82,9 +82,21 @@ def complete(ceiling: SaturationCeiling, threads: FakeThreads, times: int, *, bu
 
 def run_round(ceiling: SaturationCeiling, threads: FakeThreads, *, busy: float, queued: int,
               limit: int | None = None) -> bool:
-    """Report exactly one round's completions; return whether its last one changed the ceiling."""
+    """Report one round's completions; return whether the completion that ended it changed the ceiling.
+
+    A saturated round, or one with nothing queued, ends after max(limit, MIN_ROUND_CALLS) completions; an idle
+    round with calls queued ends at the first completion after MIN_ROUND_S.
+    """
     level = ceiling.ceiling if limit is None else limit
-    changes = complete(ceiling, threads, max(level, MIN_ROUND_CALLS), busy=busy, queued=queued, limit=limit)
+    if busy < BUSY_THRESHOLD and queued > 0:
+        # Ends at the first completion once MIN_ROUND_S passed (the fake clock sums STEP_S, so allow one more).
+        for count in range(1, int(MIN_ROUND_S / STEP_S) + 2):
+            if complete(ceiling, threads, 1, busy=busy, queued=queued, limit=limit)[0]:
+                assert count * STEP_S >= MIN_ROUND_S - STEP_S / 2
+                return True
+        return False
+    else:
+        changes = complete(ceiling, threads, max(level, MIN_ROUND_CALLS), busy=busy, queued=queued, limit=limit)
     assert not any(changes[:-1]), "only the completion that ends a round may change the ceiling"
     return changes[-1]
 
@@ -515,3 +527,21 @@ def test_time_with_nothing_in_flight_does_not_count_as_idle(threads):
     # A second burst of thousands of calls keeps the loop busy all along while most of them wait.
     complete(ceiling, threads, 128, busy=SATURATED, queued=1000)
     assert ceiling.ceiling <= 128
+
+
+def test_cpu_to_spare_while_calls_wait_ends_a_round_early_at_the_first_completion_after_min_round_s(threads):
+    ceiling = make(threads, initial=128)
+    ceiling.on_admit()
+    threads.work(MIN_ROUND_S, IDLE)  # a slow provider: nothing completes for a while, the loop idles
+    assert ceiling.on_completion(limit=128, in_flight=127, queued=500) is True
+    assert ceiling.ceiling == 128 * GROWTH
+
+
+def test_a_saturated_round_does_not_end_before_limit_completions(threads):
+    ceiling = make(threads, initial=128)
+    ceiling.on_admit()
+    changes = complete(ceiling, threads, 127, busy=SATURATED, queued=500)
+    assert not any(changes)
+    assert ceiling.ceiling == 128
+    assert complete(ceiling, threads, 1, busy=SATURATED, queued=500) == [True]
+    assert ceiling.ceiling == 64

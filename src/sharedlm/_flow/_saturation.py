@@ -13,7 +13,9 @@ thousands of calls at once keeps its loop busy formatting prompts for seconds wh
 
 A *round* lasts until at least ``limit`` calls completed on one loop thread (about one round trip of the whole
 window) and at least ``min_round_s`` passed; each loop thread measures its own rounds, on its own CPU clock,
-so CPU that other threads burn never counts. Rounds in which nobody waited for a slot change nothing.
+so CPU that other threads burn never counts. Rounds in which nobody waited for a slot change nothing. A round
+with CPU to spare while calls wait ends early, at the first completion after ``min_round_s``: the first
+answers of a slow provider then open the window at once instead of a round trip later.
 
 - A round that was not saturated (busy below ``busy_threshold``) while calls waited for a slot lifts the
   ceiling by ``growth`` (8, as slow start does), so a slow provider gets the concurrency it needs.
@@ -182,13 +184,15 @@ class SaturationCeiling:
                 self._rounds_by_thread[thread] = self._new_round()
                 return False
             current.calls += 1
-            if current.calls < max(limit, self._min_round_calls):
-                return False
             now = self._clock()
             elapsed = now - current.wall
             if elapsed < self._min_round_s:
                 return False
             busy = (self._cpu_clock() - current.cpu) / elapsed
+            if current.calls < max(limit, self._min_round_calls) and (busy >= self._busy_threshold or queued <= 0):
+                # Stepping down needs a whole round of saturation; CPU to spare while calls wait is evidence enough
+                # at once, so a slow provider's first answers open the window without waiting for a whole round.
+                return False
             self._rounds += 1
             self._last_busy = busy
             self._rounds_by_thread[thread] = self._new_round()

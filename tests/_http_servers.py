@@ -77,7 +77,32 @@ async def answer_ok(request: ServerRequest) -> None:
     await request.connection.answer(b"ok")
 
 
-class ScriptedServer:
+class _LoopbackServer:
+    """An asyncio server on 127.0.0.1 that cancels its connection tasks when it stops."""
+
+    def __init__(self, *, ssl: Any = None) -> None:
+        self.port = 0
+        self._ssl = ssl
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, LOOPBACK, 0, ssl=self._ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+
+class ScriptedServer(_LoopbackServer):
     """An HTTP/1.1 server on 127.0.0.1, on the running loop, whose answers a handler writes.
 
     Args:
@@ -86,15 +111,12 @@ class ScriptedServer:
     """
 
     def __init__(self, handler: Handler = answer_ok, *, ssl: Any = None) -> None:
+        super().__init__(ssl=ssl)
         self.handler = handler
-        self._ssl = ssl
         self.requests: list[ServerRequest] = []
         self.connections: list[ServerConnection] = []
         self.open_now = 0
         self.peak_open = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return (f"ScriptedServer(port={self.port}, connections={len(self.connections)}, open={self.open_now}, "
@@ -105,18 +127,12 @@ class ScriptedServer:
         return f"{scheme}://{host}:{self.port}{path}"
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, LOOPBACK, 0, ssl=self._ssl)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self.start()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
+        await self.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -198,31 +214,23 @@ class ThreadedServer:
         return f"http://{LOOPBACK}:{self.port}{path}"
 
 
-class ForwardProxy:
+class ForwardProxy(_LoopbackServer):
     """A plain-HTTP forward proxy on 127.0.0.1: takes absolute-URI requests and forwards them in origin form."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.request_lines: list[str] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
     async def __aenter__(self) -> ForwardProxy:
-        self._server = await asyncio.start_server(self._serve, LOOPBACK, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
+        await self.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
 
 from sharedlm._pacing import Booking, Pacer
 from sharedlm._settings import FlowSettings
@@ -64,83 +67,84 @@ class Calls:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+StartCalls = Callable[[Pacer, LoopTimes, int], Awaitable[Calls]]
+
+
+@pytest.fixture
+async def start_calls() -> AsyncIterator[StartCalls]:
+    """Start calls that queue at a pacer's gate (given a turn of the loop to take their slots); cancel them after."""
+    started: list[Calls] = []
+
+    async def start(pacer: Pacer, times: LoopTimes, count: int) -> Calls:
+        calls = Calls(pacer, times, count)
+        started.append(calls)
+        await asyncio.sleep(0)
+        return calls
+
+    yield start
+    for calls in started:
+        await calls.close()
+
+
 def adaptive_pacer(times: LoopTimes) -> Pacer:
     return Pacer(FlowSettings(adaptive=True, initial_concurrency=INITIAL), cap=CAP, clock=times.clock,
                  cpu_clock=times.cpu_clock)
 
 
-async def test_a_saturated_round_with_waiters_lowers_the_gate_below_the_adaptive_limit():
+async def test_a_saturated_round_with_waiters_lowers_the_gate_below_the_adaptive_limit(start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = adaptive_pacer(times)
-    calls = Calls(pacer, times, 200)
-    try:
-        await asyncio.sleep(0)
-        assert (pacer.gate.in_flight, pacer.gate.queued) == (INITIAL, 200 - INITIAL)
-        await calls.complete(INITIAL, busy=SATURATED)  # one round: a window's worth of completions
-        assert pacer.saturation is not None and pacer.adaptive is not None
-        assert pacer.saturation.ceiling == INITIAL // 2
-        assert pacer.gate.limit == INITIAL // 2
-        assert pacer.adaptive.limit > INITIAL  # slow start kept growing it: the ceiling is what holds the gate
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 200)
+    assert (pacer.gate.in_flight, pacer.gate.queued) == (INITIAL, 200 - INITIAL)
+    await calls.complete(INITIAL, busy=SATURATED)  # one round: a window's worth of completions
+    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation.ceiling == INITIAL // 2
+    assert pacer.gate.limit == INITIAL // 2
+    assert pacer.adaptive.limit > INITIAL  # slow start kept growing it: the ceiling is what holds the gate
 
 
-async def test_the_first_round_starts_when_the_first_call_is_admitted():
+async def test_the_first_round_starts_when_the_first_call_is_admitted(start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = adaptive_pacer(times)
     times.work(600.0, 0.0)  # the program starts long before its first call
-    calls = Calls(pacer, times, 200)
-    try:
-        await asyncio.sleep(0)
-        await calls.complete(INITIAL - 1, busy=SATURATED)
-        assert pacer.gate.limit == INITIAL
-        await calls.complete(1, busy=SATURATED)
-        assert pacer.gate.limit == INITIAL // 2
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 200)
+    await calls.complete(INITIAL - 1, busy=SATURATED)
+    assert pacer.gate.limit == INITIAL
+    await calls.complete(1, busy=SATURATED)
+    assert pacer.gate.limit == INITIAL // 2
 
 
-async def test_saturated_rounds_with_waiters_take_the_gate_down_to_the_saturation_floor():
+async def test_saturated_rounds_with_waiters_take_the_gate_down_to_the_saturation_floor(
+        start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = adaptive_pacer(times)
-    calls = Calls(pacer, times, 400)
-    try:
-        await asyncio.sleep(0)
-        # Rounds of 64 and 32, each followed by the drain to the lower level, then rounds at the floor.
-        await calls.complete(250, busy=SATURATED)
-        assert pacer.saturation is not None and pacer.adaptive is not None
-        assert pacer.saturation.snapshot().steps_down == 2
-        assert pacer.gate.limit == pacer.saturation.ceiling == 16
-        assert pacer.gate.in_flight <= 16
-        assert pacer.adaptive.limit > 16
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 400)
+    # Rounds of 64 and 32, each followed by the drain to the lower level, then rounds at the floor.
+    await calls.complete(250, busy=SATURATED)
+    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation.snapshot().steps_down == 2
+    assert pacer.gate.limit == pacer.saturation.ceiling == 16
+    assert pacer.gate.in_flight <= 16
+    assert pacer.adaptive.limit > 16
 
 
-async def test_an_idle_round_with_waiters_lets_the_gate_follow_the_adaptive_limit_past_its_start():
+async def test_an_idle_round_with_waiters_lets_the_gate_follow_the_adaptive_limit_past_its_start(
+        start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = adaptive_pacer(times)
-    calls = Calls(pacer, times, 200)
-    try:
-        await asyncio.sleep(0)
-        await calls.complete(INITIAL, busy=IDLE)
-        assert pacer.saturation is not None and pacer.adaptive is not None
-        assert pacer.saturation.ceiling == INITIAL * 8
-        assert pacer.gate.limit == min(pacer.adaptive.limit, pacer.saturation.ceiling) > INITIAL
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 200)
+    await calls.complete(INITIAL, busy=IDLE)
+    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation.ceiling == INITIAL * 8
+    assert pacer.gate.limit == min(pacer.adaptive.limit, pacer.saturation.ceiling) > INITIAL
 
 
-async def test_repr_shows_the_cpu_ceiling():
+async def test_repr_shows_the_cpu_ceiling(start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = adaptive_pacer(times)
-    calls = Calls(pacer, times, 200)
-    try:
-        await asyncio.sleep(0)
-        await calls.complete(INITIAL, busy=SATURATED)
-        assert f"cpu_ceiling={INITIAL // 2}" in repr(pacer)
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 200)
+    await calls.complete(INITIAL, busy=SATURATED)
+    assert f"cpu_ceiling={INITIAL // 2}" in repr(pacer)
 
 
 def test_without_adaptive_there_is_no_ceiling_and_the_gate_limit_is_the_cap():
@@ -151,14 +155,10 @@ def test_without_adaptive_there_is_no_ceiling_and_the_gate_limit_is_the_cap():
     assert "cpu_ceiling=None" in repr(pacer)
 
 
-async def test_without_adaptive_saturated_completions_leave_the_gate_at_the_cap():
+async def test_without_adaptive_saturated_completions_leave_the_gate_at_the_cap(start_calls: StartCalls) -> None:
     times = LoopTimes()
     pacer = Pacer(FlowSettings(adaptive=False), cap=INITIAL, clock=times.clock, cpu_clock=times.cpu_clock)
-    calls = Calls(pacer, times, 300)
-    try:
-        await asyncio.sleep(0)
-        await calls.complete(200, busy=SATURATED)
-        assert pacer.gate.limit == INITIAL
-        assert pacer.gate.in_flight == INITIAL  # still full: the waiters took every freed slot
-    finally:
-        await calls.close()
+    calls = await start_calls(pacer, times, 300)
+    await calls.complete(200, busy=SATURATED)
+    assert pacer.gate.limit == INITIAL
+    assert pacer.gate.in_flight == INITIAL  # still full: the waiters took every freed slot

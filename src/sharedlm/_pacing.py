@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sharedlm._admission import InFlightGate
 from sharedlm._flow import (
+    DEFAULT_SATURATED_FLOOR,
     AdaptiveLimit,
     ProviderPause,
     RateBudget,
@@ -25,7 +26,6 @@ from sharedlm._flow import (
     book_together,
     parse_retry_after,
 )
-from sharedlm._flow._saturation import DEFAULT_SATURATED_FLOOR
 from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
 
 

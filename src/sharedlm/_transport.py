@@ -100,11 +100,15 @@ class PooledResponse:
             self._response.release()
 
 
-def _record_head(response: HTTP11Response) -> None:
+def _record_head(status: int, headers: list[tuple[str, str]]) -> None:
     record = CURRENT_ATTEMPT.get()
     if record is not None:
-        record.status = response.status
-        record.headers = response.headers
+        record.status = status
+        record.headers = headers
+
+
+def _record_direct_head(response: HTTP11Response) -> None:
+    _record_head(response.status, response.headers)
 
 
 class _ProxiedExchange:
@@ -125,11 +129,9 @@ class _ProxiedExchange:
             request.method, url, headers=request.headers, data=request.body or None,
             proxy=self._transport.proxy_for(url),
         )
-        record = CURRENT_ATTEMPT.get()
-        if record is not None:
-            record.status = response.status
-            record.headers = list(response.headers.items())
-        return PooledResponse(response)
+        pooled = PooledResponse(response)
+        _record_head(pooled.status, pooled.headers)
+        return pooled
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
@@ -219,7 +221,7 @@ class PooledTransport:
         if parsed is None:
             return _ProxiedExchange(self, request)
         return HTTP11Exchange(self, parsed, request.method, request.headers, request.body or b"",
-                              on_head=_record_head)
+                              on_head=_record_direct_head)
 
     def _route(self, url: str) -> ParsedURL | None:
         parsed = None if self.proxy_for(url) else ParsedURL(url)

@@ -11,9 +11,10 @@ from sharedlm._flow._budget import RateBudget, RateBudgetSnapshot, Reservation, 
 from sharedlm._flow._estimate import estimate_tokens
 from sharedlm._flow._pause import ProviderPause
 from sharedlm._flow._retry_after import parse_retry_after
-from sharedlm._flow._saturation import SaturationCeiling, SaturationSnapshot
+from sharedlm._flow._saturation import DEFAULT_SATURATED_FLOOR, SaturationCeiling, SaturationSnapshot
 
 __all__ = [
+    "DEFAULT_SATURATED_FLOOR",
     "AdaptiveLimit",
     "AdaptiveLimitSnapshot",
     "ProviderPause",

@@ -33,6 +33,7 @@ DEFAULT_KEEPALIVE_S = 15.0
 # Distinct request URLs remembered with their parsed origin; lm15 sends a handful (one per endpoint and model).
 _URL_CACHE_SIZE = 256
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HAPPY_EYEBALLS_S = 0.25
 
 Origin = tuple[str, str, int]
 
@@ -501,9 +502,10 @@ class ConnectionPool:
         self._opening += 1
         try:
             async with asyncio.timeout(self.connect_timeout):
+                # Happy eyeballs (RFC 8305): an address family that hangs must not use up the whole timeout.
                 transport, connection = await self.loop.create_connection(
                     lambda: _Connection(self, origin), host, port, ssl=context,
-                    server_hostname=host if context is not None else None)
+                    server_hostname=host if context is not None else None, happy_eyeballs_delay=_HAPPY_EYEBALLS_S)
         except BaseException as exc:
             self._opening -= 1
             self._wake_one()  # the slot this attempt held is free again

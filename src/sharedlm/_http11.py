@@ -276,6 +276,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
         self.pool = pool
         self.origin = origin
+        self.where = pool.where(origin)
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -308,9 +309,9 @@ class _Connection(asyncio.Protocol):
             # No length and not chunked: the body is whatever came before the server closed.
             response._on_complete(keep_alive=False)
             return
-        where = self.pool.where(self.origin)
         reason = f": {exc}" if exc else ""
-        response._fail(ConnectionFailedError(f"{where} closed the connection before the answer was complete{reason}"))
+        response._fail(ConnectionFailedError(
+            f"{self.where} closed the connection before the answer was complete{reason}"))
 
     @staticmethod
     def _chunked(response: HTTP11Response) -> bool:
@@ -325,8 +326,7 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if self.response is not None:
-                where = self.pool.where(self.origin)
-                self.response._fail(ConnectionFailedError(f"{where} sent a malformed HTTP answer: {exc}"))
+                self.response._fail(ConnectionFailedError(f"{self.where} sent a malformed HTTP answer: {exc}"))
             self.close()
 
     def eof_received(self) -> bool | None:
@@ -374,7 +374,7 @@ class _Connection(asyncio.Protocol):
 
     def send(self, head: bytes, body: bytes, *, head_only: bool = False) -> HTTP11Response:
         assert self.transport is not None
-        response = self.response = HTTP11Response(self, self.pool.where(self.origin))
+        response = self.response = HTTP11Response(self, self.where)
         self.received_any = False
         self.head_only = head_only
         if body and len(body) < 65536:
@@ -391,8 +391,7 @@ class _Connection(asyncio.Protocol):
             response = self.response
             if response is not None and not response.complete:
                 # Closed by us, so the end of the connection is not the end of a body delimited by it.
-                where = self.pool.where(self.origin)
-                response._fail(ConnectionFailedError(f"no complete answer from {where}: {reason}"))
+                response._fail(ConnectionFailedError(f"no complete answer from {self.where}: {reason}"))
             if self.transport is not None:
                 self.transport.close()
             self.pool._forget(self)

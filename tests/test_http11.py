@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from _http_servers import LOOPBACK, ScriptedServer, ServerRequest, wait_until
+from _http_servers import LOOPBACK, Handler, ScriptedServer, ServerRequest, wait_until
 from sharedlm._errors import ConfigurationError, ConnectionFailedError
 from sharedlm._http11 import ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL, build_head
 
@@ -563,17 +563,23 @@ async def test_the_retry_after_a_stale_connection_goes_to_a_fresh_connection(new
     assert body == b"/c"
 
 
-async def test_a_reused_connection_that_breaks_mid_head_raises_naming_the_origin_and_is_not_retried(
-        new_pool: PoolFactory) -> None:
+def _breaks_on_the_second_request(partial: bytes) -> Handler:
+    """A handler that answers the first request of a connection, and sends ``partial`` then closes on the next."""
+
     async def handler(request: ServerRequest) -> None:
         if request.connection.served == 0:
             await request.connection.answer()
         else:
-            await request.connection.send(b"HTTP/1.1 200 OK\r\nContent-Len")
+            await request.connection.send(partial)
             request.connection.close()
 
+    return handler
+
+
+async def test_a_reused_connection_that_breaks_mid_head_raises_naming_the_origin_and_is_not_retried(
+        new_pool: PoolFactory) -> None:
     pool = new_pool()
-    async with ScriptedServer(handler) as server:
+    async with ScriptedServer(_breaks_on_the_second_request(b"HTTP/1.1 200 OK\r\nContent-Len")) as server:
         await fetch(pool, server.url("/a"))
         with pytest.raises(ConnectionFailedError, match=f"{LOOPBACK}:{server.port}") as caught:
             await fetch(pool, server.url("/b"))
@@ -584,15 +590,9 @@ async def test_a_reused_connection_that_breaks_mid_head_raises_naming_the_origin
 
 async def test_a_reused_connection_that_breaks_mid_body_fails_the_read_naming_the_origin(
         new_pool: PoolFactory) -> None:
-    async def handler(request: ServerRequest) -> None:
-        if request.connection.served == 0:
-            await request.connection.answer()
-        else:
-            await request.connection.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-            request.connection.close()
-
     pool = new_pool()
-    async with ScriptedServer(handler) as server:
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
+    async with ScriptedServer(_breaks_on_the_second_request(partial)) as server:
         await fetch(pool, server.url("/a"))
         async with exchange(pool, server.url("/b")) as response:
             with pytest.raises(ConnectionFailedError, match=f"{LOOPBACK}:{server.port}"):

@@ -7,10 +7,11 @@ iteration over body chunks. This module is that transport, so the pool is ours: 
 ``max_parallel_requests`` (clamped to the open-file limit), and it is shared by every call of the process.
 
 Direct origins go through :mod:`sharedlm._http11`, a keep-alive HTTP/1.1 client cut to what LLM APIs need,
-because per-request CPU is what bounds a zero-latency workload (it costs about a third of aiohttp's). Origins
-that ``HTTPS_PROXY``/``HTTP_PROXY`` route through a proxy go through aiohttp, which tunnels and authenticates
-to proxies. Each of the two pools of a loop is capped at ``max_connections``; a provider is reached one way
-or the other, and the engine's in-flight gate bounds the requests of both together.
+because per-request CPU is what bounds a zero-latency workload (it costs 36% of aiohttp's CPU per request in
+``benchmarks/bench_transport.py``). Origins that ``HTTPS_PROXY``/``HTTP_PROXY`` route through a proxy go
+through aiohttp, which tunnels and authenticates to proxies. Each of the two pools of a loop is capped at
+``max_connections``; a provider is reached one way or the other, and the engine's in-flight gate bounds the
+requests of both together.
 
 Pools belong to one event loop and are closed when their loop shuts down: each loop's pools register an
 async generator with it, and ``asyncio.run()`` finalizes async generators (``loop.shutdown_asyncgens()``)

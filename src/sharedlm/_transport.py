@@ -189,8 +189,7 @@ class PooledTransport:
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-        self._proxied_opened = 0
-        self._retired_opened = 0
+        self._opened = 0
         self._closed = False
         self._proxies: dict[tuple[str, str], str | None] = {}
         # url -> its parsed form, or None when a proxy serves its origin; lm15 sends a handful of distinct URLs.
@@ -208,10 +207,8 @@ class PooledTransport:
 
     @property
     def connections_opened(self) -> int:
-        """Connections this transport has opened since it was built."""
-        # Pools of finished loops are dropped; their counts are folded in when that happens.
-        return self._proxied_opened + self._retired_opened + sum(
-            pools.direct.connections_opened for pools in list(self._pools.values()))
+        """Connections this transport has opened since it was built, over all loops, finished ones included."""
+        return self._opened
 
     def stream(self, request: Any) -> HTTP11Exchange | _ProxiedExchange:
         url = request.url
@@ -240,11 +237,11 @@ class PooledTransport:
         if self._closed:
             raise RuntimeError("this transport is closed; call sharedlm.get_shared_lm() again for a new one")
         direct = ConnectionPool(loop, max_connections=self.max_connections, connect_timeout=self._connect_timeout,
-                                keepalive_timeout=self._keepalive_timeout)
+                                keepalive_timeout=self._keepalive_timeout, on_open=self._count_opened)
         pools = _LoopPools(direct, loop)
         with self._lock:
             for old in [old for old in self._pools if old.is_closed()]:
-                self._retired_opened += self._pools.pop(old).direct.connections_opened
+                del self._pools[old]
             self._pools[loop] = pools
         lifetime = _pools_lifetime(pools)
         pools.lifetime = lifetime
@@ -301,16 +298,17 @@ class PooledTransport:
         family, type_, proto, _, _ = addr_info
         sock = socket.socket(family=family, type=type_, proto=proto)
         self._sockets.add(sock)
-        self._proxied_opened += 1
+        self._count_opened(sock)
         return sock
+
+    def _count_opened(self, sock: Any) -> None:
+        self._opened += 1
 
     async def aclose_current(self) -> None:
         """Close the running loop's pools and wait until their sockets are closed."""
         loop = asyncio.get_running_loop()
         with self._lock:
             pools = self._pools.pop(loop, None)
-            if pools is not None:
-                self._retired_opened += pools.direct.connections_opened
         if pools is not None:
             await pools.aclose()
 
@@ -326,7 +324,6 @@ class PooledTransport:
         with self._lock:
             all_pools = list(self._pools.values())
             self._pools.clear()
-            self._retired_opened += sum(pools.direct.connections_opened for pools in all_pools)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:

@@ -25,8 +25,6 @@ def _reset_process_state(monkeypatch: pytest.MonkeyPatch):
 
 
 def _reset() -> None:
-    try:
-        from sharedlm import reset_shared_lm  # type: ignore[attr-defined]
-    except ImportError:  # the core is not built yet in this tree
-        return
+    from sharedlm._singleton import reset_shared_lm
+
     reset_shared_lm()

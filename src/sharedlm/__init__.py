@@ -27,11 +27,10 @@ from sharedlm._errors import (
 from sharedlm._guard import GuardWarning, guarded_call, install_guard
 from sharedlm._module import SharedLMModule, bind_shared_lm
 from sharedlm._settings import FlowSettings, SharedLMSettings
-from sharedlm._singleton import configure, get_shared_lm, reset_shared_lm, stats
+from sharedlm._singleton import configure, get_settings, get_shared_lm, reset_shared_lm, stats
 from sharedlm._stats import EngineStats
+from sharedlm._version import __version__
 from sharedlm.runner import RowError, RowResult, TokenUsage, arun_many, run_many
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
@@ -64,6 +63,7 @@ __all__ = [
     "arun_many",
     "bind_shared_lm",
     "configure",
+    "get_settings",
     "get_shared_lm",
     "guarded_call",
     "install_guard",

@@ -21,7 +21,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# Subcommand modules, in the order `sharedlm --help` lists them. A module that is not there yet is skipped.
+# Subcommand modules, in the order `sharedlm --help` lists them.
 COMMAND_MODULES = (
     "sharedlm.runner._command",
     "sharedlm.simulator._command",
@@ -36,17 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sharedlm",
         description="Run many concurrent DSPy workflows through one shared, pooled, flow-controlled LM.",
     )
-    from sharedlm import __version__
+    from sharedlm._version import __version__
 
     parser.add_argument("--version", action="version", version=f"sharedlm {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
+        # A subcommand that fails to import is a broken install, never a silently missing command.
+        module = importlib.import_module(name)
         module.register(subparsers)
     return parser
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sharedlm._errors import ConfigurationError
-from sharedlm._settings import DEFAULT_MODEL, FlowSettings, SharedLMSettings
+from sharedlm._settings import DEFAULT_MODEL, FlowSettings, SharedLMSettings, split_setting_names
 
 # Provider prefix of a DSPy model string -> the variables its key is usually kept in, in order.
 PROVIDER_KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
@@ -109,12 +109,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         key = find_api_key(values["model"], env)
         if key is not None:
             values["api_key"] = key
-    flow_names = FlowSettings.__dataclass_fields__.keys()
-    flow = FlowSettings(**{k: values.pop(k) for k in list(values) if k in flow_names})
-    lm_kwargs = dict(values.pop("lm_kwargs", {}))
-    unknown = sorted(set(values) - SharedLMSettings.__dataclass_fields__.keys())
-    lm_kwargs.update({k: values.pop(k) for k in unknown})
-    return SharedLMSettings(flow=flow, lm_kwargs=lm_kwargs, **values)
+    flow, own, extra_lm_kwargs = split_setting_names(values)
+    lm_kwargs = {**own.pop("lm_kwargs", {}), **extra_lm_kwargs}
+    return SharedLMSettings(flow=FlowSettings(**flow), lm_kwargs=lm_kwargs, **own)
 
 
 def guard_mode(environ: Mapping[str, str] | None = None) -> str:

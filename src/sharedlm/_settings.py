@@ -149,13 +149,41 @@ class SharedLMSettings:
         object.__setattr__(self, "lm_kwargs", dict(self.lm_kwargs))
 
     def with_changes(self, **changes: Any) -> SharedLMSettings:
-        """A copy with some fields replaced; flow fields may be given by name too."""
-        flow_names = {f.name for f in fields(FlowSettings)}
-        flow_changes = {k: changes.pop(k) for k in list(changes) if k in flow_names}
-        settings = replace(self, **changes) if changes else self
+        """A copy with some fields replaced; flow fields may be given by name, and any other name is a
+        ``dspy.LM`` keyword added to ``lm_kwargs``.
+        """
+        flow_changes, own, lm_kwargs = split_setting_names(changes)
+        if lm_kwargs:
+            own["lm_kwargs"] = {**own.get("lm_kwargs", self.lm_kwargs), **lm_kwargs}
+        settings = replace(self, **own) if own else self
         if flow_changes:
             settings = replace(settings, flow=replace(settings.flow, **flow_changes))
         return settings
+
+    def differences(self, other: SharedLMSettings) -> list[str]:
+        """Names of the settings that differ from ``other`` (flow settings by their own name), never values.
+
+        Args:
+            other: The settings to compare with.
+        """
+        names = [f.name for f in fields(SharedLMSettings) if f.name != "flow"
+                 and getattr(self, f.name) != getattr(other, f.name)]
+        names += [f.name for f in fields(FlowSettings) if getattr(self.flow, f.name) != getattr(other.flow, f.name)]
+        return names
+
+
+def split_setting_names(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split keyword settings into flow fields, the shared LM's own fields, and ``dspy.LM`` keywords.
+
+    Args:
+        values: Settings by name, as ``configure`` takes them.
+    """
+    flow_names = {f.name for f in fields(FlowSettings)}
+    own_names = {f.name for f in fields(SharedLMSettings)} - {"flow"}
+    flow = {k: v for k, v in values.items() if k in flow_names}
+    own = {k: v for k, v in values.items() if k in own_names}
+    lm_kwargs = {k: v for k, v in values.items() if k not in flow_names and k not in own_names}
+    return flow, own, lm_kwargs
 
 
 # Client settings DSPy refuses on an LM with a custom engine; they belong on SharedLMSettings.
@@ -164,4 +192,4 @@ _ENGINE_OWNED_KEYS = frozenset({
     "engine", "async_engine", "max_parallel_requests", "num_retries",
 })
 
-__all__ = ["DEFAULT_MAX_PARALLEL_REQUESTS", "DEFAULT_MODEL", "FlowSettings", "SharedLMSettings"]
+__all__ = ["DEFAULT_MAX_PARALLEL_REQUESTS", "DEFAULT_MODEL", "FlowSettings", "SharedLMSettings", "split_setting_names"]

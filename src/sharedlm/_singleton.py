@@ -44,61 +44,72 @@ _state = _SharedState()
 
 
 def configure(
+    settings: SharedLMSettings | None = None,
+    *,
     model: str | None = None,
     api_key: str | None = None,
     api_base: str | None = None,
     max_parallel_requests: int | None = None,
     timeout: float | None = None,
-    **lm_kwargs: Any,
+    **overrides: Any,
 ) -> SharedLMSettings:
     """Set the shared LM's settings explicitly, before or instead of the environment.
 
-    Arguments left as None come from the environment (see :mod:`sharedlm._env`). Flow settings
-    (``max_retries``, ``rpm``, ``tpm``, ``budget_share``, ``pool_timeout``, ``adaptive``, ...) are accepted by
-    name; anything else goes to ``dspy.LM`` (``temperature``, ``max_tokens``, ``cache``, ...).
+    With ``settings``, that object is used whole (the environment is not read) and keyword arguments change
+    fields of it. Without it, arguments left as None come from the environment (see :mod:`sharedlm._env`).
+    Flow settings (``max_retries``, ``rpm``, ``tpm``, ``budget_share``, ``pool_timeout``, ``adaptive``, ...) are
+    accepted by name; anything else goes to ``dspy.LM`` (``temperature``, ``max_tokens``, ``cache``, ...).
 
     Args:
+        settings: Complete settings to use as they are, e.g. from :func:`get_settings` in another process.
         model: A DSPy model string such as ``"openai/gpt-4o-mini"``.
         api_key: The provider key; never logged or shown.
         api_base: The provider's base URL (OpenAI-compatible servers, proxies, the simulator).
         max_parallel_requests: The cap on requests in flight and pooled connections in this process.
         timeout: The longest one attempt may take, in seconds.
-        **lm_kwargs: Flow settings by name, then further ``dspy.LM`` keyword arguments.
+        **overrides: Flow settings by name, then further ``dspy.LM`` keyword arguments.
 
     Returns:
         The settings the shared LM is (or will be) built with.
 
     Raises:
-        ConfigurationError: When the shared LM already exists with different settings; call
-            ``sharedlm.reset_shared_lm()`` first.
+        ConfigurationError: When the shared LM already exists with different settings (the message names the
+            settings that differ, never their values); call ``sharedlm.reset_shared_lm()`` first.
     """
+    if settings is not None and not isinstance(settings, SharedLMSettings):
+        raise ConfigurationError(
+            f"configure(settings=...) takes a sharedlm.SharedLMSettings, got {type(settings).__name__}; pass single "
+            "settings as keywords instead, e.g. configure(model='openai/gpt-4o-mini')"
+        )
     explicit = {"model": model, "api_key": api_key, "api_base": api_base,
-                "max_parallel_requests": max_parallel_requests, "timeout": timeout, **lm_kwargs}
+                "max_parallel_requests": max_parallel_requests, "timeout": timeout, **overrides}
     explicit = {k: v for k, v in explicit.items() if v is not None}
     with _state.lock:
-        settings = settings_from_env(**explicit)
+        if settings is not None:
+            resolved = settings.with_changes(**explicit) if explicit else settings
+        else:
+            resolved = settings_from_env(**explicit)
         if _state.lm is not None:
-            if settings != _state.settings:
-                changed = sorted(_differences(_state.settings, settings))
+            assert _state.settings is not None
+            if resolved != _state.settings:
+                changed = _state.settings.differences(resolved)
                 raise ConfigurationError(
                     f"the shared LM already exists with other settings ({', '.join(changed)} differ); call "
                     "sharedlm.reset_shared_lm() first, then configure again"
                 )
-            return settings
+            return resolved
         _state.explicit = explicit
-        _state.settings = settings
-        return settings
+        _state.settings = resolved
+        return resolved
 
 
-def _differences(old: SharedLMSettings | None, new: SharedLMSettings) -> set[str]:
-    if old is None:
-        return {"settings"}
-    names = {name for name in SharedLMSettings.__dataclass_fields__ if getattr(old, name) != getattr(new, name)}
-    if "flow" in names:
-        names.discard("flow")
-        names |= {name for name in type(new.flow).__dataclass_fields__
-                  if getattr(old.flow, name) != getattr(new.flow, name)}
-    return names
+def get_settings() -> SharedLMSettings:
+    """The settings the shared LM is built with, or would be if it were built now (without building it).
+
+    The object is frozen and can be passed whole to ``configure(settings=...)``, here or in another process.
+    """
+    with _state.lock:
+        return _state.settings or settings_from_env(**_state.explicit)
 
 
 def get_shared_lm() -> dspy.LM:
@@ -167,4 +178,6 @@ def stats() -> EngineStats:
     return engine.stats() if engine is not None else EngineStats()
 
 
-__all__ = ["configure", "current_engine", "get_shared_lm", "reset_shared_lm", "shared_engines", "stats"]
+__all__ = [
+    "configure", "current_engine", "get_settings", "get_shared_lm", "reset_shared_lm", "shared_engines", "stats",
+]

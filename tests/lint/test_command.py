@@ -88,18 +88,41 @@ def test_bad_files_are_findings_and_the_run_goes_on(capsys: pytest.CaptureFixtur
     (tmp_path / "a.py").write_text("def f(:\n", encoding="utf-8")
     (tmp_path / "b.py").write_bytes(b"x = '\xff'\n")
     (tmp_path / "c.py").write_text("import dspy\nlm = dspy.LM('m')\n", encoding="utf-8")
-    assert main(["lint", "--format", "json", str(tmp_path)]) == 1
+    assert main(["lint", "--strict", "--format", "json", str(tmp_path)]) == 1
     assert [f["code"] for f in json.loads(capsys.readouterr().out)] == ["SLM900", "SLM901", "SLM005"]
 
 
 def test_exclude_option_leaves_out_directories(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lint", "--exclude", "fixtures", str(REPO / "tests" / "lint")]) == 0
+    assert main(["lint", "--strict", "--exclude", "fixtures", "--exclude", "corpus", str(REPO / "tests" / "lint")]) == 0
 
 
 def test_list_rules_prints_every_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "--list-rules"]) == 0
     out = capsys.readouterr().out
     assert all(f"SLM00{n}" in out for n in range(1, 8))
+
+
+def test_list_rules_names_each_rules_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--list-rules"]) == 0
+    out = capsys.readouterr().out
+    assert "SLM004 unchecked-lm-argument (--strict only)" in out
+    assert "SLM001 lm-per-request (default)" in out and "SLM005 uncached-lm (default: hazards only)" in out
+
+
+def test_list_rules_json_has_the_rule_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--list-rules", "--format", "json"]) == 0
+    rules = {rule["code"]: rule["rule_set"] for rule in json.loads(capsys.readouterr().out)}
+    assert rules["SLM004"] == "--strict only" and rules["SLM006"] == "default"
+
+
+def test_single_module_level_lm_is_clean_by_default_and_flagged_with_strict(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text("import dspy\nlm = dspy.LM('m')\ndspy.configure(lm=lm)\n", encoding="utf-8")
+    assert main(["lint", str(script)]) == 0
+    assert main(["lint", "--strict", "--format", "json", str(script)]) == 1
+    out = capsys.readouterr().out
+    assert [f["code"] for f in json.loads(out[out.index("["):])] == ["SLM005"]
 
 
 def test_help_mentions_noqa_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

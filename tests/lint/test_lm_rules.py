@@ -7,12 +7,12 @@ import textwrap
 from sharedlm.lint import Finding, lint_source
 
 
-def _lint(source: str) -> list[Finding]:
-    return lint_source(textwrap.dedent(source))
+def _lint(source: str, *, strict: bool = False) -> list[Finding]:
+    return lint_source(textwrap.dedent(source), strict=strict)
 
 
-def _codes(source: str) -> list[tuple[str, int]]:
-    return [(f.code, f.line) for f in _lint(source)]
+def _codes(source: str, *, strict: bool = False) -> list[tuple[str, int]]:
+    return [(f.code, f.line) for f in _lint(source, strict=strict)]
 
 
 def test_slm001_lm_built_in_aforward() -> None:
@@ -114,20 +114,37 @@ def test_slm002_applies_to_a_subclass_of_a_subclass_in_the_same_file() -> None:
     """) == [("SLM002", 7)]
 
 
-def test_slm005_lm_at_import_time() -> None:
+def test_slm005_strict_reports_an_lm_at_import_time() -> None:
     assert _codes("""
         import dspy
         dspy.configure(lm=dspy.LM("m"))
-    """) == [("SLM005", 3)]
+    """, strict=True) == [("SLM005", 3)]
 
 
-def test_slm005_factory_building_a_new_lm_per_call() -> None:
+def test_single_module_level_lm_used_through_configure_is_a_singleton_by_default() -> None:
+    assert _codes("""
+        import dspy
+        lm = dspy.LM("m")
+        dspy.configure(lm=lm)
+    """) == []
+
+
+def test_slm005_strict_reports_a_factory_building_a_new_lm_per_call() -> None:
     [finding] = _lint("""
         import dspy
         def make_lm():
             return dspy.LM("m")
-    """)
+    """, strict=True)
     assert finding.code == "SLM005" and "make_lm()" in finding.message
+
+
+def test_factory_not_seen_running_repeatedly_is_silent_by_default() -> None:
+    assert _codes("""
+        import dspy
+        def main():
+            dspy.configure(lm=dspy.LM("m"))
+        main()
+    """) == []
 
 
 def test_global_none_check_singleton_is_clean() -> None:
@@ -172,7 +189,7 @@ def test_a_builder_also_called_without_a_check_is_flagged() -> None:
             return _lm
         def fresh():
             return _build()
-    """) == [("SLM005", 5)]
+    """, strict=True) == [("SLM005", 5)]
 
 
 def test_cache_on_an_instance_method_is_per_instance_and_flagged() -> None:
@@ -247,7 +264,7 @@ def test_slm005_in_the_main_block_says_so() -> None:
         import dspy
         if __name__ == "__main__":
             dspy.configure(lm=dspy.LM("m"))
-    """)
+    """, strict=True)
     assert finding.code == "SLM005" and "__main__ block" in finding.message
 
 
@@ -271,3 +288,139 @@ def test_slm006_is_reported_for_a_subclass_of_dspy_lm() -> None:
         def get_lm():
             return Tagged("m", max_parallel_requests=10)
     """) == [("SLM006", 6)]
+
+
+def test_slm005_second_module_level_lm_for_the_same_model_is_a_hazard() -> None:
+    [finding] = _lint("""
+        import dspy
+        extract_lm = dspy.LM("openai/gpt-4o-mini")
+        judge_lm = dspy.LM("openai/gpt-4o-mini", temperature=1.0)
+    """)
+    assert (finding.code, finding.line) == ("SLM005", 4)
+    assert "`extract_lm` (line 3)" in finding.message and "extract_lm.copy(" in finding.fix
+
+
+def test_module_level_lms_for_different_models_are_clean_by_default() -> None:
+    assert _codes("""
+        import dspy
+        student = dspy.LM("openai/gpt-4o-mini")
+        teacher = dspy.LM("openai/gpt-4o")
+    """) == []
+
+
+def test_rebinding_the_same_name_replaces_the_lm_and_is_clean_by_default() -> None:
+    assert _codes("""
+        import dspy
+        lm = dspy.LM("openai/gpt-4o-mini")
+        lm = dspy.LM("openai/gpt-4o-mini", api_key="k")
+    """) == []
+
+
+def test_slm005_lm_built_inside_a_loop_is_a_hazard() -> None:
+    [finding] = _lint("""
+        import dspy
+        def run(questions):
+            for question in questions:
+                lm = dspy.LM("m")
+                lm(question)
+    """)
+    assert (finding.code, finding.line) == ("SLM005", 5)
+    assert "every iteration" in finding.message and "before the loop" in finding.fix
+
+
+def test_one_lm_per_loop_value_is_strict_only() -> None:
+    source = """
+        import dspy
+        lms = [dspy.LM(model) for model in ("a", "b")]
+    """
+    assert (_codes(source), _codes(source, strict=True)) == ([], [("SLM005", 3)])
+
+
+def test_slm005_factory_called_in_a_loop_is_a_hazard() -> None:
+    [finding] = _lint("""
+        import dspy
+        def make_lm():
+            return dspy.LM("m")
+        def run(questions):
+            return [make_lm()(q) for q in questions]
+    """)
+    assert (finding.code, finding.line) == ("SLM005", 4)
+    assert "line 6" in finding.message and "@functools.cache" in finding.fix
+
+
+def test_slm005_lm_built_per_instance_of_a_plain_class_is_a_hazard() -> None:
+    [finding] = _lint("""
+        import dspy
+        def make_lm():
+            return dspy.LM("m")
+        class Agent:
+            def __init__(self):
+                self.lm = make_lm()
+    """)
+    assert (finding.code, finding.line) == ("SLM005", 4)
+    assert "every Agent instance" in finding.message and "Agent.__init__ -> make_lm()" in finding.message
+
+
+def test_slm002_follows_the_constructor_into_a_module_level_factory() -> None:
+    assert _codes("""
+        import dspy
+        def make_lm():
+            return dspy.LM("m")
+        class P(dspy.Module):
+            def __init__(self):
+                self.predict = dspy.Predict("q -> a")
+                self.predict.set_lm(make_lm())
+    """) == [("SLM002", 4)]
+
+
+def test_slm001_lm_built_in_a_web_request_handler() -> None:
+    [finding] = _lint("""
+        import dspy
+        from fastapi import FastAPI
+        app = FastAPI()
+        @app.post("/predict")
+        async def predict(question: str):
+            lm = dspy.LM("m")
+            return await lm.acall(question)
+    """)
+    assert (finding.code, finding.line) == ("SLM001", 7)
+    assert "web route handler predict()" in finding.message and "outside the handler" in finding.fix
+
+
+def test_slm007_is_not_reported_when_dspy_asyncify_is_used() -> None:
+    assert _codes("""
+        import dspy
+        dspy.configure(async_max_workers=4)
+        program = dspy.asyncify(dspy.Predict("q -> a"))
+    """, strict=True) == []
+
+
+def test_module_level_lms_in_exclusive_branches_are_not_duplicates() -> None:
+    assert _codes("""
+        import os, dspy
+        if os.getenv("FAST"):
+            fast = dspy.LM("openai/gpt-4o-mini")
+        else:
+            slow = dspy.LM("openai/gpt-4o-mini", temperature=0)
+    """) == []
+
+
+def test_lm_built_in_a_loop_over_fixed_values_is_strict_only() -> None:
+    source = """
+        import dspy
+        def check_choices():
+            for choice in ("auto", "none", "required"):
+                lm = dspy.LM("m", cache=False)
+                lm("hi", tool_choice=choice)
+    """
+    assert (_codes(source), _codes(source, strict=True)) == ([], [("SLM005", 5)])
+    assert "a loop over 3 fixed values builds 3 LMs" in _lint(source, strict=True)[0].message
+
+
+def test_slm005_strict_message_on_a_custom_lm_class_does_not_claim_dspy_lm_limits() -> None:
+    [finding] = _lint("""
+        import dspy
+        class Echo(dspy.BaseLM): ...
+        echo = Echo("m")
+    """, strict=True)
+    assert finding.code == "SLM005" and "100 connections" not in finding.message

@@ -9,7 +9,7 @@ import pytest
 
 from sharedlm._errors import UsageError
 from sharedlm.lint import RULES, lint_source
-from sharedlm.lint._rules import FILE_PROBLEM_CODES, active_codes, expand_codes
+from sharedlm.lint._rules import ALWAYS, FILE_PROBLEM_CODES, HAZARDS, STRICT, active_codes, expand_codes
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lint.md"
 
@@ -66,10 +66,22 @@ def test_reference_page_has_a_section_per_rule(code: str) -> None:
 
 
 @pytest.mark.parametrize("code", sorted(set(RULES) - FILE_PROBLEM_CODES))
-def test_reference_page_wrong_example_is_flagged_with_its_code(code: str) -> None:
-    assert code in {finding.code for finding in lint_source(_example(_section(code), "Wrong"))}
+def test_reference_page_wrong_example_is_flagged_with_its_code_in_the_rules_set(code: str) -> None:
+    # The example of a rule with default findings is a real hazard; a --strict-only rule's needs --strict.
+    strict = RULES[code].rule_set == STRICT
+    assert code in {finding.code for finding in lint_source(_example(_section(code), "Wrong"), strict=strict)}
 
 
 @pytest.mark.parametrize("code", sorted(set(RULES) - FILE_PROBLEM_CODES))
-def test_reference_page_right_example_is_clean(code: str) -> None:
-    assert lint_source(_example(_section(code), "Right")) == []
+def test_reference_page_right_example_is_clean_even_with_strict(code: str) -> None:
+    assert lint_source(_example(_section(code), "Right"), strict=True) == []
+
+
+def test_every_rule_names_its_rule_set() -> None:
+    assert {rule.rule_set for rule in RULES.values()} <= {ALWAYS, HAZARDS, STRICT}
+    assert {code for code, rule in RULES.items() if rule.rule_set == STRICT} == {"SLM004"}
+
+
+@pytest.mark.parametrize("code", sorted(set(RULES) - FILE_PROBLEM_CODES))
+def test_reference_page_says_which_rule_set_reports_each_rule(code: str) -> None:
+    assert f"| {code} | {RULES[code].name} | {RULES[code].rule_set} |" in DOCS.read_text(encoding="utf-8")

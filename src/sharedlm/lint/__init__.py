@@ -1,9 +1,10 @@
 """``sharedlm lint``: a static checker for the shared-LM pattern's checklist.
 
-It reads Python files with :mod:`ast` (never importing them, never importing DSPy) and reports LMs built per
-request or per module, predictors never bound to the shared LM, LM arguments never checked against None,
-uncached LM factories, and the seed pattern's knobs that do nothing on DSPy 3.4. The rules and their codes
-are listed in :data:`RULES` and in ``docs/lint.md``.
+It reads Python files with :mod:`ast` (never importing them, never importing DSPy). By default it reports the
+real hazards only: LMs built per request, per instance or per loop iteration, several module-level LMs for one
+model, predictors left unbound where the code otherwise binds LMs, and the seed pattern's knobs that do nothing
+on DSPy 3.4. ``strict=True`` (``sharedlm lint --strict``) adds the rest of the seed's checklist. The rules, their
+codes and rule sets are listed in :data:`RULES` and in ``docs/lint.md``.
 """
 
 from sharedlm.lint._finding import Finding

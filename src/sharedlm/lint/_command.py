@@ -18,9 +18,10 @@ EXIT_FINDINGS = 1
 FORMATS = ("text", "json")
 
 _DESCRIPTION = (
-    "Check Python files against the shared-LM pattern without importing them: LMs built per request or per "
-    "module, predictors never bound to the shared LM, LM arguments never checked against None, uncached LM "
-    "factories, and knobs that do nothing on DSPy 3.4. Directories are searched for *.py."
+    "Check Python files against the shared-LM pattern without importing them. By default it reports real "
+    "hazards only: LMs built per request, per instance or per loop iteration, several module-level LMs for one "
+    "model, predictors left unbound where the code otherwise binds LMs, and knobs that do nothing on DSPy 3.4. "
+    "--strict adds the rest of the checklist. Directories are searched for *.py."
 )
 _EPILOG = (
     "Suppress one finding with a `# noqa: SLM001` comment on its line (a bare `# noqa` suppresses all). "
@@ -49,6 +50,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="leave out files and directories whose name or path matches this fnmatch pattern "
                         "(repeatable), e.g. tests/lint/fixtures")
+    parser.add_argument("--strict", action="store_true",
+                        help="report the seed pattern's whole checklist (every predictor explicitly bound, LMs only "
+                        "from a lazy cached factory, constructors checking their LM), not only the real hazards "
+                        "the default rule set reports")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
     parser.set_defaults(handler=run)
 
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     from sharedlm.lint._linter import run_lint
 
-    report = run_lint(args.paths, select=args.select, ignore=args.ignore, exclude=args.exclude)
+    report = run_lint(args.paths, select=args.select, ignore=args.ignore, exclude=args.exclude, strict=args.strict)
     if args.format == "json":
         json.dump([finding.as_dict() for finding in report.findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -90,12 +95,13 @@ def _summary(findings: int, files_with_findings: int, files_checked: int) -> str
 
 def _print_rules(output_format: str) -> None:
     if output_format == "json":
-        rules = [{"code": r.code, "name": r.name, "summary": r.summary, "fix": r.fix} for r in RULES.values()]
+        rules = [{"code": r.code, "name": r.name, "summary": r.summary, "fix": r.fix, "rule_set": r.rule_set}
+                 for r in RULES.values()]
         json.dump(rules, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     for rule in RULES.values():
-        print(f"{rule.code} {rule.name}\n    {rule.summary}\n    fix: {rule.fix}")
+        print(f"{rule.code} {rule.name} ({rule.rule_set})\n    {rule.summary}\n    fix: {rule.fix}")
 
 
 __all__ = ["register", "run"]

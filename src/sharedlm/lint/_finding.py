@@ -1,4 +1,5 @@
-"""One finding of ``sharedlm lint``: where, which rule, what is wrong and what to do instead."""
+"""One finding of ``sharedlm lint``: where, which rule, what is wrong and what to do instead; and the rule set
+(default or ``--strict`` only) a rule placed it in."""
 
 from __future__ import annotations
 
@@ -41,4 +42,17 @@ class Finding:
         return f"{self.file}:{self.line}:{self.column}: {self.code} {self.message} (fix: {self.fix})"
 
 
-__all__ = ["Finding"]
+@dataclass(frozen=True)
+class Reported:
+    """A finding as a rule produced it, before the run picks the rule set.
+
+    Args:
+        finding: The finding.
+        default: Whether the default rule set reports it (a real hazard); False means ``--strict`` only.
+    """
+
+    finding: Finding
+    default: bool
+
+
+__all__ = ["Finding", "Reported"]

@@ -96,17 +96,20 @@ def _is_none(node: ast.expr) -> bool:
 
 
 @dataclass(frozen=True)
-class _References:
+class References:
+    """A constructor parameter and the local names and ``self`` attributes it is copied into."""
+
     names: frozenset[str]
     attributes: frozenset[str]
 
     def match(self, node: ast.AST) -> bool:
+        """Whether ``node`` is one of the names or ``self`` attributes."""
         if isinstance(node, ast.Name):
             return node.id in self.names
         return isinstance(node, ast.Attribute) and _is_self(node.value) and node.attr in self.attributes
 
 
-def references(function: FunctionNode, name: str) -> _References:
+def references(function: FunctionNode, name: str) -> References:
     """The parameter ``name`` and the local names and ``self`` attributes it is copied into."""
     names, attributes = {name}, set()
     for node in walk_own_scope(function):
@@ -116,10 +119,10 @@ def references(function: FunctionNode, name: str) -> _References:
                     names.add(target.id)
                 elif isinstance(target, ast.Attribute) and _is_self(target.value):
                     attributes.add(target.attr)
-    return _References(frozenset(names), frozenset(attributes))
+    return References(frozenset(names), frozenset(attributes))
 
 
-def checks_none(function: FunctionNode, refs: _References) -> bool:
+def checks_none(function: FunctionNode, refs: References) -> bool:
     for node in walk_own_scope(function):
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
@@ -135,7 +138,7 @@ def checks_none(function: FunctionNode, refs: _References) -> bool:
     return False
 
 
-def _truth_test(test: ast.expr, refs: _References) -> bool:
+def _truth_test(test: ast.expr, refs: References) -> bool:
     if refs.match(test):
         return True
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
@@ -145,7 +148,7 @@ def _truth_test(test: ast.expr, refs: _References) -> bool:
     return isinstance(test, ast.Call) and _validates(test, refs)
 
 
-def _validates(call: ast.Call, refs: _References) -> bool:
+def _validates(call: ast.Call, refs: References) -> bool:
     name = ast.unparse(call.func).rpartition(".")[2].lower()
     if name == "bind_shared_lm":
         # sharedlm.bind_shared_lm(module, lm) raises ValueError when lm is None.
@@ -158,7 +161,7 @@ def _validates(call: ast.Call, refs: _References) -> bool:
     return False
 
 
-def binds_with(file: ParsedFile, function: FunctionNode, refs: _References) -> bool:
+def binds_with(file: ParsedFile, function: FunctionNode, refs: References) -> bool:
     for node in walk_own_scope(function):
         if not isinstance(node, ast.Call):
             continue
@@ -169,4 +172,4 @@ def binds_with(file: ParsedFile, function: FunctionNode, refs: _References) -> b
     return False
 
 
-__all__ = ["binds_with", "checks_none", "lm_parameters", "passes_lm", "references"]
+__all__ = ["References", "binds_with", "checks_none", "lm_parameters", "passes_lm", "references"]

@@ -3,8 +3,9 @@
 A request starts in ``forward``, ``aforward``, ``__call__``, ``acall`` or ``call`` of any class (defined there
 or inherited from a checked base). Everything those methods reach through ``self.m``/``cls.m``/
 ``super().m``/``ClassName.m`` or a plain call to a function of the same file runs per request too, nested
-functions and lambdas included. A module's constructor scope is its ``__init__`` and the methods it reaches
-through ``self``.
+functions and lambdas included. So does a web request handler: a function decorated with a route such as
+``@app.post("/predict")`` or ``@router.get(...)``. A class's constructor scope is its ``__init__`` and the
+methods and module-level functions it reaches: it runs once per instance.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from sharedlm.lint._source import DefNode, ParsedFile
 
 REQUEST_METHODS = ("forward", "aforward", "__call__", "acall", "call")
 CONSTRUCTOR = "__init__"
+# `@app.post("/path")`, `@router.get(...)`, `@bp.route(...)`: web frameworks call these once per request.
+ROUTE_DECORATORS = frozenset({
+    "get", "post", "put", "patch", "delete", "head", "options", "route", "api_route", "websocket", "middleware",
+})
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +38,7 @@ class Step:
     function: DefNode
     owner: ClassInfo | None
     chain: tuple[str, ...]
+    root: DefNode | None = None
 
     @property
     def path(self) -> str:
@@ -65,7 +71,7 @@ def reachable(index: ProjectIndex, start: DefNode, owner: ClassInfo | None, file
         if pending.function in seen:
             continue
         seen.add(pending.function)
-        steps.append(Step(function=pending.function, owner=pending.owner, chain=pending.chain))
+        steps.append(Step(function=pending.function, owner=pending.owner, chain=pending.chain, root=start))
         for callee in _callees(index, pending, module_functions):
             if callee.function not in seen:
                 queue.append(callee)
@@ -140,12 +146,17 @@ class Reach:
 
     Args:
         request_path: Function -> how a request reaches it (first path found).
-        constructor_scope: Method -> (the DSPy module class being constructed, how its ``__init__`` reaches it).
+        constructor_scope: Function -> (the DSPy module class being constructed, how its ``__init__`` reaches it).
+        instance_scope: Function -> (the class, not a DSPy module, being constructed, how its ``__init__`` reaches
+            it).
+        route_handlers: The web route handlers among the request path's starting functions.
     """
 
     # Keyed by any function node so that lambdas can be looked up too (they are never keys).
     request_path: dict[ast.AST, Step]
     constructor_scope: dict[ast.AST, tuple[ClassInfo, Step]]
+    instance_scope: dict[ast.AST, tuple[ClassInfo, Step]]
+    route_handlers: frozenset[ast.AST] = frozenset()
 
 
 def compute_reach(index: ProjectIndex) -> Reach:
@@ -156,6 +167,7 @@ def compute_reach(index: ProjectIndex) -> Reach:
     """
     request_path: dict[ast.AST, Step] = {}
     constructor_scope: dict[ast.AST, tuple[ClassInfo, Step]] = {}
+    instance_scope: dict[ast.AST, tuple[ClassInfo, Step]] = {}
     for info in index.classes:
         for name in REQUEST_METHODS:
             found = index.find_method(info, name)
@@ -164,10 +176,30 @@ def compute_reach(index: ProjectIndex) -> Reach:
             owner, method = found
             for step in reachable(index, method, info, owner.file, module_functions=True):
                 request_path.setdefault(step.function, step)
-        if ClassKind.MODULE in index.kind(info) and CONSTRUCTOR in info.methods:
-            for step in reachable(index, info.methods[CONSTRUCTOR], info, info.file, module_functions=False):
-                constructor_scope.setdefault(step.function, (info, step))
-    return Reach(request_path=request_path, constructor_scope=constructor_scope)
+    handlers: set[ast.AST] = set()
+    for file in index.files:
+        for node in file.nodes:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_route_handler(file, node):
+                handlers.add(node)
+                owner_node = file.owner_class(node)
+                handler_class = index.info(owner_node) if owner_node is not None else None
+                for step in reachable(index, node, handler_class, file, module_functions=True):
+                    request_path.setdefault(step.function, step)
+    for info in index.classes:
+        if CONSTRUCTOR in info.methods:
+            scope = constructor_scope if ClassKind.MODULE in index.kind(info) else instance_scope
+            for step in reachable(index, info.methods[CONSTRUCTOR], info, info.file, module_functions=True):
+                scope.setdefault(step.function, (info, step))
+    return Reach(request_path=request_path, constructor_scope=constructor_scope, instance_scope=instance_scope,
+                 route_handlers=frozenset(handlers))
 
 
-__all__ = ["CONSTRUCTOR", "REQUEST_METHODS", "Reach", "Step", "compute_reach", "reachable"]
+def _is_route_handler(file: ParsedFile, function: DefNode) -> bool:
+    for decorator in function.decorator_list:
+        if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr in ROUTE_DECORATORS and file.qualify(decorator.func.value) is not None):
+            return True
+    return False
+
+
+__all__ = ["CONSTRUCTOR", "REQUEST_METHODS", "ROUTE_DECORATORS", "Reach", "Step", "compute_reach", "reachable"]

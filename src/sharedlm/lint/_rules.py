@@ -2,6 +2,10 @@
 
 Codes are stable: a rule keeps its code forever, and a retired code is never reused, because teams write
 them into ``# noqa`` comments and CI configuration.
+
+Two rule sets: the default one reports only what can cause the failures the shared-LM pattern prevents
+(descriptor exhaustion, connection pools flow control does not see, LMs built per call); ``--strict`` adds the
+rest of the seed pattern's checklist. Each rule says which of its findings are in which set.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ from types import MappingProxyType
 REAL_CAP = "sharedlm.configure(max_parallel_requests=...) or the SHAREDLM_MAX_PARALLEL_REQUESTS variable"
 SHARED_LM = "sharedlm.get_shared_lm()"
 
+# Which findings of a rule the default rule set reports.
+ALWAYS = "default"  # every finding
+HAZARDS = "default: hazards only"  # the findings that are real hazards; --strict reports the rest too
+STRICT = "--strict only"  # none: a checklist item, not a hazard
+
 
 @dataclass(frozen=True, kw_only=True)
 class Rule:
@@ -24,20 +33,23 @@ class Rule:
         name: A short kebab-case name.
         summary: What the rule finds, in one sentence.
         fix: What to do instead, in one sentence.
+        rule_set: Which of its findings the default rule set reports: ``ALWAYS``, ``HAZARDS`` or ``STRICT``.
     """
 
     code: str
     name: str
     summary: str
     fix: str
+    rule_set: str = ALWAYS
 
 
 _RULE_LIST = (
     Rule(
         code="SLM001",
         name="lm-per-request",
-        summary="A dspy.LM is constructed on the request path (forward, aforward, __call__, acall, call, "
-        "or a method or function they call), so every call opens new connection pools that leak.",
+        summary="A dspy.LM is constructed on the request path (forward, aforward, __call__, acall, call, a "
+        "web route handler, or a method or function they call), so every call opens new connection pools that "
+        "leak.",
         fix=f"Create the LM once with {SHARED_LM}, receive it in the constructor and bind it there with "
         "set_lm() or sharedlm.bind_shared_lm(self, lm).",
     ),
@@ -53,9 +65,12 @@ _RULE_LIST = (
         code="SLM003",
         name="unbound-predictor",
         summary="A predictor (or a module, list or dict holding predictors) created in a dspy.Module "
-        "constructor is never bound to an LM, so it silently uses the global default LM.",
+        "constructor is bound to no LM by its class nor by the places that build the class, so it runs on the "
+        "global default LM. Default set: only where the code otherwise binds LMs (the class binds another "
+        "predictor, builds an LM or receives one it never uses, or another place binds the same sub-module).",
         fix="Call set_lm(shared_lm) on it (or self.set_lm(shared_lm) / sharedlm.bind_shared_lm(self, "
         "shared_lm) once after creating every predictor), or derive from sharedlm.SharedLMModule.",
+        rule_set=HAZARDS,
     ),
     Rule(
         code="SLM004",
@@ -64,14 +79,16 @@ _RULE_LIST = (
         "falls back to the global default LM.",
         fix="Reject None before using it (`if shared_lm is None: raise ValueError(...)`), or derive from "
         "sharedlm.SharedLMModule, which checks it.",
+        rule_set=STRICT,
     ),
     Rule(
         code="SLM005",
         name="uncached-lm",
-        summary="A dspy.LM is constructed at import time or in a function that builds a new one on every "
-        "call, instead of one cached process-wide LM.",
-        fix=f"Use {SHARED_LM}; if you must build your own, cache it (functools.cache, or a module-level "
-        "global assigned once under an `is None` check).",
+        summary="A dspy.LM is constructed per instance, per loop iteration, or beside another module-level LM "
+        "for the same model (default set); --strict also reports every LM not built by a lazy cached factory.",
+        fix=f"Build the LM once and reuse it: {SHARED_LM}, or a factory cached with functools.cache (or a "
+        "module-level global assigned once under an `is None` check).",
+        rule_set=HAZARDS,
     ),
     Rule(
         code="SLM006",
@@ -83,8 +100,9 @@ _RULE_LIST = (
     Rule(
         code="SLM007",
         name="async-max-workers",
-        summary="async_max_workers only sizes dspy.asyncify's thread limiter; Predict.acall and LM.acall never "
-        "pass through it, so it limits no LM traffic.",
+        summary="async_max_workers is set while no checked file uses dspy.asyncify: it only sizes "
+        "dspy.asyncify's thread limiter, and Predict.acall and LM.acall never pass through it, so it limits no "
+        "LM traffic.",
         fix=f"Remove it unless you use dspy.asyncify; cap requests in flight with {REAL_CAP}.",
     ),
     Rule(
@@ -166,4 +184,6 @@ def active_codes(select: str | Iterable[str] | None, ignore: str | Iterable[str]
     return chosen - ignored
 
 
-__all__ = ["FILE_PROBLEM_CODES", "RULES", "Rule", "active_codes", "expand_codes", "split_codes"]
+__all__ = [
+    "ALWAYS", "FILE_PROBLEM_CODES", "HAZARDS", "RULES", "STRICT", "Rule", "active_codes", "expand_codes", "split_codes",
+]

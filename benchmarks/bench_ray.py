@@ -109,16 +109,18 @@ def _sim(root: str, path: str, method: str = "GET") -> dict[str, Any]:
 
 
 async def _run_file(args: argparse.Namespace, plan: Any) -> dict[str, Any]:
+    from sharedlm.runner._options import RowOptions
     from sharedlm.runner._program import build_program, load_program_target, prepare_program
     from sharedlm.runner._readers import read_rows
     from sharedlm.runner._run import run_to_file
 
     prepared = prepare_program(build_program(load_program_target(PROGRAM), sharedlm.get_shared_lm()))
-    with open(os.devnull, "w") as quiet:
+    with await asyncio.to_thread(open, os.devnull, "w") as quiet:
         cpu, wall = time.process_time(), time.perf_counter()
         report = await run_to_file(prepared, read_rows(Path(args.input), "jsonl"), output=Path(args.output),
-                                   truncate=True, total=args.rows, concurrency=args.concurrency, limit=args.rows,
-                                   progress="off", ray=plan, stream=quiet)
+                                   truncate=True, total=args.rows, progress="off", ray=plan, stream=quiet,
+                                   options=RowOptions(concurrency=args.concurrency, limit=args.rows,
+                                                      record_history=False))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     if report.failed or report.failure:
         raise SystemExit(f"{report.failed} rows failed ({report.failure}); see {args.output}")
@@ -142,9 +144,9 @@ def _budget(args: argparse.Namespace) -> dict[str, Any]:
 def child_ray(args: argparse.Namespace) -> dict[str, Any]:
     """Start a local Ray, then run the file with each worker count (fresh actors each time)."""
     from sharedlm._singleton import shared_engines
-    from sharedlm.runner._ray_program import ProgramRecipe
-    from sharedlm.runner._ray_runner import RayPlan
-    from sharedlm.runner._ray_session import start_local_ray
+    from sharedlm.runner._ray._program import ProgramRecipe
+    from sharedlm.runner._ray._runner import RayPlan
+    from sharedlm.runner._ray._session import start_local_ray
 
     counts = [int(n) for n in args.workers.split(",")]
     _configure(args.base_url, **_budget(args))

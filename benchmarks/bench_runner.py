@@ -107,13 +107,15 @@ async def _direct(program: Any, path: Path, rows: int, concurrency: int) -> floa
 
 
 async def _runner(program: Any, path: Path, output: Path, rows: int, concurrency: int) -> tuple[float, int]:
+    from sharedlm.runner._options import RowOptions
     from sharedlm.runner._program import prepare_program
     from sharedlm.runner._readers import read_rows
     from sharedlm.runner._run import run_to_file
 
     started = time.perf_counter()
     report = await run_to_file(prepare_program(program), read_rows(path, "jsonl"), output=output, truncate=True,
-                               total=rows, concurrency=concurrency, limit=rows, progress="off")
+                               total=rows, progress="off",
+                               options=RowOptions(concurrency=concurrency, limit=rows, record_history=False))
     seconds = time.perf_counter() - started
     if report.failed:
         raise SystemExit(f"runner: {report.failed} rows failed; see {output}")

@@ -3,16 +3,21 @@
 :class:`ScriptedServer` runs on the test's own event loop and hands every request to a handler, which writes
 whatever answer (or non-answer) the test needs. :class:`ThreadedServer` runs in a thread, for tests that
 drive their own ``asyncio.run()``. :class:`ForwardProxy` is a plain-HTTP forward proxy for absolute-URI requests.
+:func:`self_signed_tls` makes a certificate for https tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import socketserver
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -248,7 +253,8 @@ class ForwardProxy(_LoopbackServer):
                 length = _content_length(rest)
                 body = await reader.readexactly(length) if length else b""
                 url = urllib.parse.urlsplit(uri)
-                assert url.hostname is not None and url.port is not None, uri
+                assert url.hostname is not None, uri
+                assert url.port is not None, uri
                 origin_reader, origin_writer = await asyncio.open_connection(url.hostname, url.port)
                 target = (url.path or "/") + (f"?{url.query}" if url.query else "")
                 origin_writer.write(f"{method} {target} {version}\r\n".encode("latin-1") + rest + body)
@@ -274,7 +280,60 @@ def _content_length(head: bytes) -> int:
 
 
 async def wait_until(condition: Callable[[], bool], *, within: float = 2.0) -> None:
-    """Yield to the loop until ``condition()`` holds; fail after ``within`` seconds."""
+    """Yield to the loop until ``condition()`` holds; fail after ``within`` seconds.
+
+    The tests' one bounded wait on a condition, for state that has no event to await (a pool's repr, a
+    server's request list). Tests whose code under test offers an event await that instead.
+    """
     async with asyncio.timeout(within):
-        while not condition():
+        # Polling is the point here: there is no event to wait on, and the bound is `within`, not the loop.
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.001)
+
+
+class TLSFiles:
+    """A self-signed certificate for ``localhost`` and 127.0.0.1, with its key, on disk."""
+
+    def __init__(self, cert_path: str, key_path: str, cert_pem: str) -> None:
+        self.cert_path = cert_path
+        self.key_path = key_path
+        self.cert_pem = cert_pem
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.cert_pem)
+
+
+def self_signed_tls(directory: Path) -> TLSFiles:
+    """A new self-signed certificate for ``localhost`` and 127.0.0.1, written to ``directory``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    (directory / "cert.pem").write_text(cert_pem)
+    (directory / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return TLSFiles(str(directory / "cert.pem"), str(directory / "key.pem"), cert_pem)

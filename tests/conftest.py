@@ -14,11 +14,13 @@ _ENV_NAMES = ("MODEL_NAME", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"
 
 
 @pytest.fixture(autouse=True)
-def _reset_process_state(monkeypatch: pytest.MonkeyPatch):
+def _reset_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """Clear sharedlm's environment and process-wide singleton around each test."""
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
+    # What the engine learns about a deployment is remembered on disk: never in the user's cache, never shared.
+    monkeypatch.setenv("SHAREDLM_STATE_DIR", str(tmp_path_factory.mktemp("sharedlm-state")))
     _reset()
     yield
     _reset()

@@ -17,10 +17,12 @@ async def test_calls_beyond_the_limit_wait() -> None:
     await gate.acquire()
     third = asyncio.ensure_future(gate.acquire())
     await asyncio.sleep(0)
-    assert not third.done() and gate.queued == 1
+    assert not third.done()
+    assert gate.queued == 1
     gate.release()
     await third
-    assert gate.in_flight == 2 and gate.queued == 0
+    assert gate.in_flight == 2
+    assert gate.queued == 0
 
 
 async def test_waiters_are_admitted_in_arrival_order() -> None:
@@ -51,7 +53,8 @@ async def test_cancelled_waiter_does_not_take_a_slot() -> None:
     with pytest.raises(asyncio.CancelledError):
         await waiter
     gate.release()
-    assert gate.in_flight == 0 and gate.queued == 0
+    assert gate.in_flight == 0
+    assert gate.queued == 0
     assert gate.try_acquire()
 
 
@@ -74,7 +77,8 @@ async def test_pool_timeout_names_the_setting() -> None:
     await gate.acquire()
     with pytest.raises(PoolTimeoutError, match="pool_timeout"):
         await gate.acquire(timeout=0.01)
-    assert gate.queued == 0 and gate.in_flight == 1
+    assert gate.queued == 0
+    assert gate.in_flight == 1
 
 
 async def test_raising_the_limit_admits_waiters_at_once() -> None:
@@ -104,34 +108,56 @@ async def test_lowering_the_limit_admits_nobody_until_under_it() -> None:
 
 def test_limit_holds_across_event_loops_in_threads() -> None:
     gate = InFlightGate(3)
-    peak = 0
     lock = threading.Lock()
-    current = 0
+    current = peak = 0
+    loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+    full = threading.Event()
 
-    async def work() -> None:
+    def note_full() -> None:
+        # Every loop's holders may let go once the gate was seen full (no loop can have finished before that).
+        with lock:
+            if full.is_set():
+                return
+            full.set()
+            for loop, event in loops:
+                loop.call_soon_threadsafe(event.set)
+
+    async def work(at_cap: asyncio.Event) -> None:
         nonlocal peak, current
         await gate.acquire()
         with lock:
             current += 1
             peak = max(peak, current)
-        await asyncio.sleep(0.002)
+            reached = current == 3
+        if reached:
+            note_full()
+        await at_cap.wait()
         with lock:
             current -= 1
         gate.release()
 
-    def run_loop() -> None:
+    def run_loop(started: threading.Barrier) -> None:
         async def many() -> None:
-            await asyncio.gather(*(work() for _ in range(20)))
+            at_cap = asyncio.Event()
+            with lock:
+                loops.append((asyncio.get_running_loop(), at_cap))
+                if full.is_set():
+                    at_cap.set()
+            started.wait()
+            await asyncio.gather(*(work(at_cap) for _ in range(20)))
 
         asyncio.run(many())
 
-    threads = [threading.Thread(target=run_loop) for _ in range(4)]
+    started = threading.Barrier(4)
+    threads = [threading.Thread(target=run_loop, args=(started,)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
     assert peak == 3
-    assert gate.in_flight == 0 and gate.peak_in_flight == 3
+    assert gate.in_flight == 0
+    assert gate.peak_in_flight == 3
 
 
 def test_repr_shows_limit_in_flight_and_queue() -> None:

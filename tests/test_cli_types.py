@@ -11,7 +11,8 @@ from sharedlm._cli_types import real_number, whole_number
 
 def test_whole_number_accepts_the_range_ends() -> None:
     port = whole_number(low=0, high=65535)
-    assert port("0") == 0 and port("65535") == 65535
+    assert port("0") == 0
+    assert port("65535") == 65535
 
 
 @pytest.mark.parametrize("text", ["65536", "-1", "8.5", "eight"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from sharedlm._env import find_api_key, guard_mode, key_variables, settings_from_env
+from sharedlm._env import find_api_key, guard_mode, key_variables, settings_from_env, state_dir
 from sharedlm._errors import ConfigurationError
 from sharedlm._settings import DEFAULT_MAX_PARALLEL_REQUESTS, DEFAULT_MODEL
 
@@ -75,3 +77,29 @@ def test_api_key_is_absent_from_settings_repr() -> None:
 def test_guard_mode_rejects_unknown_value() -> None:
     with pytest.raises(ConfigurationError, match="SHAREDLM_GUARD"):
         guard_mode({"SHAREDLM_GUARD": "loud"})
+
+
+def test_state_dir_is_moved_by_sharedlm_state_dir(tmp_path: Path) -> None:
+    assert state_dir({"SHAREDLM_STATE_DIR": str(tmp_path)}) == tmp_path
+
+
+def test_state_dir_defaults_to_sharedlm_in_the_user_cache_directory(tmp_path: Path) -> None:
+    chosen = state_dir({"XDG_CACHE_HOME": str(tmp_path)})
+    assert chosen.name in ("sharedlm", "Cache")
+    assert "sharedlm" in chosen.parts
+
+
+def test_a_budget_url_that_is_not_redis_is_refused_without_showing_it() -> None:
+    from sharedlm._env import budget_url
+
+    with pytest.raises(ConfigurationError, match="SHAREDLM_BUDGET_URL") as caught:
+        budget_url({"SHAREDLM_BUDGET_URL": "http://user:s3cret@host/"})
+
+    assert "s3cret" not in str(caught.value)
+
+
+def test_no_budget_url_means_no_shared_budget() -> None:
+    from sharedlm._env import budget_url
+
+    assert budget_url({}) is None
+    assert budget_url({"SHAREDLM_BUDGET_URL": " "}) is None

@@ -38,7 +38,8 @@ def test_soft_limit_is_raised_toward_the_hard_limit_when_allowed(soft_limit_512:
     if hard != resource.RLIM_INFINITY and hard < 3000:
         pytest.skip("the hard open-file limit is too low to raise the soft limit past 3000")
     plan = plan_connection_cap(2000, reserve=128)
-    assert plan.raised_soft_limit and plan.cap == 2000
+    assert plan.raised_soft_limit
+    assert plan.cap == 2000
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2000 + 128
 
 

@@ -67,7 +67,8 @@ def test_lm_created_in_forward_warns_once_with_file_and_line(shared: dspy.LM, si
         pipeline(question="b")
     found = _guard_warnings(record)
     assert len([m for m in found if "lm-in-forward" in m]) == 1
-    assert "test_guard.py" in found[0] and "LeakyPipeline.forward" in found[0]
+    assert "test_guard.py" in found[0]
+    assert "LeakyPipeline.forward" in found[0]
 
 
 def test_foreign_lm_on_a_predictor_is_reported(shared: dspy.LM, sim: BackgroundSimulator) -> None:
@@ -134,7 +135,8 @@ def test_warn_mode_watches_the_first_calls_then_a_sample(shared: dspy.LM) -> Non
     from sharedlm._guard import WATCH_EVERY, WATCH_FIRST_CALLS, _watch_this_call, current_guard
 
     guard = current_guard()
-    assert guard is not None and guard.mode == "warn"
+    assert guard is not None
+    assert guard.mode == "warn"
     watched = [_watch_this_call(guard) for _ in range(WATCH_FIRST_CALLS + 2 * WATCH_EVERY)]
     assert all(watched[:WATCH_FIRST_CALLS])
     assert sum(watched[WATCH_FIRST_CALLS:]) == 2

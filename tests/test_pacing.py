@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from sharedlm._pacing import Booking, Pacer
+from sharedlm._errors import (
+    ConnectionFailedError,
+    PoolTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+from sharedlm._pacing import Attempt, Pacer
 from sharedlm._settings import FlowSettings
 
 CAP = 1024
@@ -38,16 +44,21 @@ class LoopTimes:
 
 
 class Calls:
-    """``count`` calls that each take a slot through ``pacer.admit`` and hold it until the test completes them."""
+    """``count`` calls that each hold a slot (``async with pacer.attempt()``) until the test completes them."""
 
     def __init__(self, pacer: Pacer, times: LoopTimes, count: int) -> None:
         self.pacer = pacer
         self.times = times
-        self.admitted: deque[Booking] = deque()
+        self.admitted: deque[asyncio.Event] = deque()
+        self.completed = 0
         self.tasks = [asyncio.create_task(self._call()) for _ in range(count)]
 
     async def _call(self) -> None:
-        self.admitted.append(await self.pacer.admit(tokens=0))
+        done = asyncio.Event()
+        async with self.pacer.attempt(0):
+            self.admitted.append(done)
+            await done.wait()
+        self.completed += 1
 
     async def complete(self, times: int, *, busy: float) -> None:
         """Complete the oldest admitted calls one by one, each after STEP_S seconds at ``busy``."""
@@ -56,9 +67,14 @@ class Calls:
                 if self.admitted:
                     break
                 await asyncio.sleep(0)
-            booking = self.admitted.popleft()
+            done = self.admitted.popleft()
             self.times.work(STEP_S, busy)
-            self.pacer.succeeded(booking, used_tokens=None)
+            completed = self.completed + 1
+            done.set()
+            for _ in range(10):  # its task needs a turn of the loop to leave the block and release the slot
+                if self.completed == completed:
+                    break
+                await asyncio.sleep(0)
         await asyncio.sleep(0)
 
     async def close(self) -> None:
@@ -97,7 +113,8 @@ async def test_a_saturated_round_with_waiters_lowers_the_gate_below_the_adaptive
     calls = await start_calls(pacer, times, 200)
     assert (pacer.gate.in_flight, pacer.gate.queued) == (INITIAL, 200 - INITIAL)
     await calls.complete(INITIAL, busy=SATURATED)  # one round: a window's worth of completions
-    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation is not None
+    assert pacer.adaptive is not None
     assert pacer.saturation.ceiling == INITIAL // 2
     assert pacer.gate.limit == INITIAL // 2
     assert pacer.adaptive.limit > INITIAL  # slow start kept growing it: the ceiling is what holds the gate
@@ -121,7 +138,8 @@ async def test_saturated_rounds_with_waiters_take_the_gate_down_to_the_saturatio
     calls = await start_calls(pacer, times, 400)
     # Rounds of 64 and 32, each followed by the drain to the lower level, then rounds at the floor.
     await calls.complete(250, busy=SATURATED)
-    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation is not None
+    assert pacer.adaptive is not None
     assert pacer.saturation.snapshot().steps_down == 2
     assert pacer.gate.limit == pacer.saturation.ceiling == 16
     assert pacer.gate.in_flight <= 16
@@ -134,7 +152,8 @@ async def test_an_idle_round_with_waiters_lets_the_gate_follow_the_adaptive_limi
     pacer = adaptive_pacer(times)
     calls = await start_calls(pacer, times, 200)
     await calls.complete(INITIAL, busy=IDLE)
-    assert pacer.saturation is not None and pacer.adaptive is not None
+    assert pacer.saturation is not None
+    assert pacer.adaptive is not None
     assert pacer.saturation.ceiling == INITIAL * 8
     assert pacer.gate.limit == min(pacer.adaptive.limit, pacer.saturation.ceiling) > INITIAL
 
@@ -162,3 +181,171 @@ async def test_without_adaptive_saturated_completions_leave_the_gate_at_the_cap(
     await calls.complete(200, busy=SATURATED)
     assert pacer.gate.limit == INITIAL
     assert pacer.gate.in_flight == INITIAL  # still full: the waiters took every freed slot
+
+
+# --- `async with pacer.attempt(tokens) as slot:` releases the slot and settles the booking on every exit path ---
+
+TOKENS = 100
+
+
+def token_pacer(times: LoopTimes, **flow: object) -> Pacer:
+    settings = FlowSettings(tpm=60_000, adaptive=False, **flow)  # type: ignore[arg-type]
+    return Pacer(settings, cap=4, clock=times.clock, cpu_clock=times.cpu_clock)
+
+
+def refunded(pacer: Pacer) -> float:
+    assert pacer.tokens is not None
+    return pacer.tokens.snapshot().refunded
+
+
+async def test_leaving_an_attempt_normally_releases_its_slot_and_settles_tokens_with_the_real_usage() -> None:
+    pacer = token_pacer(LoopTimes())
+    async with pacer.attempt(TOKENS) as slot:
+        assert pacer.gate.in_flight == 1
+        slot.used_tokens = 30
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == TOKENS - 30
+
+
+async def test_an_attempt_without_reported_usage_keeps_its_estimate() -> None:
+    pacer = token_pacer(LoopTimes())
+    async with pacer.attempt(TOKENS):
+        pass
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == 0
+
+
+async def test_an_attempt_that_fails_before_any_answer_releases_its_slot_and_refunds_its_tokens() -> None:
+    pacer = token_pacer(LoopTimes())
+    with pytest.raises(ConnectionFailedError):
+        async with pacer.attempt(TOKENS):
+            raise ConnectionFailedError("reset")
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == TOKENS
+
+
+async def test_an_attempt_that_fails_after_its_answer_began_keeps_its_tokens() -> None:
+    pacer = token_pacer(LoopTimes())
+
+    async def answered_500() -> None:
+        async with pacer.attempt(TOKENS) as slot:
+            slot.record.status = 500
+            raise ProviderUnavailableError("500", status=500)
+
+    with pytest.raises(ProviderUnavailableError):
+        await answered_500()
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == 0
+
+
+async def test_a_429_shrinks_the_limit_before_its_slot_goes_back_and_refunds_its_tokens() -> None:
+    times = LoopTimes()
+    pacer = Pacer(FlowSettings(tpm=60_000, initial_concurrency=8), cap=8, clock=times.clock,
+                  cpu_clock=times.cpu_clock)
+
+    async def answered_429() -> None:
+        async with pacer.attempt(TOKENS) as slot:
+            slot.record.status = 429
+            raise RateLimitedError("429")
+
+    with pytest.raises(RateLimitedError):
+        await answered_429()
+    assert pacer.gate.limit == 4
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == TOKENS
+
+
+async def test_a_cancelled_attempt_releases_its_slot() -> None:
+    pacer = token_pacer(LoopTimes())
+    inside = asyncio.Event()
+
+    async def hold() -> None:
+        async with pacer.attempt(TOKENS):
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hold())
+    await inside.wait()
+    assert pacer.gate.in_flight == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pacer.gate.in_flight == 0
+    assert refunded(pacer) == TOKENS
+
+
+async def test_an_attempt_that_gets_no_slot_in_time_holds_nothing() -> None:
+    pacer = token_pacer(LoopTimes(), pool_timeout=0.01)
+    for _ in range(4):
+        assert pacer.gate.try_acquire()
+    with pytest.raises(PoolTimeoutError):
+        async with pacer.attempt(TOKENS):
+            pytest.fail("the block must not run without a slot")
+    assert pacer.gate.in_flight == 4
+    assert pacer.gate.queued == 0
+    assert refunded(pacer) == TOKENS
+
+
+class Provider:
+    """A provider that holds ``capacity`` requests at once and refuses more with a 429 until the test ends a round."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.busy = 0
+        self.rate_limited = 0
+        self.round = asyncio.Event()
+
+    async def send(self, slot: Attempt) -> None:
+        if self.busy >= self.capacity:
+            self.rate_limited += 1
+            slot.record.status = 429
+            raise RateLimitedError("429")
+        self.busy += 1
+        try:
+            await self.round.wait()
+        finally:
+            self.busy -= 1
+
+    def end_round(self) -> None:
+        self.round.set()
+        self.round = asyncio.Event()
+
+
+async def test_a_burst_far_above_the_provider_capacity_settles_at_it_with_429s_in_the_first_round_only() -> None:
+    times = LoopTimes()
+    pacer = Pacer(FlowSettings(), cap=500, clock=times.clock, cpu_clock=times.cpu_clock)
+    provider = Provider(capacity=16)
+    total = 600
+    done = 0
+
+    async def call() -> None:
+        nonlocal done
+        while True:
+            try:
+                async with pacer.attempt() as slot:
+                    await provider.send(slot)
+            except RateLimitedError:
+                continue
+            done += 1
+            return
+
+    async def settle() -> None:
+        """Run the loop until every call waits for a slot or for the provider."""
+        for _ in range(10_000):
+            await asyncio.sleep(0)
+            gate = pacer.gate
+            if gate.in_flight == provider.busy and gate.queued + provider.busy + done == total:
+                return
+        pytest.fail(f"the calls did not settle: {pacer!r}, busy={provider.busy}")
+
+    tasks = [asyncio.create_task(call()) for _ in range(total)]
+    await settle()
+    first_round_429s = provider.rate_limited
+    assert pacer.gate.limit == provider.capacity
+    while done < total:
+        times.work(0.05, 0.0)
+        provider.end_round()
+        await settle()
+        assert pacer.gate.limit == provider.capacity
+    await asyncio.gather(*tasks)
+    assert provider.rate_limited == first_round_429s <= 128

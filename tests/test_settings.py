@@ -16,7 +16,8 @@ def test_with_changes_routes_flow_fields_to_flow_and_unknown_names_to_lm_kwargs(
 def test_with_changes_leaves_the_original_untouched() -> None:
     base = SharedLMSettings(model="openai/m")
     base.with_changes(rpm=600, temperature=1.0)
-    assert base.flow.rpm is None and base.lm_kwargs == {}
+    assert base.flow.rpm is None
+    assert base.lm_kwargs == {}
 
 
 def test_differences_name_flow_fields_by_their_own_name_and_never_show_values() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import socketserver
 import threading
 
 import dspy
 import pytest
+from dspy.utils.exceptions import LMError, LMNotConfiguredError
 
 import sharedlm
-from sharedlm import ConfigurationError, MissingAPIKeyError
+from sharedlm import ConfigurationError, MissingAPIKeyError, SharedLMClosedError
 
 
 def test_racing_threads_get_one_object(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,7 +81,7 @@ def test_copies_share_the_engines() -> None:
 
 
 def test_unroutable_model_is_a_configuration_error() -> None:
-    sharedlm.configure(model="together_ai/x/y", api_key="k")
+    sharedlm.configure(model="nosuchprovider/x/y", api_key="k")
     with pytest.raises(ConfigurationError, match="openai/"):
         sharedlm.get_shared_lm()
 
@@ -87,11 +90,12 @@ def test_missing_key_names_the_variables_at_first_call() -> None:
     sharedlm.configure(model="gemini/gemini-2.5-flash")
     predict = dspy.Predict("question -> answer")
     predict.set_lm(sharedlm.get_shared_lm())
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(LMNotConfiguredError) as raised:
         predict(question="hi")
     cause = sharedlm.sharedlm_cause(raised.value)
     assert isinstance(cause, MissingAPIKeyError)
-    assert "GEMINI_API_KEY" in str(cause) and "SHAREDLM_API_KEY" in str(cause)
+    assert "GEMINI_API_KEY" in str(cause)
+    assert "SHAREDLM_API_KEY" in str(cause)
 
 
 def test_stats_before_creation_are_zero() -> None:
@@ -104,3 +108,81 @@ def test_key_is_absent_from_reprs() -> None:
     text = repr(lm) + repr(lm.engine) + repr(lm.kwargs) + repr(sharedlm.configure(model="openai/m",
                                                                                  api_key="sk-never-show-me"))
     assert "sk-never-show-me" not in text
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that reads a request and never answers; ``arrived`` is set when one came in."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self._stop = threading.Event()
+        owner = self
+
+        class _Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                while self.rfile.readline() not in (b"\r\n", b""):
+                    pass
+                owner.arrived.set()
+                owner._stop.wait()
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def test_reset_fails_a_sync_call_in_flight_with_a_clear_error_instead_of_hanging() -> None:
+    with SilentServer() as server:
+        sharedlm.configure(model="openai/m", api_key="k", api_base=server.base_url, timeout=600, cache=False)
+        lm = sharedlm.get_shared_lm()
+        outcome: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                lm("hello")
+            except BaseException as exc:  # collected and asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        assert server.arrived.wait(30)
+        sharedlm.reset_shared_lm()
+        thread.join(30)
+        assert not thread.is_alive()
+    assert len(outcome) == 1
+    cause = sharedlm.sharedlm_cause(outcome[0])
+    assert isinstance(cause, SharedLMClosedError)
+    assert "reset_shared_lm()" in str(cause)
+
+
+async def test_reset_fails_an_async_call_in_flight_with_a_clear_error() -> None:
+    with SilentServer() as server:
+        sharedlm.configure(model="openai/m", api_key="k", api_base=server.base_url, timeout=600, cache=False,
+                           backoff_base=0.01, backoff_max=0.01)
+        lm = sharedlm.get_shared_lm()
+        call = asyncio.create_task(lm.acall("hello"))
+        assert await asyncio.to_thread(server.arrived.wait, 30)
+        sharedlm.reset_shared_lm()
+        with pytest.raises(LMError) as raised:
+            await asyncio.wait_for(call, 30)
+    assert isinstance(sharedlm.sharedlm_cause(raised.value), SharedLMClosedError)
+
+
+def test_a_sync_call_after_reset_on_the_old_lm_fails_with_a_clear_error() -> None:
+    sharedlm.configure(model="openai/m", api_key="k", cache=False)
+    lm = sharedlm.get_shared_lm()
+    sharedlm.reset_shared_lm()
+    with pytest.raises(LMError) as raised:
+        lm("hello")
+    assert isinstance(sharedlm.sharedlm_cause(raised.value), SharedLMClosedError)

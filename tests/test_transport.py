@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -10,8 +11,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from _http_servers import ForwardProxy, ScriptedServer, ServerRequest, ThreadedServer, wait_until
-from sharedlm._errors import ConfigurationError
+from sharedlm._errors import ConfigurationError, ResponseTooLargeError
 from sharedlm._http11 import HTTP11Exchange
+from sharedlm._http_rules import ResponseLimits
 from sharedlm._transport import CURRENT_ATTEMPT, AttemptRecord, PooledTransport, _ProxiedExchange
 from sharedlm.simulator import Simulator
 
@@ -186,3 +188,89 @@ async def test_a_closed_transport_opens_no_new_pool() -> None:
     await transport.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await transport.direct_pool()
+
+
+# --- through a proxy: no redirect followed, answers bounded ---
+
+KEY = "sk-test-proxy-redirect-0123456789"
+
+
+async def test_a_redirect_through_a_proxy_is_the_answer_and_the_key_never_reaches_the_other_host(
+        transport: PooledTransport, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ScriptedServer() as elsewhere:
+        async def redirect(request: ServerRequest) -> None:
+            await request.connection.answer(b"", status=307, headers=(("Location", elsewhere.url("/stolen",
+                                                                                                 host="localhost")),))
+
+        async with ScriptedServer(redirect) as origin, ForwardProxy() as proxy:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url)
+            headers = [("x-api-key", KEY), ("x-goog-api-key", KEY), ("Authorization", f"Bearer {KEY}")]
+            async with transport.stream(Request("POST", origin.url("/v1/messages"), headers, b"{}")) as response:
+                status = response.status
+                await response.read()
+    assert status == 307
+    assert elsewhere.requests == []
+    assert len(proxy.request_lines) == 1
+
+
+async def test_a_body_through_a_proxy_over_max_response_body_bytes_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = PooledTransport(max_connections=2, connect_timeout=2.0, limits=ResponseLimits(body_bytes=1024))
+    try:
+        async def big(request: ServerRequest) -> None:
+            await request.connection.answer(b"x" * 8192)
+
+        async with ScriptedServer(big) as origin, ForwardProxy() as proxy:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url)
+            with pytest.raises(ResponseTooLargeError, match="max_response_body_bytes=1024"):
+                await send(transport, Request("GET", origin.url("/")))
+    finally:
+        await transport.aclose()
+
+
+async def test_a_gzip_bomb_through_a_proxy_is_refused_naming_max_response_decompressed_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = PooledTransport(max_connections=2, connect_timeout=2.0,
+                                limits=ResponseLimits(decompressed_bytes=1024 * 1024))
+    bomb = gzip.compress(bytes(16 * 1024 * 1024))
+    try:
+        async def bombing(request: ServerRequest) -> None:
+            await request.connection.answer(bomb, headers=(("Content-Encoding", "gzip"),))
+
+        async with ScriptedServer(bombing) as origin, ForwardProxy() as proxy:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url)
+            with pytest.raises(ResponseTooLargeError, match="max_response_decompressed_bytes=1048576"):
+                await send(transport, Request("GET", origin.url("/")))
+    finally:
+        await transport.aclose()
+
+
+def test_the_transport_bounds_direct_answers_by_its_limits() -> None:
+    limits = ResponseLimits(header_bytes=100, body_bytes=200, decompressed_bytes=300)
+    transport = PooledTransport(max_connections=1, connect_timeout=1.0, limits=limits)
+
+    async def main() -> ResponseLimits:
+        try:
+            return (await transport.direct_pool()).limits
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(main()) is limits
+
+
+async def test_a_head_through_a_proxy_over_max_response_header_bytes_is_refused_without_the_request_headers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = PooledTransport(max_connections=2, connect_timeout=2.0, limits=ResponseLimits(header_bytes=1024))
+    try:
+        async def padded(request: ServerRequest) -> None:
+            await request.connection.answer(b"ok", headers=(("X-Padding", "a" * 4096),))
+
+        async with ScriptedServer(padded) as origin, ForwardProxy() as proxy:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url)
+            with pytest.raises(ResponseTooLargeError, match="max_response_header_bytes=1024") as caught:
+                await send(transport, Request("GET", origin.url("/"), [("x-api-key", KEY)]))
+    finally:
+        await transport.aclose()
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert KEY not in repr(caught.value)

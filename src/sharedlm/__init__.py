@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; modules whose names start with ``_`` are private.
 """
 
+from sharedlm._batch import BatchOptions
 from sharedlm._errors import (
     AuthenticationError,
     CallTimeoutError,
@@ -20,7 +21,9 @@ from sharedlm._errors import (
     RequestRejectedError,
     RetriesExhaustedError,
     RetryableError,
+    SharedLMClosedError,
     SharedLMError,
+    SpendCapReachedError,
     UsageError,
     sharedlm_cause,
 )
@@ -30,10 +33,11 @@ from sharedlm._settings import FlowSettings, SharedLMSettings
 from sharedlm._singleton import configure, get_settings, get_shared_lm, reset_shared_lm, stats
 from sharedlm._stats import EngineStats
 from sharedlm._version import __version__
-from sharedlm.runner import RowError, RowResult, TokenUsage, arun_many, run_many
+from sharedlm.runner import RowError, RowOptions, RowResult, TokenUsage, arun_many, run_many
 
 __all__ = [
     "AuthenticationError",
+    "BatchOptions",
     "CallTimeoutError",
     "ConfigurationError",
     "ConnectionFailedError",
@@ -53,10 +57,13 @@ __all__ = [
     "RetriesExhaustedError",
     "RetryableError",
     "RowError",
+    "RowOptions",
     "RowResult",
+    "SharedLMClosedError",
     "SharedLMError",
     "SharedLMModule",
     "SharedLMSettings",
+    "SpendCapReachedError",
     "TokenUsage",
     "UsageError",
     "__version__",

@@ -91,7 +91,9 @@ class InFlightGate:
                 return True
             return False
 
-    async def acquire(self, timeout: float | None = None) -> None:
+    # The gate owns its timeout (ASYNC109) rather than leaving it to the caller's asyncio.timeout: on expiry it must
+    # withdraw the waiter under its lock and raise PoolTimeoutError naming the wait and the limit.
+    async def acquire(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait for a slot in FIFO order.
 
         Args:

@@ -3,11 +3,16 @@
 lm15 already reads each provider's error bodies into its canonical classes (rate limit, server error,
 auth, invalid request, ...); aiohttp and the OS raise their own connection errors. This module maps both
 onto :mod:`sharedlm._errors`, the single place the engine's retry decision is made from.
+
+It also keeps the API key out of everything that leaves sharedlm: the errors it builds are made from statuses and
+redacted text, and the exception it was given, which the engine chains under its own error, is redacted in place
+together with every exception chained to it (:func:`scrub`), because provider error bodies sometimes echo a key.
 """
 
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import aiohttp
 from dspy import lm15
@@ -34,6 +39,77 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+_REDACTED = "***"
+_GUTTED = "(this error's text held the API key and was removed)"
+
+
+def _redact_value(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, _REDACTED) if secret in value else value
+    if isinstance(value, bytes | bytearray):
+        raw = secret.encode("utf-8")
+        return value.replace(raw, _REDACTED.encode()) if raw in value else value
+    if isinstance(value, tuple):
+        return tuple(_redact_value(item, secret) for item in value)
+    if isinstance(value, list):
+        return [_redact_value(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact_value(item, secret) for key, item in value.items()}
+    return value
+
+
+def _shows(value: Any, secret: str) -> bool:
+    try:
+        return secret in str(value) or secret in repr(value)
+    except Exception:  # a broken __str__ shows nothing
+        return False
+
+
+def _scrub_one(exc: BaseException, secret: str) -> None:
+    exc.args = _redact_value(exc.args, secret)
+    if isinstance(exc, UnicodeError) and isinstance(getattr(exc, "object", None), str | bytes):
+        exc.object = _redact_value(exc.object, secret)  # type: ignore[attr-defined]
+    for name, value in list(vars(exc).items()):
+        redacted = _redact_value(value, secret)
+        if redacted is not value:
+            _set(exc, name, redacted)
+    # What redaction cannot reach (an object whose repr shows the key, such as a request's headers) is dropped.
+    for name, value in list(vars(exc).items()):
+        if _shows(value, secret):
+            _set(exc, name, None)
+    if _shows(exc, secret):
+        exc.args = (_GUTTED,)
+
+
+def _set(exc: BaseException, name: str, value: Any) -> None:
+    try:
+        setattr(exc, name, value)
+    except (AttributeError, TypeError):  # a read-only attribute: the instance dict holds the value
+        vars(exc)[name] = value
+
+
+def scrub(exc: BaseException, secret: str | None) -> None:
+    """Redact ``secret`` in place from ``exc`` and from every exception chained to it (causes, contexts, groups).
+
+    Args:
+        exc: The exception an attempt raised, about to be chained under a sharedlm error or re-raised.
+        secret: The API key; nothing is done when it is None or shorter than 4 characters.
+    """
+    if not secret or len(secret) < 4:
+        return
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        _scrub_one(current, secret)
+        pending.extend(linked for linked in (current.__cause__, current.__context__) if linked is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+
+
 def _first_line(message: str) -> str:
     # lm15 appends multi-line "To fix" guidance meant for lm15 users; ours is in the retry error.
     return message.split("\n\n", 1)[0].strip()
@@ -46,8 +122,9 @@ def classify(exc: BaseException, *, provider: str, status: int | None, secret: s
         exc: What the attempt raised.
         provider: The lm15 provider the request went to, for messages.
         status: The HTTP status the transport saw, if a response head arrived.
-        secret: The API key, to keep it out of messages.
+        secret: The API key, to keep it out of messages and out of ``exc`` and its chain (redacted in place).
     """
+    scrub(exc, secret)
     if isinstance(exc, ProviderCallError):
         return exc
     if isinstance(exc, lm15.ProviderError):
@@ -86,4 +163,4 @@ def classify(exc: BaseException, *, provider: str, status: int | None, secret: s
     return None
 
 
-__all__ = ["RETRYABLE_STATUSES", "classify", "redact"]
+__all__ = ["RETRYABLE_STATUSES", "classify", "redact", "scrub"]

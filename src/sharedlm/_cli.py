@@ -4,7 +4,8 @@ Each subcommand lives in its own ``_command`` module exposing ``register(subpars
 its parser and sets ``handler`` (a callable taking the parsed namespace and returning an exit code).
 Command modules import heavy dependencies (DSPy, aiohttp) inside their handlers so ``--help`` stays fast.
 
-Exit codes: 0 success, 1 work failed, 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 work failed, 2 usage or configuration error, 3 the spend cap (``--max-cost``) stopped
+the run, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sharedlm._errors import ConfigurationError, UsageError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SPEND_CAP = 3
 EXIT_INTERRUPTED = 130
 
 # Subcommand modules, in the order `sharedlm --help` lists them.

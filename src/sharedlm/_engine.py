@@ -6,21 +6,28 @@ every provider's wire format) over :class:`~sharedlm._transport.PooledTransport`
 :class:`~sharedlm._pacing.Pacer`, and retries 429, 5xx, resets and timeouts itself. The LM it serves is
 built with ``num_retries=0`` and its final errors map to non-retryable DSPy errors, so retries are never
 multiplied by DSPy's own loop.
+
+``complete`` and ``stream`` share one attempt loop (:meth:`SharedEngine._attempts`): each attempt holds an
+in-flight slot for exactly the ``async with pacer.attempt(tokens)`` block it runs in, under the per-attempt
+``timeout``, with its tokens booked against ``tpm`` and settled from the reported usage. A stream keeps its
+slot while it streams and is retried only before its first event. Once the LM is closed
+(``reset_shared_lm()``), every attempt not yet sent fails with :class:`~sharedlm._errors.SharedLMClosedError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from dspy import lm15
 
+from sharedlm._batch import BatchOptions, BatchTransport
+from sharedlm._call_cost import CallCosting
 from sharedlm._classify import classify
-from sharedlm._env import key_variables
+from sharedlm._env import key_variables, state_dir
 from sharedlm._errors import (
     CallTimeoutError,
     ConfigurationError,
@@ -29,25 +36,46 @@ from sharedlm._errors import (
     RateLimitedError,
     RetriesExhaustedError,
     RetryableError,
+    SharedLMClosedError,
 )
 from sharedlm._fdlimit import ConnectionCapPlan
-from sharedlm._flow import estimate_tokens
-from sharedlm._pacing import Booking, Pacer
+from sharedlm._flow import Deployment, Memory, estimate_tokens
+from sharedlm._lease import lease_fields
+from sharedlm._litellm_route import LiteLLMRoute
+from sharedlm._pacing import Attempt, Pacer
+from sharedlm._providers import choose_route, native_router_config
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineCounters, EngineStats
-from sharedlm._transport import CURRENT_ATTEMPT, AttemptRecord, PooledTransport
+from sharedlm._transport import CURRENT_ATTEMPT, PooledTransport
 
 logger = logging.getLogger("sharedlm")
+T = TypeVar("T")
+# lm15 providers whose calls batch mode sends through a provider batch API.
+BATCH_PROVIDERS = frozenset({"openai-chat", "anthropic", "gemini"})
+
+
+
+def closed_error() -> SharedLMClosedError:
+    """The error of a call that meets a closed (reset) shared LM."""
+    return SharedLMClosedError(
+        "the shared LM was closed (sharedlm.reset_shared_lm() or its aclose()) while this call was waiting or in "
+        "flight; call sharedlm.get_shared_lm() again for a new one")
+
+
+async def _aclose(events: AsyncIterator[Any]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def resolve_model(model: str) -> lm15.Resolution:
-    """Which lm15 provider and model id a DSPy model string routes to, offline.
+    """Which lm15 provider and model id a DSPy model string routes to, offline (declared providers included).
 
     Raises:
         ConfigurationError: When DSPy's native engine cannot route the model string.
     """
     try:
-        return lm15.AsyncLMRouter(lm15.RouterConfig(env={})).resolve_openai_chat(model)
+        return lm15.AsyncLMRouter(native_router_config(env={})).resolve_openai_chat(model)
     except lm15.LM15Error as exc:
         raise ConfigurationError(
             f"model {model!r} cannot be routed by DSPy's native engine ({exc.message.splitlines()[0]}). Use a "
@@ -67,19 +95,103 @@ class SharedEngine:
     def __init__(self, settings: SharedLMSettings, *, plan: ConnectionCapPlan) -> None:
         self.settings = settings
         self.plan = plan
-        self.resolution = resolve_model(settings.model)
-        self.provider = self.resolution.provider
-        self.transport = PooledTransport(max_connections=plan.cap, connect_timeout=settings.connect_timeout)
-        self.pacer = Pacer(settings.flow, cap=plan.cap)
+        # Native (lm15, declared providers included) when lm15 can carry the model, else LiteLLM, as plain DSPy.
+        self.route = choose_route(settings.model)
+        self.resolution = self.route.resolution
+        self.provider = self.route.provider
+        self.transport = PooledTransport(max_connections=plan.cap, connect_timeout=settings.connect_timeout,
+                                         limits=settings.response_limits)
+        # What is learned about this deployment (capacity, limits) is remembered across runs; never the key.
+        model = self.resolution.model if self.resolution is not None else settings.model
+        memory = Memory(state_dir(), Deployment(provider=self.provider, model=model,
+                                                base_url=settings.api_base or "", api_key=settings.api_key))
+        self.pacer = Pacer(settings.flow, cap=plan.cap, memory=memory)
         self.counters = EngineCounters()
-        base_urls = {self.provider: settings.api_base} if settings.api_base else None
-        api_keys = {self.provider: settings.api_key} if settings.api_key else None
+        self.costing = CallCosting(settings.model, provider=self.provider,
+                                   wire_model=self.resolution.model if self.resolution is not None else settings.model)
+        native = self.route.kind == "native"
+        base_urls = {self.provider: settings.api_base} if settings.api_base and native else None
+        api_keys = {self.provider: settings.api_key} if settings.api_key and native else None
         # env={}: credentials come from SharedLMSettings (read from the environment in sharedlm._env only).
         self._router = lm15.AsyncLMRouter(
-            lm15.RouterConfig(env={}, transport=self.transport, api_keys=api_keys, base_urls=base_urls)
+            native_router_config(env={}, transport=self.transport, api_keys=api_keys, base_urls=base_urls)
         )
+        self._litellm = LiteLLMRoute(
+            model=settings.model, provider=self.provider, transport=self.transport, api_key=settings.api_key,
+            api_base=settings.api_base, timeout=settings.timeout) if self.route.kind == "litellm" else None
+        # While batch mode is on, every call waits on a provider batch through this transport.
+        self.batch: BatchTransport | None = None
         self._provider_lm: Any = None
         self._capabilities: Any = None
+        self._closed = False
+
+    # --- batch mode ---
+
+    def check_batch(self) -> None:
+        """Refuse batch mode for a provider without a batch API (nothing is sent).
+
+        Raises:
+            UsageError: Naming the model and the providers batch mode supports.
+        """
+        from sharedlm._errors import UsageError
+
+        if self.route.kind != "native" or self.provider not in BATCH_PROVIDERS:
+            raise UsageError(
+                f"batch mode needs a provider with a batch API (OpenAI, Anthropic or Gemini); {self.settings.model!r} "
+                f"goes to {self.provider!r}. Run without batch mode, or pick an 'openai/', 'anthropic/' or "
+                "'gemini/' model")
+
+    def use_batch(self, options: BatchOptions) -> BatchTransport:
+        """Send every call through the provider's batch API until :meth:`use_online`; return the batch transport.
+
+        Args:
+            options: Linger, limits, polling, retries and the journal of the batches.
+
+        Raises:
+            UsageError: When the provider has no batch API, before anything is sent.
+        """
+        self.check_batch()
+        transport = BatchTransport(self.transport, options)
+        self.batch = transport
+        self.costing.batch = True
+        self._router = self._native_router(transport)
+        self._provider_lm = None
+        return transport
+
+    def use_online(self) -> None:
+        """Send calls online again (the end of batch mode)."""
+        self.batch = None
+        self.costing.batch = False
+        self._router = self._native_router(self.transport)
+        self._provider_lm = None
+
+    def _native_router(self, transport: Any) -> Any:
+        settings = self.settings
+        base_urls = {self.provider: settings.api_base} if settings.api_base else None
+        api_keys = {self.provider: settings.api_key} if settings.api_key else None
+        return lm15.AsyncLMRouter(
+            native_router_config(env={}, transport=transport, api_keys=api_keys, base_urls=base_urls))
+
+    async def _complete_in_batch(self, provider_lm: Any, routed: lm15.Request) -> lm15.Response:
+        """One call answered from a batch: no slot, no per-attempt timeout, no retry here (the batch retries)."""
+        counters = self.counters
+        spend = await self.costing.book(routed)
+        counters.call_started()
+        counters.attempt_sent(0)
+        try:
+            response = await provider_lm.complete(routed)
+        except BaseException as exc:
+            self.costing.failed(spend)
+            counters.call_failed()
+            error = classify(exc, provider=self.provider, status=None, secret=self.settings.api_key) \
+                if isinstance(exc, Exception) else None
+            if error is None or error is exc:
+                raise
+            raise error from exc
+        usage = response.usage
+        counters.succeeded((usage.input_tokens or 0) if usage else 0, (usage.output_tokens or 0) if usage else 0)
+        self.costing.succeeded(spend, response, routed)
+        return response
 
     def __repr__(self) -> str:
         gate = self.pacer.gate
@@ -94,7 +206,8 @@ class SharedEngine:
             import dspy
 
             # A plain LM for the same model string answers DSPy's own capability table; it sends nothing.
-            reference = dspy.LM(self.settings.model, engine="lm15")  # noqa: SLM005 - never sends a request
+            reference = dspy.LM(self.settings.model,  # noqa: SLM005 - never sends a request
+                                engine="lm15" if self._litellm is None else "litellm")
             try:
                 self._capabilities = (reference.supports_function_calling, reference.supports_reasoning,
                                       reference.supports_response_schema, frozenset(reference.supported_params))
@@ -121,6 +234,8 @@ class SharedEngine:
     # --- the contract ---
 
     def _route(self, request: lm15.Request) -> tuple[Any, lm15.Request]:
+        if self._litellm is not None:  # LiteLLM finds the credentials it needs when none is configured
+            return self._litellm, request
         if self.settings.api_key is None:
             variables = " or ".join(key_variables(self.settings.model))
             raise MissingAPIKeyError(
@@ -128,6 +243,7 @@ class SharedEngine:
                 "sharedlm.configure(api_key=...) before the first call",
                 env_keys=key_variables(self.settings.model), provider=self.provider,
             )
+        assert self.resolution is not None
         if self._provider_lm is None:
             self._provider_lm = self._router.lm(f"{self.provider}:{self.resolution.model}")
         return self._provider_lm, replace(request, model=self.resolution.model)
@@ -135,117 +251,193 @@ class SharedEngine:
     async def complete(self, request: lm15.Request) -> lm15.Response:
         """Send one DSPy request, waiting its turn and retrying transient failures."""
         provider_lm, routed = self._route(request)
-        pacer = self.pacer
-        tokens = estimate_tokens(request) if pacer.counts_tokens else 0
+        if self.batch is not None:
+            return await self._complete_in_batch(provider_lm, routed)
+        tokens = estimate_tokens(request) if self.pacer.counts_tokens else 0
+        # Under a spend cap the call's worst case is booked before it waits for a slot, and settled after.
+        spend = await self.costing.book(routed)
+        try:
+            slot, response, _attempt = await self._attempts(tokens, lambda: provider_lm.complete(routed))
+            async with slot:
+                self._settle(slot, response.usage)
+        except BaseException:
+            self.costing.failed(spend)
+            raise
+        self.costing.succeeded(spend, response, routed)
+        return response
+
+    async def stream(self, request: lm15.Request) -> AsyncGenerator[Any, None]:
+        """Stream one request: admitted, booked and timed like ``complete``, retried only before its first event.
+
+        The per-attempt ``timeout`` bounds the time spent waiting on the provider for the whole stream; the time
+        the consumer takes between events does not count.
+        """
+        if self.batch is not None:
+            from sharedlm._errors import UsageError
+
+            raise UsageError("batch mode cannot stream: a batch answers whole calls. Turn streaming off "
+                             "(no dspy.streamify) or run without batch mode")
+        provider_lm, routed = self._route(request)
+        tokens = estimate_tokens(request) if self.pacer.counts_tokens else 0
+        loop = asyncio.get_running_loop()
+
+        async def open_stream() -> tuple[AsyncIterator[Any], Any, float]:
+            started = loop.time()
+            events = aiter(provider_lm.stream(routed))
+            try:
+                return events, await anext(events), started
+            except BaseException:
+                await _aclose(events)
+                raise
+
+        # Booked against a spend cap like ``complete``; priced from the end event's usage.
+        spend = await self.costing.book(routed)
+        try:
+            slot, (events, event, started), attempt = await self._attempts(tokens, open_stream)
+        except BaseException:
+            self.costing.failed(spend)
+            raise
+        usage: lm15.Usage | None = None
+        try:
+            async with slot:
+                try:
+                    budget = self.settings.timeout - (loop.time() - started)
+                    settled = False
+                    while True:
+                        if isinstance(event, lm15.StreamEndEvent) and event.usage is not None:
+                            self._settle(slot, event.usage)
+                            settled = True
+                            usage = event.usage
+                        yield event
+                        waited_from = loop.time()
+                        try:
+                            async with asyncio.timeout(budget):
+                                event = await anext(events)
+                        except StopAsyncIteration:
+                            break
+                        budget -= loop.time() - waited_from
+                    if not settled:
+                        self._settle(slot, None)
+                except Exception as exc:  # the stream broke off after its first event: not retried
+                    error = self._classified(exc, slot)
+                    if error is exc:
+                        raise
+                    raise error from exc
+                finally:
+                    await _aclose(events)
+        except BaseException as exc:
+            # The provider began to answer: what it cost is unknown unless the end event said, never free.
+            self.costing.stream_finished(spend, usage)
+            self._retry_or_fail(exc, slot, attempt, may_retry=False)
+            raise
+        self.costing.stream_finished(spend, usage)
+
+    async def _attempts(self, tokens: int, send: Callable[[], Awaitable[T]]) -> tuple[Attempt, T, int]:
+        """The one attempt loop of every call, ``complete`` and ``stream`` alike: run attempts until one opens.
+
+        Each attempt holds a slot (``async with pacer.attempt(tokens)``) and opens under the per-attempt timeout
+        with ``send()``: an answer for ``complete``, the first event for ``stream``. An attempt that fails to open
+        is classified and retried after a backoff while the error is retryable and retries are left; its slot is
+        released as its block is left. The attempt that opens hands its slot over, still held, to the caller, who
+        finishes the attempt in ``async with slot:`` (which releases it however that block is left), with no
+        await in between.
+
+        Args:
+            tokens: The call's token estimate (0 without a token budget).
+            send: Opens one attempt.
+
+        Returns:
+            The opened attempt's slot (held), what ``send()`` returned, and the attempt's number (1 for the first).
+        """
         counters = self.counters
         counters.call_started()
-        max_retries = self.settings.flow.max_retries
         attempt = 0
         while True:
             attempt += 1
-            booking = await pacer.admit(tokens=tokens)
-            record = AttemptRecord()
-            token = CURRENT_ATTEMPT.set(record)
-            sent_at = time.monotonic()
-            counters.attempt_sent(tokens)
+            slot: Attempt | None = None
             try:
-                async with asyncio.timeout(self.settings.timeout):
-                    response: lm15.Response = await provider_lm.complete(routed)
+                async with self.pacer.attempt(tokens) as slot:
+                    if self._closed:
+                        raise closed_error()
+                    counters.attempt_sent(tokens)
+                    reset = CURRENT_ATTEMPT.set(slot.record)
+                    try:
+                        async with asyncio.timeout(self.settings.timeout):
+                            value = await send()
+                    except BaseException as exc:
+                        error = self._classified(exc, slot)
+                        if error is exc:
+                            raise
+                        raise error from exc
+                    finally:
+                        CURRENT_ATTEMPT.reset(reset)
+                    return slot.hand_over(), value, attempt
             except BaseException as exc:
-                error = self._failed_attempt(exc, record, booking, sent_at, attempt, max_retries)
-                if error is None:
-                    counters.call_failed()
+                delay = self._retry_or_fail(exc, slot, attempt, may_retry=True)
+                if delay is None:
                     raise
-                delay = self._retry_delay(error, record, attempt)
-                await asyncio.sleep(delay)
-                continue
-            finally:
-                CURRENT_ATTEMPT.reset(token)
-            usage = response.usage
-            prompt = usage.input_tokens or 0
-            completion = usage.output_tokens or 0
-            pacer.succeeded(booking, used_tokens=(usage.total_tokens or prompt + completion) if tokens else None)
-            counters.succeeded(prompt, completion)
-            return response
+            await asyncio.sleep(delay)
 
-    def _failed_attempt(self, exc: BaseException, record: AttemptRecord, booking: Booking, sent_at: float,
-                        attempt: int, max_retries: int) -> ProviderCallError | None:
-        """Account for a failed attempt; return the error to retry, or None to re-raise what was raised."""
-        error: ProviderCallError | None
+    def _classified(self, exc: BaseException, slot: Attempt) -> BaseException:
+        """The sharedlm error for an attempt's failure; cancellation and interpreter exits come back unchanged."""
         if isinstance(exc, TimeoutError) and not isinstance(exc, lm15.LM15Error):
-            error = CallTimeoutError(
+            return CallTimeoutError(
                 f"one attempt to {self.provider} took longer than timeout={self.settings.timeout:g} s; raise it with "
                 "sharedlm.configure(timeout=...) or SHAREDLM_TIMEOUT", provider=self.provider)
-        elif isinstance(exc, Exception):
-            error = classify(exc, provider=self.provider, status=record.status, secret=self.settings.api_key)
-        else:
-            error = None  # cancellation and interpreter exits pass through untouched
-        rate_limited = isinstance(error, RateLimitedError)
-        self.pacer.failed(booking, sent_at=sent_at, rate_limited=rate_limited,
-                          no_work_done=rate_limited or record.status is None)
-        if error is None:
+        if isinstance(exc, Exception):
+            error = classify(exc, provider=self.provider, status=slot.record.status, secret=self.settings.api_key)
+            return exc if error is None else error
+        return exc
+
+    def _retry_or_fail(self, exc: BaseException, slot: Attempt | None, attempt: int, *,
+                       may_retry: bool) -> float | None:
+        """Count a failed attempt; return the delay before the next one, or None when ``exc`` ends the call.
+
+        Raises:
+            RetriesExhaustedError: When a retryable error is left and no retries are.
+        """
+        counters = self.counters
+        if not isinstance(exc, ProviderCallError) or slot is None:
+            counters.call_failed()  # cancellation, a closed LM, no slot in time: not the provider's failure
             return None
-        retry = isinstance(error, RetryableError) and attempt <= max_retries
-        self.counters.attempt_failed(type(error).__name__, rate_limited=rate_limited, will_retry=retry)
-        if not retry:
-            self.counters.call_failed()
-            if isinstance(error, RetryableError):
-                raise RetriesExhaustedError(
-                    f"gave up after {attempt} attempt{'s' if attempt != 1 else ''} ({max_retries} retries): {error}. "
-                    "Raise max_retries (sharedlm.configure(max_retries=...) or SHAREDLM_MAX_RETRIES), or lower the "
-                    "load: max_parallel_requests, rpm, tpm",
-                    last=error, attempts=attempt,
-                ) from error
-            error.attempts = attempt
-            raise error from (None if error is exc else exc)
-        return error
-
-    def _retry_delay(self, error: ProviderCallError, record: AttemptRecord, attempt: int) -> float:
-        hint = getattr(error, "retry_after", None)
-        delay, _told = self.pacer.retry_delay(attempt, record.headers, hint)
-        return delay
-
-    async def stream(self, request: lm15.Request) -> AsyncIterator[Any]:
-        """Stream one request. It is admitted like ``complete``; it is retried only before its first event."""
-        provider_lm, routed = self._route(request)
-        self.counters.call_started()
-        attempt = 0
         max_retries = self.settings.flow.max_retries
-        while True:
-            attempt += 1
-            booking = await self.pacer.admit(tokens=0)
-            record = AttemptRecord()
-            token = CURRENT_ATTEMPT.set(record)
-            sent_at = time.monotonic()
-            self.counters.attempt_sent(0)
-            emitted = False
-            try:
-                async for event in provider_lm.stream(routed):
-                    emitted = True
-                    yield event
-            except BaseException as exc:
-                if emitted:
-                    self.pacer.failed(booking, sent_at=sent_at, rate_limited=False, no_work_done=False)
-                    self.counters.call_failed()
-                    raise
-                error = self._failed_attempt(exc, record, booking, sent_at, attempt, max_retries)
-                if error is None:
-                    self.counters.call_failed()
-                    raise
-                await asyncio.sleep(self._retry_delay(error, record, attempt))
-                continue
-            finally:
-                CURRENT_ATTEMPT.reset(token)
-            self.pacer.succeeded(booking, used_tokens=None)
-            self.counters.succeeded(0, 0)
-            return
+        retryable = isinstance(exc, RetryableError)
+        retry = retryable and may_retry and attempt <= max_retries
+        counters.attempt_failed(type(exc).__name__, rate_limited=isinstance(exc, RateLimitedError), will_retry=retry)
+        if retry:
+            delay, _told = self.pacer.retry_delay(attempt, slot.record.headers, getattr(exc, "retry_after", None),
+                                                  message=str(exc))
+            return delay
+        counters.call_failed()
+        if retryable and may_retry:
+            raise RetriesExhaustedError(
+                f"gave up after {attempt} attempt{'s' if attempt != 1 else ''} ({max_retries} retries): {exc}. "
+                "Raise max_retries (sharedlm.configure(max_retries=...) or SHAREDLM_MAX_RETRIES), or lower the "
+                "load: max_parallel_requests, rpm, tpm",
+                last=exc, attempts=attempt,
+            ) from exc
+        exc.attempts = attempt
+        return None
+
+    def _settle(self, slot: Attempt, usage: lm15.Usage | None) -> None:
+        """Count a successful call and settle its token booking with the usage the provider reported."""
+        prompt = completion = 0
+        if usage is not None:
+            prompt = usage.input_tokens or 0
+            completion = usage.output_tokens or 0
+            if slot.tokens:
+                slot.used_tokens = usage.total_tokens or prompt + completion
+        self.counters.succeeded(prompt, completion)
 
     async def aclose(self) -> None:
-        """Close every pool (DSPy calls this when the LM is closed)."""
-        self.transport.close_nowait()
+        """Close every pool (DSPy calls this when the LM is closed); later attempts fail with a clear error."""
+        self.close_nowait()
 
     def close_nowait(self) -> None:
+        """Close every pool without waiting; attempts not yet sent fail with :class:`SharedLMClosedError`."""
+        self._closed = True
         self.transport.close_nowait()
+        self.pacer.flush()
 
     # --- saving programs that use the shared LM: the engine is saved as a reference, never with secrets ---
 
@@ -286,7 +478,10 @@ class SharedEngine:
             tokens_used=counters.prompt_tokens + counters.completion_tokens,
             prompt_tokens=counters.prompt_tokens,
             completion_tokens=counters.completion_tokens,
+            cost_usd=self.costing.cost_usd if self.costing.cost_known else None,
+            cost_known=self.costing.cost_known,
+            **lease_fields(gate),  # type: ignore[arg-type]
         )
 
 
-__all__ = ["SharedEngine", "resolve_model"]
+__all__ = ["SharedEngine", "closed_error", "resolve_model"]

@@ -11,19 +11,25 @@
 | ``SHAREDLM_RPM`` / ``SHAREDLM_TPM`` | request / token budget per minute |
 | ``SHAREDLM_BUDGET_SHARE`` | this process's fraction of the budgets |
 | ``SHAREDLM_POOL_TIMEOUT`` | seconds a call may wait for an in-flight slot |
+| ``SHAREDLM_MAX_RESPONSE_HEADER_BYTES`` | largest answer head accepted, default 65536 (64 KiB) |
+| ``SHAREDLM_MAX_RESPONSE_BODY_BYTES`` | largest answer body accepted as sent, default 67108864 (64 MiB) |
+| ``SHAREDLM_MAX_RESPONSE_DECOMPRESSED_BYTES`` | largest answer body once decompressed, default 64 MiB |
 | ``SHAREDLM_GUARD`` | runtime guard mode: ``warn`` (default), ``error`` or ``off`` |
 | ``SHAREDLM_GUARD_MAX_LMS`` | live LM instances the guard tolerates, default 8 |
+| ``SHAREDLM_STATE_DIR`` | where learned limits are remembered, default ``sharedlm`` in the user's cache directory |
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sharedlm._errors import ConfigurationError
-from sharedlm._settings import DEFAULT_MODEL, FlowSettings, SharedLMSettings, split_setting_names
+from sharedlm._settings import DEFAULT_MODEL, FlowSettings, SharedLMSettings, check_api_key, split_setting_names
 
 # Provider prefix of a DSPy model string -> the variables its key is usually kept in, in order.
 PROVIDER_KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
@@ -35,10 +41,15 @@ PROVIDER_KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "mistral": ("MISTRAL_API_KEY",),
     "deepseek": ("DEEPSEEK_API_KEY",),
     "together_ai": ("TOGETHER_API_KEY", "TOGETHERAI_API_KEY"),
-    "fireworks_ai": ("FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY"),
+    "fireworks_ai": ("FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"),
     "openrouter": ("OPENROUTER_API_KEY",),
     "xai": ("XAI_API_KEY",),
     "cerebras": ("CEREBRAS_API_KEY",),
+    # Providers reached through LiteLLM: the variables LiteLLM itself reads, so the key is known (and redacted).
+    "cohere": ("COHERE_API_KEY", "CO_API_KEY"),
+    "perplexity": ("PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"),
+    "databricks": ("DATABRICKS_API_KEY",),
+    "huggingface": ("HUGGINGFACE_API_KEY", "HF_TOKEN"),
 }
 
 GUARD_MODES = ("warn", "error", "off")
@@ -53,16 +64,30 @@ def provider_prefix(model: str) -> str:
 
 
 def key_variables(model: str) -> tuple[str, ...]:
-    """The environment variables searched for the key of ``model``, in order."""
-    return ("SHAREDLM_API_KEY", *PROVIDER_KEY_VARIABLES.get(provider_prefix(model), ()))
+    """The environment variables searched for the key of ``model``, in order.
+
+    A provider declared with ``dspy.lm15.register_provider`` is searched in the variables it declared.
+    """
+    from sharedlm._providers import registered_definition
+
+    prefix = provider_prefix(model)
+    declared = registered_definition(prefix)
+    own = tuple(declared.access.env_keys) if declared is not None else PROVIDER_KEY_VARIABLES.get(prefix, ())
+    return ("SHAREDLM_API_KEY", *own)
 
 
 def find_api_key(model: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The first non-empty key among :func:`key_variables` of ``model``."""
+    """The first non-empty key among :func:`key_variables` of ``model``.
+
+    Raises:
+        ConfigurationError: When that key holds a character an HTTP header cannot carry; it names the variable,
+            never the key.
+    """
     env = os.environ if environ is None else environ
     for name in key_variables(model):
         value = env.get(name, "").strip()
         if value:
+            check_api_key(f"environment variable {name}", value)
             return value
     return None
 
@@ -102,6 +127,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         "tpm": _parse(env, "SHAREDLM_TPM", _finite_float, "a number of tokens per minute"),
         "budget_share": _parse(env, "SHAREDLM_BUDGET_SHARE", _finite_float, "a fraction in (0, 1]"),
         "pool_timeout": _parse(env, "SHAREDLM_POOL_TIMEOUT", _finite_float, "a number of seconds"),
+        "max_response_header_bytes": _parse(env, "SHAREDLM_MAX_RESPONSE_HEADER_BYTES", int, "a whole number of bytes"),
+        "max_response_body_bytes": _parse(env, "SHAREDLM_MAX_RESPONSE_BODY_BYTES", int, "a whole number of bytes"),
+        "max_response_decompressed_bytes": _parse(env, "SHAREDLM_MAX_RESPONSE_DECOMPRESSED_BYTES", int,
+                                                  "a whole number of bytes"),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     values = {k: v for k, v in values.items() if v is not None}
@@ -138,4 +167,44 @@ def guard_max_lms(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
-__all__ = ["find_api_key", "guard_max_lms", "guard_mode", "key_variables", "provider_prefix", "settings_from_env"]
+BUDGET_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def budget_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where every process shares one in-flight budget (``SHAREDLM_BUDGET_URL``, a Redis URL), or None: unset.
+
+    The URL may hold a password, so errors never show it.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get("SHAREDLM_BUDGET_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(BUDGET_URL_SCHEMES):
+        raise ConfigurationError(
+            "environment variable SHAREDLM_BUDGET_URL must be a Redis URL (redis://host:port/db, rediss:// or "
+            "unix://); fix or unset it"
+        )
+    return url
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where learned limits are remembered: ``SHAREDLM_STATE_DIR``, else ``sharedlm`` in the user's cache directory.
+
+    The cache directory is ``XDG_CACHE_HOME`` (else ``~/.cache``) on Linux, ``~/Library/Caches`` on macOS and
+    ``LOCALAPPDATA`` on Windows.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get("SHAREDLM_STATE_DIR", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "sharedlm"
+    if sys.platform == "win32":
+        local = env.get("LOCALAPPDATA", "").strip()
+        return (Path(local) if local else Path.home() / "AppData" / "Local") / "sharedlm" / "Cache"
+    cache = env.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache) if cache else Path.home() / ".cache") / "sharedlm"
+
+
+__all__ = ["budget_url", "find_api_key", "guard_max_lms", "guard_mode", "key_variables", "provider_prefix",
+           "settings_from_env", "state_dir"]

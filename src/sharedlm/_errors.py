@@ -96,6 +96,18 @@ class CallTimeoutError(ProviderCallError, RetryableError, lm15.TimeoutError):
         _provider_init(self, lm15.TimeoutError, message, status=status, provider=provider)
 
 
+class ResponseTooLargeError(ProviderCallError, FatalError, lm15.ProviderError):
+    """An answer's head, body or decompressed body is larger than its limit allows.
+
+    Fatal: the same server is expected to send the same oversized answer again. The message names the setting
+    that raises the limit (``max_response_header_bytes``, ``max_response_body_bytes`` or
+    ``max_response_decompressed_bytes``).
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, status: int | None = None) -> None:
+        _provider_init(self, lm15.ProviderError, message, status=status, provider=provider)
+
+
 class RequestRejectedError(ProviderCallError, FatalError, lm15.InvalidRequestError):
     """The provider refused the request itself (400, 404, 422): the same request will fail again."""
 
@@ -144,6 +156,13 @@ class PoolTimeoutError(FatalError, lm15.TimeoutError):
         lm15.TimeoutError.__init__(self, message)
 
 
+class SharedLMClosedError(FatalError, lm15.ConfigurationError):
+    """The shared LM was reset (``sharedlm.reset_shared_lm()``) or closed while a call waited or was in flight."""
+
+    def __init__(self, message: str) -> None:
+        lm15.ConfigurationError.__init__(self, message)
+
+
 class GuardError(FatalError):
     """The runtime guard, in ``SHAREDLM_GUARD=error`` mode, saw the shared-LM pattern broken.
 
@@ -155,6 +174,26 @@ class GuardError(FatalError):
     def __init__(self, message: str, *, violations: tuple[Any, ...] = ()) -> None:
         super().__init__(message)
         self.violations = violations
+
+
+class SpendCapReachedError(FatalError, lm15.BillingError):
+    """A call's worst-case cost does not fit what is left of the spend cap (``--max-cost`` / ``max_cost=``).
+
+    Fatal: the call was not sent, and trying again cannot make the cap larger. It derives from
+    ``lm15.BillingError``, so DSPy raises its non-retryable ``LMBillingError`` from it.
+
+    Args:
+        message: The cap, what was spent, what the call needed, and how to raise the cap.
+        cap_usd: The cap in USD.
+        spent_usd: What was spent when the call was refused.
+        needed_usd: The call's worst-case cost.
+    """
+
+    def __init__(self, message: str, *, cap_usd: float, spent_usd: float, needed_usd: float) -> None:
+        lm15.ProviderError.__init__(self, message)
+        self.cap_usd = cap_usd
+        self.spent_usd = spent_usd
+        self.needed_usd = needed_usd
 
 
 class InputError(FatalError):
@@ -198,9 +237,12 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitedError",
     "RequestRejectedError",
+    "ResponseTooLargeError",
     "RetriesExhaustedError",
     "RetryableError",
+    "SharedLMClosedError",
     "SharedLMError",
+    "SpendCapReachedError",
     "UsageError",
     "sharedlm_cause",
 ]

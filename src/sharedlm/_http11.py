@@ -9,32 +9,57 @@ uses) for the response, and one :class:`ConnectionPool` per event loop that neve
 ``max_connections`` sockets open. Proxied origins do not come here (see :mod:`sharedlm._transport`).
 
 Network failures are :class:`~sharedlm._errors.ConnectionFailedError` (retryable) naming the host, and the
-engine's retry layer decides what happens next; a URL or header that cannot be sent, and a server certificate
-that cannot be verified, are a :class:`~sharedlm._errors.ConfigurationError` (fatal). A connection that
-served a request before and breaks before a single byte of the answer arrived (the server closed it while it
-sat idle) is replaced and the request sent once more at once, on a new connection, as browsers and urllib3
-do, because the server never saw it.
+engine's retry layer decides what happens next; a URL or header that cannot be sent (a control character, a line
+break, a character outside Latin-1), and a server certificate that cannot be verified, are a
+:class:`~sharedlm._errors.ConfigurationError` (fatal), whose message never shows the header's value. A connection
+that served a request before and breaks before a single byte of the answer arrived (the server closed it while it
+sat idle) is replaced and the request sent once more at once, on a new connection, as browsers and urllib3 do,
+because the server never saw it.
+
+Every answer is bounded (:class:`~sharedlm._http_rules.ResponseLimits`): its head, its body as sent, and its body
+once gzip/deflate is undone, so that a misbehaving gateway or a compression bomb cannot run the process out of
+memory; going over a limit is a :class:`~sharedlm._errors.ResponseTooLargeError` (fatal) naming the setting that
+raises it. Interim ``1xx`` answers (``100 Continue``, ``103 Early Hints``) are skipped: the answer is the final one.
+
+The client runs on any asyncio event loop, uvloop included: happy eyeballs is asked for only from loops whose
+``create_connection`` takes ``happy_eyeballs_delay`` (asyncio's; not uvloop's), and transports are used through
+the methods every loop's transports have, never checked against :class:`asyncio.Transport`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
+import re
 import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httptools
 
 from sharedlm._errors import ConfigurationError, ConnectionFailedError
+from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits, text_problem, too_large
 
 DEFAULT_KEEPALIVE_S = 15.0
 # Distinct request URLs remembered with their parsed origin; lm15 sends a handful (one per endpoint and model).
 _URL_CACHE_SIZE = 256
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HAPPY_EYEBALLS_S = 0.25
+# Loop class -> whether its create_connection takes happy_eyeballs_delay (asyncio's does, uvloop's does not).
+_HAPPY_EYEBALLS_LOOPS: dict[type, bool] = {}
+
+# RFC 9110: a method and a header name are tokens; a header value is visible ASCII, space, tab and obs-text.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_NOT_FIELD_TEXT = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_NOT_HEAD_TEXT = re.compile(r"[^\t\r\n\x20-\x7e\x80-\xff]")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Header names found to be tokens; lm15 sends a handful.
+_GOOD_NAMES: set[str] = set()
+# A request target or authority: no whitespace, no control character, nothing beyond Latin-1.
+_NOT_URL_TEXT = re.compile(r"[^\x21-\x7e\x80-\xff]")
 
 Origin = tuple[str, str, int]
 
@@ -57,6 +82,10 @@ class ParsedURL:
             raise ConfigurationError("cannot send to a URL with credentials in it; pass the key as api_key")
         # Messages name the scheme and authority only: a query may carry a key.
         shown_url = f"{scheme}://{authority}" if sep else authority
+        if _NOT_URL_TEXT.search(url) is not None:
+            problem = text_problem(url, allow_tab=False) or "a space"
+            raise ConfigurationError(f"cannot send to {shown_url!r}: the URL contains {problem}; a request line "
+                                     "may not, so percent-encode it")
         if not sep or scheme not in _DEFAULT_PORTS:
             raise ConfigurationError(f"cannot send to {shown_url!r}: only http:// and https:// URLs are supported")
         target = target.split("#", 1)[0]
@@ -85,19 +114,37 @@ def _split_host_port(authority: str, scheme: str, shown_url: str) -> tuple[str, 
     return host.lower(), int(port_text)
 
 
+def _check_name(name: str) -> None:
+    if name in _GOOD_NAMES:
+        return
+    if _TOKEN.fullmatch(name) is None:
+        raise ConfigurationError(
+            f"refusing to send header {name!r}: a header name is letters, digits and !#$%&'*+-.^_`|~ only")
+    if len(_GOOD_NAMES) < _URL_CACHE_SIZE:
+        _GOOD_NAMES.add(name)
+
+
 def _check_header(name: str, value: str) -> None:
-    for text in (name, value):
-        if "\r" in text or "\n" in text or "\0" in text:
-            raise ConfigurationError(
-                f"refusing to send header {name!r}: a header name or value may not contain line breaks")
+    # The message names the header and the kind of character, never the value: it may be a key.
+    _check_name(name)
+    if _NOT_FIELD_TEXT.search(value) is not None:
+        problem = text_problem(value)
+        raise ConfigurationError(f"refusing to send header {name!r}: its value contains {problem}; if it is the "
+                                 "API key, copy it again from the provider's console")
 
 
 def build_head(method: str, parsed: ParsedURL, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    """The request line and headers of one request, with ``Host`` and ``Content-Length`` added."""
+    """The request line and headers of one request, with ``Host`` and ``Content-Length`` added.
+
+    Raises:
+        ConfigurationError: When the method, a header name or a header value cannot be sent as it is.
+    """
+    if method not in _METHODS and _TOKEN.fullmatch(method) is None:
+        raise ConfigurationError(f"refusing to send method {method!r}: a method is letters only, such as 'POST'")
     lines = [f"{method} {parsed.target} HTTP/1.1\r\nHost: {parsed.host_header}\r\n"]
     seen_length = seen_encoding = seen_agent = False
     for name, value in headers:
-        _check_header(name, value)
+        _check_name(name)
         lower = name.lower()
         if lower == "host":
             continue
@@ -115,7 +162,14 @@ def build_head(method: str, parsed: ParsedURL, headers: list[tuple[str, str]], b
     if not seen_agent:
         lines.append("User-Agent: sharedlm\r\n")
     lines.append("\r\n")
-    return "".join(lines).encode("latin-1")
+    text = "".join(lines)
+    # One scan of the whole head instead of one per value: every line above ends in exactly one CRLF (the first
+    # holds two), so another CR or LF, or a character outside field text, came from a value; then name which.
+    breaks = len(lines) + 1
+    if text.count("\n") != breaks or text.count("\r") != breaks or _NOT_HEAD_TEXT.search(text) is not None:
+        for name, value in headers:
+            _check_header(name, value)
+    return text.encode("latin-1")
 
 
 class HTTP11Response:
@@ -126,12 +180,15 @@ class HTTP11Response:
         where: ``host:port``, for error messages.
     """
 
-    __slots__ = ("_chunks", "_connection", "_decoder", "_done", "_error", "_head", "_waiter", "_where",
-                 "headers", "http_version", "keep_alive", "reason", "status")
+    __slots__ = ("_body_bytes", "_chunks", "_connection", "_decoded_bytes", "_decoder", "_done", "_error", "_head",
+                 "_limits", "_waiter", "_where", "headers", "http_version", "keep_alive", "reason", "status")
 
     def __init__(self, connection: _Connection, where: str) -> None:
         self._connection = connection
         self._where = where
+        self._limits = connection.pool.limits
+        self._body_bytes = 0
+        self._decoded_bytes = 0
         self._head: asyncio.Future[None] = connection.loop.create_future()
         self._chunks: list[bytes] = []
         self._waiter: asyncio.Future[None] | None = None
@@ -230,11 +287,21 @@ class HTTP11Response:
     def _on_body(self, data: bytes) -> None:
         if self._done or self._error is not None:
             return
+        limits = self._limits
+        self._body_bytes += len(data)
+        if self._body_bytes > limits.body_bytes:
+            self._fail(too_large(self._where, "a body", "max_response_body_bytes", limits.body_bytes))
+            return
         if self._decoder is not None:
+            room = limits.decompressed_bytes - self._decoded_bytes
             try:
-                data = self._decoder.decompress(data)
+                # At most one byte over the room: a gzip bomb never expands past the limit in memory. Output
+                # shorter than that means every input byte was used (zlib stops early only when out of room).
+                data = self._decoder.decompress(data, room + 1)
             except zlib.error as exc:
                 self._fail(ConnectionFailedError(f"{self._where} sent a body that does not decompress: {exc}"))
+                return
+            if not self._count_decoded(len(data)):
                 return
         if data:
             self._chunks.append(data)
@@ -246,6 +313,8 @@ class HTTP11Response:
         decoder = self._decoder
         if decoder is not None:
             tail = decoder.flush()
+            if not self._count_decoded(len(tail)):
+                return
             if tail:
                 self._chunks.append(tail)
             if not decoder.eof:
@@ -254,6 +323,15 @@ class HTTP11Response:
         self.keep_alive = keep_alive
         self._done = True
         self._wake()
+
+    def _count_decoded(self, size: int) -> bool:
+        self._decoded_bytes += size
+        limit = self._limits.decompressed_bytes
+        if self._decoded_bytes > limit:
+            self._fail(too_large(self._where, "a body that decompresses to more", "max_response_decompressed_bytes",
+                                 limit))
+            return False
+        return True
 
     def _fail(self, error: BaseException) -> None:
         if self._done or self._error is not None:
@@ -289,6 +367,12 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[str, str]] = []
         self._reason = ""
+        # Head bookkeeping of the current request: whether a head is being read, whether it is an interim (1xx)
+        # one, the bytes of complete header lines, and the bytes of reads that did not finish a head.
+        self._in_head = False
+        self._interim = False
+        self._head_bytes = 0
+        self._head_reads = 0
 
     def __repr__(self) -> str:
         scheme, host, port = self.origin
@@ -297,8 +381,9 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol ---
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's transports have every method used here but derive from none of
+        # asyncio's transport classes.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -320,6 +405,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
+        if self.closed:
+            return
         if self.response is None:
             self.close()  # bytes nobody asked for: the connection's framing can no longer be trusted
             return
@@ -329,6 +416,17 @@ class _Connection(asyncio.Protocol):
             if self.response is not None:
                 self.response._fail(ConnectionFailedError(f"{self.where} sent a malformed HTTP answer: {exc}"))
             self.close()
+            return
+        if self._in_head and not self.closed:
+            # The parser keeps a header line it has not finished; count what it holds, so that an endless line is
+            # refused too.
+            self._head_reads += len(data)
+            self._check_head_size(self._head_reads)
+
+    def _check_head_size(self, size: int) -> None:
+        limit = self.pool.limits.header_bytes
+        if size > limit and self.response is not None:
+            self.response._fail(too_large(self.where, "a head", "max_response_header_bytes", limit))
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -344,20 +442,32 @@ class _Connection(asyncio.Protocol):
             return
         self._headers = []
         self._reason = ""
+        self._in_head = True
 
     def on_status(self, status: bytes) -> None:
         self._reason += status.decode("latin-1")
+        self._head_bytes += len(status) + 15
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.response is None:
+        if self.response is None or self.closed:
+            return
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self.pool.limits.header_bytes:
+            self._check_head_size(self._head_bytes)
             return
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         response = self.response
-        if response is not None:
+        if response is not None and not self.closed:
             parser = self._parser
-            response._on_head(parser.get_status_code(), self._reason, self._headers, parser.get_http_version())
+            status = parser.get_status_code()
+            if 100 <= status < 200 and status != 101:
+                # An interim answer (100 Continue, 103 Early Hints): the final one follows on the same connection.
+                self._interim = True
+                return
+            response._on_head(status, self._reason, self._headers, parser.get_http_version())
             if self.head_only:
                 # The parser cannot know a HEAD answer has no body; end it here and do not reuse the connection.
                 response._on_complete(keep_alive=False)
@@ -367,6 +477,9 @@ class _Connection(asyncio.Protocol):
             self.response._on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         response = self.response
         if response is not None:
             response._on_complete(self._parser.should_keep_alive())
@@ -378,6 +491,9 @@ class _Connection(asyncio.Protocol):
         response = self.response = HTTP11Response(self, self.where)
         self.received_any = False
         self.head_only = head_only
+        self._in_head = True
+        self._interim = False
+        self._head_bytes = self._head_reads = 0
         if body and len(body) < 65536:
             self.transport.write(head + body)
         else:
@@ -409,14 +525,18 @@ class ConnectionPool:
         ssl_context: Builds the TLS context for https origins, called once on first use.
         on_open: Called with each socket this pool opens (the transport counts them).
         clock: Monotonic seconds.
+        limits: How large one answer may be.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, max_connections: int, connect_timeout: float,
                  keepalive_timeout: float = DEFAULT_KEEPALIVE_S,
                  ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
                  on_open: Callable[[Any], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 limits: ResponseLimits = DEFAULT_LIMITS) -> None:
         self.loop = loop
+        self.limits = limits
+        self._happy_eyeballs = _takes_happy_eyeballs(loop)
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.keepalive_timeout = keepalive_timeout
@@ -503,9 +623,10 @@ class ConnectionPool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 # Happy eyeballs (RFC 8305): an address family that hangs must not use up the whole timeout.
+                options: dict[str, Any] = {"happy_eyeballs_delay": _HAPPY_EYEBALLS_S} if self._happy_eyeballs else {}
                 transport, connection = await self.loop.create_connection(
                     lambda: _Connection(self, origin), host, port, ssl=context,
-                    server_hostname=host if context is not None else None, happy_eyeballs_delay=_HAPPY_EYEBALLS_S)
+                    server_hostname=host if context is not None else None, **options)
         except BaseException as exc:
             self._opening -= 1
             self._wake_one()  # the slot this attempt held is free again
@@ -585,6 +706,19 @@ class ConnectionPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+
+
+def _takes_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop.create_connection`` accepts ``happy_eyeballs_delay``, looked up once per loop class."""
+    kind = type(loop)
+    known = _HAPPY_EYEBALLS_LOOPS.get(kind)
+    if known is None:
+        try:
+            known = "happy_eyeballs_delay" in inspect.signature(loop.create_connection).parameters
+        except (TypeError, ValueError):  # a signature that cannot be read: do not risk a TypeError per connection
+            known = False
+        _HAPPY_EYEBALLS_LOOPS[kind] = known
+    return known
 
 
 class PoolSource(Protocol):

@@ -4,29 +4,39 @@ The pure policies live in :mod:`sharedlm._flow` (adaptive limit, budgets, ``Retr
 module owns their order and the waiting. A call first books its budgets (so budget order is arrival
 order), sleeps until they allow it, waits out any provider pause, and only then takes an in-flight slot:
 a slot is never held while sleeping.
+
+The only way to hold a slot is ``async with pacer.attempt(tokens) as slot:``; leaving the block, however it
+is left (an answer, an error, a 429, cancellation), releases the slot and settles the token booking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
-from sharedlm._admission import InFlightGate
+from sharedlm._errors import RateLimitedError
 from sharedlm._flow import (
+    DEFAULT_MIN_STALL_S,
     DEFAULT_SATURATED_FLOOR,
-    AdaptiveLimit,
+    CapacityLimit,
+    Memory,
     ProviderPause,
+    ProviderSignals,
     RateBudget,
     Reservation,
     SaturationCeiling,
     backoff_delay,
     book_together,
-    parse_retry_after,
 )
+from sharedlm._lease import make_gate
 from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
+from sharedlm._transport import AttemptRecord
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +56,86 @@ class Booking:
 
 _UNBUDGETED = Booking(tokens=0)
 
+
+class Attempt:
+    """One attempt's hold on the pacer: ``async with pacer.attempt(tokens) as slot:``.
+
+    Entering waits for the budgets, any provider pause and an in-flight slot. Leaving releases the slot and
+    settles the booking, whichever way the block is left:
+
+    - normally: the attempt succeeded; the token booking is settled with :attr:`used_tokens`, when the block set
+      it from the provider's usage (else the estimate stands);
+    - with a :class:`~sharedlm._errors.RateLimitedError`: the limit may shrink before the slot goes back, and the
+      tokens are refunded (the provider did no work);
+    - with any other exception, cancellation included: the tokens are refunded when no answer had begun
+      (:attr:`record` has no status), else they stand.
+
+    A block that opens an attempt for its caller to finish (a stream) hands the slot over with :meth:`hand_over`.
+
+    Attributes:
+        record: What the transport saw of this attempt (status and headers of the answer).
+        used_tokens: The tokens the provider reported using, set by the block on success.
+        sent_at: When the slot was taken, on the pacer's clock.
+    """
+
+    __slots__ = ("_booking", "_handed_over", "_pacer", "record", "sent_at", "tokens", "used_tokens")
+
+    def __init__(self, pacer: Pacer, tokens: int) -> None:
+        self._pacer = pacer
+        self.tokens = tokens
+        self._booking = _UNBUDGETED
+        self._handed_over = False
+        self.record = AttemptRecord()
+        self.used_tokens: int | None = None
+        self.sent_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"Attempt(tokens={self.tokens}, status={self.record.status}, used_tokens={self.used_tokens})"
+
+    def hand_over(self) -> Attempt:
+        """Keep the slot held past the end of this block, for the caller's own ``async with slot:``.
+
+        The idiom of ``ExitStack.pop_all()``: a block that opens an attempt returns ``slot.hand_over()``; leaving
+        it normally then keeps the slot, and the caller enters ``async with slot:`` with no await in between,
+        which releases the slot however that block is left.
+        """
+        self._handed_over = True
+        return self
+
+    async def __aenter__(self) -> Attempt:
+        if self._handed_over:  # the caller a held slot was handed to takes it over
+            self._handed_over = False
+            return self
+        pacer = self._pacer
+        booking = pacer._admit_now(self.tokens)
+        self._booking = booking if booking is not None else await pacer._admit(self.tokens)
+        self.sent_at = pacer._clock()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc is None:
+            if not self._handed_over:
+                self._pacer._succeeded(self._booking, used_tokens=self.used_tokens, headers=self.record.headers,
+                                       sent_at=self.sent_at)
+            return
+        self._handed_over = False
+        rate_limited = isinstance(exc, RateLimitedError)
+        self._pacer._failed(self._booking, sent_at=self.sent_at, rate_limited=rate_limited,
+                            no_work_done=rate_limited or self.record.status is None, headers=self.record.headers)
+
+
 # Budgets are kept over 61 s rather than the provider's 60: a send booked for t may reach the provider a little
 # late or early (scheduling, network), and a second of slack keeps every provider-side minute within budget.
 BUDGET_WINDOW_S = 61.0
+# While calls wait for a slot, how often the pacer looks for a stall (nothing back, CPU to spare): a slow provider.
+STALL_TICK_S = 0.05
+# A provider that answered faster than a stall lasts is not slow: for this long after such an answer, a gap with
+# nothing back is a hiccup (a starved or garbage-collecting provider), not a reason to open the window.
+FAST_ANSWER_MEMORY_S = 10.0
+# Before the provider has answered anything at all, a stall must last this long from the first wait for a slot:
+# a first burst's refusals take longest to come back (new connections, a provider starting up or starved of CPU).
+FIRST_STALL_S = 2.0
 
 
 class Pacer:
@@ -60,10 +147,12 @@ class Pacer:
         clock: Monotonic seconds; injectable for tests.
         rng: Randomness for backoff jitter.
         cpu_clock: CPU seconds the calling thread has used; injectable for tests.
+        memory: Where what is learned about this deployment is remembered across runs, or None.
     """
 
     def __init__(self, flow: FlowSettings, *, cap: int, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, cpu_clock: Callable[[], float] = time.thread_time) -> None:
+                 rng: random.Random | None = None, cpu_clock: Callable[[], float] = time.thread_time,
+                 memory: Memory | None = None) -> None:
         self.flow = flow
         self.cap = cap
         self._clock = clock
@@ -71,25 +160,41 @@ class Pacer:
         floor = min(flow.min_concurrency, cap)
         start = flow.initial_concurrency or (DEFAULT_INITIAL_CONCURRENCY if flow.adaptive else cap)
         initial = max(floor, min(cap, start))
-        self.adaptive: AdaptiveLimit | None = (
-            AdaptiveLimit(initial=initial, floor=floor, ceiling=cap, clock=clock) if flow.adaptive else None
+        # What the answers' headers report sizes the budgets; what was learned before is read back from memory.
+        self.signals = ProviderSignals(rpm=flow.effective_rpm, tpm=flow.effective_tpm, share=flow.budget_share,
+                                       clock=clock, window_seconds=BUDGET_WINDOW_S,
+                                       max_retry_after=flow.max_retry_after, memory=memory)
+        remembered = self.signals.remembered
+        self.adaptive: CapacityLimit | None = (
+            CapacityLimit(initial=initial, floor=floor, ceiling=cap, clock=clock,
+                          learned_capacity=remembered.capacity if remembered is not None else None)
+            if flow.adaptive else None
         )
+        if self.adaptive is not None:
+            initial = self.adaptive.limit
         # Keeps the window small while this process's own CPU is the bottleneck (a fast provider).
         self.saturation: SaturationCeiling | None = (
             SaturationCeiling(initial=initial, cap=cap, floor=max(floor, DEFAULT_SATURATED_FLOOR), clock=clock,
                               cpu_clock=cpu_clock) if flow.adaptive else None
         )
-        self.gate = InFlightGate(initial)
+        self.gate = make_gate(initial, cap=cap)  # leased from a shared budget when one is installed (sharedlm._lease)
         self._peak_limit = initial
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
-        rpm, tpm = flow.effective_rpm, flow.effective_tpm
-        window = BUDGET_WINDOW_S
-        self.requests = RateBudget(per_minute=rpm, clock=clock, name="requests", window_seconds=window) if rpm else None
-        self.tokens = RateBudget(per_minute=tpm, clock=clock, name="tokens", window_seconds=window) if tpm else None
+        self.requests: RateBudget | None = self.signals.budgets.requests
+        self.tokens: RateBudget | None = self.signals.budgets.tokens
+        # Answers seen (successes and failures), for the stall ticks; which loops have a tick running.
+        self._answers = 0
+        # Weak: a loop that is closed and collected with its tick pending must not keep its place (nor its id).
+        self._ticking: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+        self._fast_until = -math.inf
+        self._first_wait: float | None = None
+        # Whether the last 429 escalated (kept 429s coming after a decrease): its retry then pauses the provider.
+        self._escalated = False
 
     def __repr__(self) -> str:
         ceiling = self.saturation.ceiling if self.saturation is not None else None
-        return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, cpu_ceiling={ceiling}, "
+        capacity = self.adaptive.capacity if self.adaptive is not None else None
+        return (f"Pacer(limit={self.gate.limit}, cap={self.cap}, cpu_ceiling={ceiling}, capacity={capacity}, "
                 f"in_flight={self.gate.in_flight}, queued={self.gate.queued}, "
                 f"paused_for={self.pause.remaining():.2f}s)")
 
@@ -102,12 +207,34 @@ class Pacer:
     def peak_limit(self) -> int:
         return self._peak_limit
 
-    async def admit(self, *, tokens: int) -> Booking:
-        """Wait until one attempt may be sent, then hold an in-flight slot for it.
+    def attempt(self, tokens: int = 0) -> Attempt:
+        """One attempt's slot, held for the ``async with`` block: ``async with pacer.attempt(tokens) as slot:``.
 
         Args:
             tokens: The attempt's token estimate (0 without a token budget).
         """
+        return Attempt(self, tokens)
+
+    def _admit_now(self, tokens: int) -> Booking | None:
+        """The fast path of :meth:`_admit`: a free slot with no budget to book and no pause, or None."""
+        if self.requests is not None or (tokens and self.tokens is not None) or self.pause.remaining() > 0:
+            return None
+        if not self.gate.try_acquire():
+            return None
+        if self.saturation is not None:
+            self.saturation.on_admit()
+        return _UNBUDGETED
+
+    async def _admit(self, tokens: int) -> Booking:
+        """Wait until one attempt may be sent, then hold an in-flight slot for it."""
+        gate = self.gate
+        if gate.in_flight >= gate.limit and self.saturation is not None:
+            loop = asyncio.get_running_loop()
+            if loop not in self._ticking:
+                if self._first_wait is None:
+                    self._first_wait = self._clock()
+                self._ticking.add(loop)
+                loop.call_later(STALL_TICK_S, self._tick, loop, self._answers)
         booking, delay = self._book(tokens)
         try:
             if delay > 0:
@@ -125,7 +252,7 @@ class Pacer:
                 # A pause began while this call waited for its slot: give the slot back and wait it out.
                 self.gate.release()
         except BaseException:
-            self.cancel(booking)
+            self._cancel(booking)
             raise
 
     def _book(self, tokens: int) -> tuple[Booking, float]:
@@ -143,7 +270,7 @@ class Pacer:
         delay = max(slot.delay for slot in slots.values())
         return Booking(tokens=tokens, request_slot=request_slot, token_slot=token_slot), delay
 
-    def cancel(self, booking: Booking) -> None:
+    def _cancel(self, booking: Booking) -> None:
         """Return an attempt's booking that was never sent."""
         if self.requests is not None and booking.request_slot is not None:
             self.requests.refund(booking.request_slot.amount, reservation=booking.request_slot)
@@ -153,8 +280,16 @@ class Pacer:
         if self.tokens is not None and booking.token_slot is not None and amount:
             self.tokens.refund(amount, reservation=booking.token_slot)
 
-    def succeeded(self, booking: Booking, *, used_tokens: int | None) -> None:
-        """Release the slot of a successful attempt and settle its token booking with the real usage."""
+    def _succeeded(self, booking: Booking, *, used_tokens: int | None,
+                   headers: list[tuple[str, str]] | None = None, sent_at: float | None = None) -> None:
+        """Release the slot of a successful attempt, settle its token booking, and read its rate-limit headers."""
+        self._answers += 1
+        if sent_at is not None and self.saturation is not None:
+            now = self._clock()
+            if now - sent_at < DEFAULT_MIN_STALL_S:
+                self._fast_until = now + FAST_ANSWER_MEMORY_S
+        if headers and self.signals.on_answer(headers):
+            self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
         gate = self.gate
         gate.release()
         if used_tokens is not None:
@@ -165,43 +300,85 @@ class Pacer:
                 self.saturation.on_completion(limit=gate.limit, in_flight=gate.in_flight, queued=gate.queued)
             self._follow_limit()
 
-    def failed(self, booking: Booking, *, sent_at: float, rate_limited: bool, no_work_done: bool) -> None:
+    def _failed(self, booking: Booking, *, sent_at: float, rate_limited: bool, no_work_done: bool,
+                headers: list[tuple[str, str]] | None = None) -> None:
         """Release the slot of a failed attempt; a 429 may shrink the limit.
+
+        A 429 whose headers report an exhausted request or token limit is a rate event: the budgets, sized from
+        those headers, pace it, and the in-flight limit is left alone. Any other 429 is a congestion event for the
+        capacity estimate (:class:`~sharedlm._flow.CapacityLimit`).
 
         Args:
             booking: The attempt's booking.
             sent_at: When the attempt was sent (clock seconds), to react once per burst of 429s.
             rate_limited: Whether the provider answered 429.
             no_work_done: Whether the provider certainly did no work (its tokens are refunded).
+            headers: The answer's headers, when one arrived.
         """
-        if rate_limited and self.adaptive is not None:
-            # Shrink the limit before giving the slot back: released first, the slot would go straight to the
-            # next waiter, and the provider would be sent as many requests as just drew the 429.
-            self.adaptive.on_rate_limited(sent_at, in_flight=self.gate.in_flight - 1)
-            self._follow_limit()
+        self._answers += 1
+        self._escalated = False
+        if rate_limited:
+            report, changed = self.signals.on_rate_limited(headers or [])
+            if changed:
+                self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
+            adaptive = self.adaptive
+            if adaptive is not None and report.retry_hint() is None:
+                # Shrink the limit before giving the slot back: released first, the slot would go straight to the
+                # next waiter, and the provider would be sent as many requests as just drew the 429.
+                verdict = adaptive.on_rate_limited(sent_at, in_flight=self.gate.in_flight - 1, limit=self.gate.limit)
+                self._escalated = verdict.escalate
+                self._follow_limit()
+                self.signals.remember(adaptive.capacity)
         self.gate.release()
         if no_work_done:
             self._refund_tokens(booking, booking.tokens)
 
-    def retry_delay(self, attempt: int, headers: list[tuple[str, str]], hint: float | None) -> tuple[float, bool]:
+    def retry_delay(self, attempt: int, headers: list[tuple[str, str]], hint: float | None, *,
+                    message: str | None = None) -> tuple[float, bool]:
         """How long before retrying, and whether the provider said so itself.
 
-        A provider's ``Retry-After`` (or ``retry-after-ms``) also pauses every new send to this provider,
-        bounded by ``max_retry_after``; without one, exponential backoff with jitter.
+        The provider's hint (``retry-after-ms``, ``Retry-After``, the words or ``RetryInfo`` of its message, an
+        exhausted limit's reset; see :meth:`ProviderSignals.retry_hint`) delays this request, bounded by
+        ``max_retry_after``; without one, exponential backoff with jitter. Every new send to the provider is
+        paused for it only when 429s kept coming after the limit was lowered for them (or without adaptive
+        concurrency, where nothing else reacts to them).
 
         Args:
             attempt: The number of the attempt that failed (1 for the first).
             headers: The failed attempt's response headers (empty when none arrived).
-            hint: A retry hint lm15 read from the error body, if any.
+            hint: A retry hint lm15 read from the error, if any.
+            message: The error's message, which may say how long to wait.
         """
-        told = parse_retry_after(headers, now_epoch=time.time(), max_delay=self.flow.max_retry_after)
-        if told is None and hint is not None and hint >= 0:
-            told = min(float(hint), self.flow.max_retry_after)
+        told = self.signals.retry_hint(headers, message=message, hint=hint)
+        escalated, self._escalated = self._escalated, False
         if told is not None:
-            if told > 0:
+            if told > 0 and (escalated or self.adaptive is None):
                 self.pause.pause_for(told)
             return told, True
-        return backoff_delay(attempt - 1, base=self.flow.backoff_base, cap=self.flow.backoff_max, rng=self._rng), False
+        delay = backoff_delay(attempt - 1, base=self.flow.backoff_base, cap=self.flow.backoff_max, rng=self._rng)
+        if escalated:
+            self.pause.pause_for(delay)  # no hint, yet 429s keep coming: hold every send for the backoff
+        return delay, False
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, answers: int) -> None:
+        """While calls wait for a slot: a stall with CPU to spare opens the window (see ``SaturationCeiling``)."""
+        adaptive, saturation = self.adaptive, self.saturation
+        if self.gate.queued <= 0 or adaptive is None or saturation is None:
+            self._ticking.discard(loop)
+            return
+        now = self._clock()
+        stalled = self._answers == answers and now >= self._fast_until and (
+            self._answers > 0 or self._first_wait is None or now - self._first_wait >= FIRST_STALL_S)
+        if saturation.on_tick(limit=adaptive.limit, stalled=stalled):
+            adaptive.on_stall()
+            self._follow_limit()
+        loop.call_later(STALL_TICK_S, self._tick, loop, self._answers)
+
+    def flush(self) -> None:
+        """Write what was learned about the deployment now (the engine calls this when it closes)."""
+        if self.adaptive is not None:
+            self.signals.remember(self.adaptive.capacity)
+        self.signals.flush()
 
     def _follow_limit(self) -> None:
         assert self.adaptive is not None
@@ -214,4 +391,4 @@ class Pacer:
                 self._peak_limit = limit
 
 
-__all__ = ["Booking", "Pacer"]
+__all__ = ["Attempt", "Booking", "Pacer"]

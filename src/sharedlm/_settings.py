@@ -11,6 +11,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sharedlm._errors import ConfigurationError
+from sharedlm._http_rules import (
+    DEFAULT_MAX_RESPONSE_BODY_BYTES,
+    DEFAULT_MAX_RESPONSE_DECOMPRESSED_BYTES,
+    DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+    ResponseLimits,
+    text_problem,
+)
 
 DEFAULT_MODEL = "gemini/gemini-2.5-flash"
 DEFAULT_MAX_PARALLEL_REQUESTS = 2000
@@ -34,6 +41,23 @@ def _positive_int(name: str, value: object) -> None:
         raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
+def check_api_key(source: str, key: object) -> None:
+    """Refuse a key that cannot travel in an HTTP header, naming ``source`` and never the key.
+
+    Args:
+        source: Where the key came from: ``"api_key"`` or an environment variable's name.
+        key: The key.
+    """
+    if not isinstance(key, str):
+        raise ConfigurationError(f"{source} must be a string (the provider's API key), got a {type(key).__name__}")
+    problem = text_problem(key)
+    if problem is not None:
+        # Raised outside any except block, so no exception holding the key is chained to it.
+        raise ConfigurationError(
+            f"{source} contains {problem}, so it cannot be sent in an HTTP header; copy the key again from the "
+            "provider's console (the key itself is not shown here)")
+
+
 def _positive_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -47,9 +71,11 @@ class FlowSettings:
 
     Args:
         max_retries: Retries of one call after its first attempt, for 429, 5xx, resets and timeouts.
-        adaptive: Shrink the in-flight limit on 429 and grow it back after successes (AIMD), starting with a slow
-            start that multiplies it by 8 every round trip until the first 429. Off, the limit is
-            ``max_parallel_requests``.
+        adaptive: Set the in-flight limit from an estimate of the provider's capacity (one decrease per congestion
+            event, to what the provider accepted; probing growth after 30 s without a 429), starting with a slow
+            start that multiplies it by 8 every round trip until the provider first pushes back, and opening at
+            once for a slow provider that refuses nothing (see :mod:`sharedlm._flow._capacity`). Off, the limit
+            is ``max_parallel_requests``.
         initial_concurrency: Where the limit starts: with ``adaptive``, None means
             ``DEFAULT_INITIAL_CONCURRENCY`` (128); without it, None means ``max_parallel_requests``.
         min_concurrency: The floor of the adaptive limit.
@@ -116,6 +142,9 @@ class SharedLMSettings:
         connect_timeout: The longest opening one connection may take, in seconds.
         fd_reserve: Descriptors kept free for the rest of the program when the cap is clamped to the
             open-file limit.
+        max_response_header_bytes: The largest answer head (status line and headers) accepted, in bytes.
+        max_response_body_bytes: The largest answer body accepted as it arrives (compressed or not), in bytes.
+        max_response_decompressed_bytes: The largest answer body accepted once gzip/deflate is undone, in bytes.
         flow: Retry, adaptive concurrency and budget settings.
         lm_kwargs: Further keyword arguments for ``dspy.LM`` (temperature, max_tokens, cache, ...).
     """
@@ -127,17 +156,28 @@ class SharedLMSettings:
     timeout: float = DEFAULT_TIMEOUT_S
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
     fd_reserve: int = DEFAULT_FD_RESERVE
+    max_response_header_bytes: int = DEFAULT_MAX_RESPONSE_HEADER_BYTES
+    max_response_body_bytes: int = DEFAULT_MAX_RESPONSE_BODY_BYTES
+    max_response_decompressed_bytes: int = DEFAULT_MAX_RESPONSE_DECOMPRESSED_BYTES
     flow: FlowSettings = field(default_factory=FlowSettings)
     lm_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigurationError("model must be a non-empty DSPy model string such as 'openai/gpt-4o-mini'")
+        if self.api_key is not None:
+            check_api_key("api_key", self.api_key)
         if self.api_base is not None and not str(self.api_base).startswith(("http://", "https://")):
             raise ConfigurationError(f"api_base must start with http:// or https://, got {self.api_base!r}")
+        base_problem = None if self.api_base is None else text_problem(str(self.api_base), allow_tab=False)
+        if base_problem is not None:
+            raise ConfigurationError(f"api_base contains {base_problem}; a URL cannot be sent with it, so remove or "
+                                     "percent-encode it")
         _positive_int("max_parallel_requests", self.max_parallel_requests)
         _positive_seconds("timeout", self.timeout)
         _positive_seconds("connect_timeout", self.connect_timeout)
+        for name in ("max_response_header_bytes", "max_response_body_bytes", "max_response_decompressed_bytes"):
+            _positive_int(name, getattr(self, name))
         if isinstance(self.fd_reserve, bool) or not isinstance(self.fd_reserve, int) or self.fd_reserve < 0:
             raise ConfigurationError(f"fd_reserve must be a whole number >= 0, got {self.fd_reserve!r}")
         refused = sorted(set(self.lm_kwargs) & _ENGINE_OWNED_KEYS)
@@ -147,6 +187,12 @@ class SharedLMSettings:
                 "Use sharedlm.configure(api_key=..., api_base=..., timeout=...) instead."
             )
         object.__setattr__(self, "lm_kwargs", dict(self.lm_kwargs))
+
+    @property
+    def response_limits(self) -> ResponseLimits:
+        """The bounds on one answer's size the transport enforces."""
+        return ResponseLimits(header_bytes=self.max_response_header_bytes, body_bytes=self.max_response_body_bytes,
+                              decompressed_bytes=self.max_response_decompressed_bytes)
 
     def with_changes(self, **changes: Any) -> SharedLMSettings:
         """A copy with some fields replaced; flow fields may be given by name, and any other name is a

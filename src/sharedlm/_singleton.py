@@ -18,6 +18,7 @@ from sharedlm._env import settings_from_env
 from sharedlm._errors import ConfigurationError
 from sharedlm._fdlimit import plan_connection_cap
 from sharedlm._guard import forget_guard, watch_shared_lm
+from sharedlm._priced_lm import PricedLM
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineStats
 from sharedlm._sync_bridge import SharedSyncEngine
@@ -139,7 +140,8 @@ def _build_locked() -> None:
     sync_engine = SharedSyncEngine(engine)
     lm_kwargs = dict(settings.lm_kwargs)
     # One retry layer: the engine retries; DSPy must not retry again.
-    lm = dspy.LM(settings.model, engine=sync_engine, async_engine=engine, num_retries=0, **lm_kwargs)
+    # PricedLM: a dspy.LM whose history entries carry each call's cost (DSPy leaves it None for custom engines).
+    lm = PricedLM(settings.model, engine=sync_engine, async_engine=engine, num_retries=0, **lm_kwargs)
     _state.settings, _state.engine, _state.sync_engine, _state.lm = settings, engine, sync_engine, lm
     watch_shared_lm(lm)
 
@@ -148,7 +150,8 @@ def shared_engines() -> tuple[SharedSyncEngine, SharedEngine]:
     """The shared LM's sync and async engines (building the LM if needed)."""
     get_shared_lm()
     with _state.lock:
-        assert _state.sync_engine is not None and _state.engine is not None
+        assert _state.sync_engine is not None
+        assert _state.engine is not None
         return _state.sync_engine, _state.engine
 
 
@@ -158,15 +161,20 @@ def current_engine() -> SharedEngine | None:
 
 
 def reset_shared_lm() -> None:
-    """Close the shared LM's pools and forget it and any explicit settings (tests, notebooks)."""
+    """Close the shared LM's pools and forget it and any explicit settings (tests, notebooks).
+
+    Calls still running on the old LM fail with :class:`~sharedlm._errors.SharedLMClosedError`: sync calls at
+    once (their threads stop waiting), async calls at their next attempt. It returns within seconds, whatever
+    the calls in flight do.
+    """
     with _state.lock:
         engine, sync_engine = _state.engine, _state.sync_engine
         _state.clear()
         forget_guard()
+    if engine is not None:
+        engine.close_nowait()  # first, so no attempt starts while the sync loop stops
     if sync_engine is not None:
         sync_engine.close()
-    if engine is not None:
-        engine.close_nowait()
 
 
 def stats() -> EngineStats:

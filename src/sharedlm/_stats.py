@@ -37,6 +37,12 @@ class EngineStats:
         tokens_used: Prompt plus completion tokens the provider reported.
         prompt_tokens: Prompt tokens the provider reported.
         completion_tokens: Completion tokens the provider reported.
+        cost_usd: USD the successful calls cost at the model's price (DSPy's bundled metadata, or a ``--price``),
+            as plain DSPy prices them; None when a call could not be priced (unknown is never shown as 0).
+        cost_known: Whether every successful call so far had a price.
+        lease_held: In-flight slots this process holds now of a shared budget (a Ray job's coordinator, or Redis
+            at ``SHAREDLM_BUDGET_URL``); 0 without one.
+        budget_owner: Who holds the in-flight budget: ``this process``, or the shared budget's coordinator.
     """
 
     calls: int = 0
@@ -62,6 +68,10 @@ class EngineStats:
     tokens_used: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    cost_known: bool = True
+    lease_held: int = 0
+    budget_owner: str = "this process"
 
     def as_dict(self) -> dict[str, Any]:
         """The snapshot as plain JSON-ready data."""

@@ -9,80 +9,28 @@ in-flight limit, instead of each opening connections of its own.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Generator
+from typing import Any
 
 from dspy import lm15
 
-from sharedlm._engine import SharedEngine
+from sharedlm._engine import SharedEngine, closed_error
+from sharedlm._loop_thread import LoopThread
 
-T = TypeVar("T")
-_DONE = object()
-
-
-class _LoopThread:
-    """An event loop running forever on a daemon thread, started on first use."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._loop is not None
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def serve() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._thread = threading.Thread(target=serve, name="sharedlm-sync-engine", daemon=True)
-                self._thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        loop = self.loop()
-        if _running_loop() is loop:
-            coroutine.close()
-            raise RuntimeError("a sync LM call was made from the shared engine's own loop; use acall/aforward")
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
-
-    def stop(self, before_stop: Coroutine[Any, Any, Any] | None = None) -> None:
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None:
-            if before_stop is not None:
-                before_stop.close()
-            return
-        if before_stop is not None:
-            # Closing is best effort: whatever stays open dies with the loop below.
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(before_stop, loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        if not loop.is_running():
-            loop.close()
+# Events a sync stream's loop side may read ahead of its consumer; it then waits (on the loop, holding no thread).
+STREAM_BUFFER = 256
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+class _StreamEnd:
+    """The last item of a sync stream's queue: its pump's future, done (its result or its error)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: concurrent.futures.Future[None]) -> None:
+        self.future = future
 
 
 class SharedSyncEngine:
@@ -94,10 +42,10 @@ class SharedSyncEngine:
 
     def __init__(self, engine: SharedEngine) -> None:
         self.engine = engine
-        self._loop_thread = _LoopThread()
+        self._loop_thread = LoopThread("sharedlm-sync-engine", stopped_error=closed_error)
 
     def __repr__(self) -> str:
-        return f"SharedSyncEngine(loop_running={self._loop_thread.running}, engine={self.engine!r})"
+        return f"SharedSyncEngine(loop={self._loop_thread!r}, engine={self.engine!r})"
 
     @property
     def supports_function_calling(self) -> bool:
@@ -118,33 +66,41 @@ class SharedSyncEngine:
     def complete(self, request: lm15.Request) -> lm15.Response:
         return self._loop_thread.run(self.engine.complete(request))
 
-    def stream(self, request: lm15.Request) -> Iterator[Any]:
-        events: queue.Queue[Any] = queue.Queue(maxsize=256)
+    def stream(self, request: lm15.Request) -> Generator[Any, None, None]:
+        """Stream one request on the background loop, handing its events to this thread.
+
+        The loop side reads at most ``STREAM_BUFFER`` events ahead and then waits on the loop, so no thread is
+        ever blocked on a full queue; a consumer that stops iterating (or is collected) cancels the stream, which
+        releases its slot. A reset of the shared LM fails the stream with :class:`SharedLMClosedError`.
+        """
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        room = asyncio.Semaphore(STREAM_BUFFER)
 
         async def pump() -> None:
-            try:
-                async for event in self.engine.stream(request):
-                    await asyncio.to_thread(events.put, event)
-            except BaseException as exc:  # handed to the consuming thread, which re-raises it
-                await asyncio.to_thread(events.put, exc)
-            else:
-                await asyncio.to_thread(events.put, _DONE)
+            async with contextlib.aclosing(self.engine.stream(request)) as stream:
+                async for event in stream:
+                    await room.acquire()
+                    events.put(event)
 
-        future = asyncio.run_coroutine_threadsafe(pump(), self._loop_thread.loop())
+        loop = self._loop_thread.loop
+        future = self._loop_thread.submit(pump())
+        # Queued after every event the pump put, whichever way it ends: stopped loops included.
+        future.add_done_callback(lambda done: events.put(_StreamEnd(done)))
         try:
             while True:
                 item = events.get()
-                if item is _DONE:
+                if isinstance(item, _StreamEnd):
+                    item.future.result()
                     return
-                if isinstance(item, BaseException):
-                    raise item
+                with contextlib.suppress(RuntimeError):  # the loop stopped: the end marker follows
+                    loop.call_soon_threadsafe(room.release)
                 yield item
         finally:
             future.cancel()
 
     def close(self) -> None:
-        """Close the background loop's pool and stop the loop."""
-        self._loop_thread.stop(self.engine.transport.aclose_current())
+        """Fail the calls in flight with :class:`SharedLMClosedError`, close the loop's pool and stop the loop."""
+        self._loop_thread.stop(before_stop=self.engine.transport.aclose_current())
 
     # Saved programs keep a reference to the shared LM, never its settings or key.
     def dump_state(self) -> dict[str, Any]:

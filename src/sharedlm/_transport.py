@@ -11,7 +11,9 @@ because per-request CPU is what bounds a zero-latency workload (it costs 36% of 
 ``benchmarks/bench_transport.py``). Origins that ``HTTPS_PROXY``/``HTTP_PROXY`` route through a proxy go
 through aiohttp, which tunnels and authenticates to proxies. Each of the two pools of a loop is capped at
 ``max_connections``; a provider is reached one way or the other, and the engine's in-flight gate bounds the
-requests of both together.
+requests of both together. Both ways follow no redirect (a redirect is the answer, as lm15 expects), so the key
+headers (``Authorization``, ``x-api-key``, ``x-goog-api-key``) only ever go to the origin they were built for, and
+both bound an answer's size by the same :class:`~sharedlm._http_rules.ResponseLimits`.
 
 Pools belong to one event loop and are closed when their loop shuts down: each loop's pools register an
 async generator with it, and ``asyncio.run()`` finalizes async generators (``loop.shutdown_asyncgens()``)
@@ -27,6 +29,7 @@ import asyncio
 import contextvars
 import socket
 import threading
+import urllib.parse
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator
@@ -36,7 +39,9 @@ from typing import Any
 
 import aiohttp
 
+from sharedlm._errors import ConnectionFailedError
 from sharedlm._http11 import DEFAULT_KEEPALIVE_S, ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL
+from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits, too_large
 
 _STREAM_CHUNK = 64 * 1024
 _ROUTE_CACHE_SIZE = 256
@@ -56,13 +61,26 @@ CURRENT_ATTEMPT: contextvars.ContextVar[AttemptRecord | None] = contextvars.Cont
 
 
 class PooledResponse:
-    """One response as lm15 expects it from an async transport."""
+    """One response as lm15 expects it from an async transport, from aiohttp (an origin behind a proxy).
 
-    __slots__ = ("_released", "_response", "headers", "http_version", "reason", "status")
+    Args:
+        response: aiohttp's response, head read.
+        limits: How large its body may be: aiohttp undoes gzip/deflate, so a compressed body is bounded by
+            ``decompressed_bytes`` and any other by ``body_bytes``.
+    """
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    __slots__ = ("_limit", "_released", "_response", "_setting", "_where", "headers", "http_version", "reason",
+                 "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, limits: ResponseLimits = DEFAULT_LIMITS) -> None:
         self._response = response
         self._released = False
+        compressed = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        if compressed:
+            self._limit, self._setting = limits.decompressed_bytes, "max_response_decompressed_bytes"
+        else:
+            self._limit, self._setting = limits.body_bytes, "max_response_body_bytes"
+        self._where = f"{response.url.host}:{response.url.port}"
         self.status = response.status
         self.reason = response.reason or ""
         self.headers = list(response.headers.items())
@@ -76,17 +94,19 @@ class PooledResponse:
         return self._response.headers.getall(name, [])
 
     async def read(self) -> bytes:
-        try:
-            return await self._response.read()
-        finally:
-            self._release()
+        return b"".join([chunk async for chunk in self._chunks()])
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
+        received = 0
         try:
             async for chunk in self._response.content.iter_chunked(_STREAM_CHUNK):
+                received += len(chunk)
+                if received > self._limit:
+                    self._response.close()  # the rest is not read: the connection cannot be reused
+                    raise too_large(self._where, "a body", self._setting, self._limit)
                 if chunk:
                     yield chunk
         finally:
@@ -126,11 +146,24 @@ class _ProxiedExchange:
         request = self._request
         session = await self._transport.session()
         url = request.url
-        self._response = response = await session.request(
-            request.method, url, headers=request.headers, data=request.body or None,
-            proxy=self._transport.proxy_for(url),
-        )
-        pooled = PooledResponse(response)
+        limits = self._transport.limits
+        unreadable: aiohttp.ClientResponseError | None = None
+        try:
+            self._response = response = await session.request(
+                request.method, url, headers=request.headers, data=request.body or None,
+                proxy=self._transport.proxy_for(url),
+                # A redirect is the answer: following it would send the key headers to wherever it points (aiohttp
+                # drops only Authorization on a cross-origin redirect, not x-api-key or x-goog-api-key).
+                allow_redirects=False,
+                max_line_size=limits.header_bytes, max_field_size=limits.header_bytes,
+            )
+        except aiohttp.ClientResponseError as exc:
+            unreadable = exc
+        if unreadable is not None:
+            # Raised outside the except block so that aiohttp's error, whose repr holds the request headers and so
+            # the key, is not chained to ours.
+            raise _unreadable_answer(url, unreadable.status, unreadable.message, limits)
+        pooled = PooledResponse(response, limits)
         _record_head(pooled.status, pooled.headers)
         return pooled
 
@@ -142,6 +175,13 @@ class _ProxiedExchange:
                 self._response.close()
             else:
                 self._response.release()
+
+
+def _unreadable_answer(url: str, status: int, message: str, limits: ResponseLimits) -> Exception:
+    where = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+    if "Got more than" in message:  # aiohttp's words for a status line or header over max_line/field_size
+        return too_large(where, "a head", "max_response_header_bytes", limits.header_bytes)
+    return ConnectionFailedError(f"{where} sent an answer that cannot be read ({status}: {message})")
 
 
 class _LoopPools:
@@ -172,6 +212,10 @@ async def _pools_lifetime(pools: _LoopPools) -> AsyncIterator[None]:
         await pools.aclose()
 
 
+# Pool closings started by close_nowait() on the running loop, referenced until they finish.
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
 class PooledTransport:
     """An lm15 async transport whose connections come from one capped pool per event loop.
 
@@ -179,11 +223,14 @@ class PooledTransport:
         max_connections: The most connections one loop's pool may hold open.
         connect_timeout: The longest opening one connection may take, in seconds.
         keepalive_timeout: How long an idle connection is kept for reuse, in seconds.
+        limits: How large one answer may be, on either way to the provider.
     """
 
     def __init__(self, *, max_connections: int, connect_timeout: float,
-                 keepalive_timeout: float = DEFAULT_KEEPALIVE_S) -> None:
+                 keepalive_timeout: float = DEFAULT_KEEPALIVE_S,
+                 limits: ResponseLimits = DEFAULT_LIMITS) -> None:
         self.max_connections = max_connections
+        self.limits = limits
         self._connect_timeout = connect_timeout
         self._keepalive_timeout = keepalive_timeout
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
@@ -237,7 +284,8 @@ class PooledTransport:
         if self._closed:
             raise RuntimeError("this transport is closed; call sharedlm.get_shared_lm() again for a new one")
         direct = ConnectionPool(loop, max_connections=self.max_connections, connect_timeout=self._connect_timeout,
-                                keepalive_timeout=self._keepalive_timeout, on_open=self._count_opened)
+                                keepalive_timeout=self._keepalive_timeout, on_open=self._count_opened,
+                                limits=self.limits)
         pools = _LoopPools(direct, loop)
         with self._lock:
             for old in [old for old in self._pools if old.is_closed()]:
@@ -332,7 +380,10 @@ class PooledTransport:
             if pools.loop.is_closed():
                 continue
             if pools.loop is running:
-                running.create_task(pools.aclose())
+                # Kept until done: the loop holds only a weak reference to its tasks.
+                task = running.create_task(pools.aclose())
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
             elif pools.loop.is_running():
                 asyncio.run_coroutine_threadsafe(pools.aclose(), pools.loop)
             # A loop driven by hand that is neither running nor closed cannot be awaited on from here; its

@@ -43,8 +43,13 @@ def test_quick_run_measures_every_variant_of_both_scenarios(quick_report: tuple)
         assert sorted({r["variant"] for r in measured}) == sorted(variants)
         for row in measured:
             assert row["status"] == "ok", row
-            assert row["workflows"] == 5 and row["units_ok"] == 5 and row["units_failed"] == 0
-            assert row["wall_s"] > 0 and row["calls_per_s"] > 0 and row["peak_fds"] > 0 and row["rss_peak_mb"] > 0
+            assert row["workflows"] == 5
+            assert row["units_ok"] == 5
+            assert row["units_failed"] == 0
+            assert row["wall_s"] > 0
+            assert row["calls_per_s"] > 0
+            assert row["peak_fds"] > 0
+            assert row["rss_peak_mb"] > 0
             assert row["vs_best"] >= 1.0
 
 
@@ -70,7 +75,8 @@ def test_quick_run_reads_the_servers_view_of_connections(quick_report: tuple) ->
     for row in report["scenarios"]["connections"]["rows"]:
         if row["status"] == "ok":
             # Five workflows of two steps each (plus the warm-up workflow, sent before the counters are read).
-            assert row["server"]["requests"] >= 10 and row["server"]["distinct_connections"] >= 1
+            assert row["server"]["requests"] >= 10
+            assert row["server"]["distinct_connections"] >= 1
 
 
 @pytest.mark.slow
@@ -93,7 +99,8 @@ def test_json_in_a_missing_directory_is_a_usage_error_before_anything_runs(tmp_p
     target = tmp_path / "missing" / "report.json"
     done = _bench("--quick", "--json", str(target), timeout=30)
     assert done.returncode == 2
-    assert "does not exist" in done.stderr and str(target.parent) in done.stderr
+    assert "does not exist" in done.stderr
+    assert str(target.parent) in done.stderr
     assert "bench [" not in done.stderr
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 from sharedlm.bench._fdsampler import DescriptorSampler
 
@@ -12,7 +11,8 @@ def test_peak_counts_descriptors_opened_and_closed_while_sampling() -> None:
     sampler = DescriptorSampler(interval=0.005).start()
     before = sampler.sample()
     pipes = [os.pipe() for _ in range(20)]
-    time.sleep(0.05)
+    # The background thread's own sample (not one taken here) must see them: wait for two more of its samples.
+    assert sampler.wait_for_samples(sampler.samples + 2, timeout=30)
     for read, write in pipes:
         os.close(read)
         os.close(write)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import time
 from pathlib import Path
 
 from sharedlm.bench._launch import (
     STATUS_CRASHED,
     STATUS_TIMED_OUT,
+    STDERR_TAIL_CHARS,
     parse_result,
+    redacted_tail,
     run_worker,
     worker_command,
     worker_environment,
@@ -39,7 +42,8 @@ def test_worker_environment_drops_sharedlm_and_provider_settings() -> None:
 def test_worker_environment_keeps_dspy_offline_and_loopback_unproxied() -> None:
     env = worker_environment({"NO_PROXY": "example.com"})
     assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "true"
-    assert env["NO_PROXY"].startswith("example.com,") and "127.0.0.1" in env["NO_PROXY"]
+    assert env["NO_PROXY"].startswith("example.com,")
+    assert "127.0.0.1" in env["NO_PROXY"]
     assert "127.0.0.1" in env["no_proxy"]
 
 
@@ -88,3 +92,24 @@ def test_the_api_key_is_scrubbed_from_a_crashed_workers_stderr(tmp_path: Path) -
     outcome = run_worker(_spec(), timeout_s=10.0, python=python)
     assert "sk-secret-value" not in outcome.stderr_tail
     assert os.path.exists(python)
+
+
+def test_a_key_cut_by_the_stderr_tail_is_redacted_before_the_cut(tmp_path: Path) -> None:
+    # The key ends the text so that the tail's first characters fall inside it: cutting first would keep a part.
+    filler = "x" * (STDERR_TAIL_CHARS - 5)
+    python = _fake_python(tmp_path, f"printf '%s' 'failed with key sk-secret-value{filler}' >&2; exit 1")
+    outcome = run_worker(_spec(), timeout_s=10.0, python=python)
+    assert "value" not in outcome.stderr_tail
+    assert "***" in outcome.stderr_tail
+    assert outcome.stderr_tail.endswith(filler)
+
+
+def test_the_stderr_tail_of_a_huge_stderr_keeps_its_end_and_hides_every_key() -> None:
+    with tempfile.TemporaryFile() as stream:
+        stream.write(("noise sk-secret-value " * 100_000).encode() + "é".encode() * 10 + b" the end")
+        tail = redacted_tail(stream, "sk-secret-value", 200)
+    assert tail.endswith("é" * 10 + " the end")
+    assert len(tail) == 200
+    assert "secret" not in tail
+    assert "value" not in tail.replace("***", "")
+

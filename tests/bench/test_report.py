@@ -42,7 +42,9 @@ def test_every_scenario_table_the_machine_and_the_claims_are_printed(report: dic
     text = out.getvalue()
     for name in report["scenarios"]:
         assert f"{name}: t" in text
-    assert "machine" in text and "claims" in text and "PASS" in text
+    assert "machine" in text
+    assert "claims" in text
+    assert "PASS" in text
 
 
 def test_a_skipped_scenario_prints_its_reason(report: dict[str, Any]) -> None:

@@ -53,7 +53,8 @@ def test_workflows_option_replaces_every_scenarios_sizes() -> None:
 def test_quick_latency_skips_slow_variants_and_says_so() -> None:
     plan = plan_scenario("latency", PlanContext(quick=True))
     skipped = {r.variant: r.skip_reason for r in plan.rows if r.spec is None}
-    assert "seed-as-written" in skipped and "--quick" in (skipped["seed-as-written"] or "")
+    assert "seed-as-written" in skipped
+    assert "--quick" in (skipped["seed-as-written"] or "")
     assert {"sharedlm", "plain-shared"} <= {r.variant for r in plan.rows if r.spec is not None}
 
 
@@ -65,7 +66,8 @@ def test_full_latency_keeps_a_one_workflow_baseline_for_rss() -> None:
 def test_overhead_repeats_rotate_the_order_of_variants() -> None:
     plan = plan_scenario("overhead", PlanContext())
     firsts = [r.variant for r in plan.rows if r.spec is not None][:: len(plan.rows) // plan.repeats]
-    assert plan.repeats == 3 and len(set(firsts)) == 3
+    assert plan.repeats == 3
+    assert len(set(firsts)) == 3
 
 
 def test_variant_filter_keeps_only_the_named_variants() -> None:
@@ -76,10 +78,46 @@ def test_variant_filter_keeps_only_the_named_variants() -> None:
 def test_budget_gives_sharedlm_the_providers_rpm() -> None:
     plan = plan_scenario("budget", PlanContext())
     ours = [r for r in plan.rows if r.variant == "sharedlm"]
-    assert ours[0].spec is not None and ours[0].spec.rpm == 600
-    assert plan.simulator == {"rpm": 600} and plan.fresh_simulator_per_job
+    assert ours[0].spec is not None
+    assert ours[0].spec.rpm == 600
+    assert plan.simulator == {"rpm": 600}
+    assert plan.fresh_simulator_per_job
 
 
 def test_unknown_scenario_names_the_choices() -> None:
     with pytest.raises(ValueError, match="connections"):
         plan_scenario("nope", PlanContext())
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "vllm"])
+def test_every_personality_row_gets_its_own_simulator_of_that_personality(name: str) -> None:
+    plan = plan_scenario(name, PlanContext())
+    measured = [r for r in plan.rows if r.spec is not None]
+    assert measured
+    for row in measured:
+        assert row.simulator is not None
+        assert row.simulator["personality"] == name
+        assert row.floor_s is not None
+        assert row.floor_s > 0
+        assert row.spec is not None
+        assert row.spec.warmup == 1
+
+
+def test_the_header_rows_report_a_limit_and_configure_none() -> None:
+    plan = plan_scenario("openai", PlanContext())
+    rows = [r for r in plan.rows if r.spec is not None and r.simulator and "rpm" in r.simulator]
+    assert rows
+    assert all(r.spec is not None and r.spec.rpm is None for r in rows)
+    assert all(r.floor_s == pytest.approx(r.count / 6000 * 60) for r in rows)
+
+
+def test_the_personalities_scenario_covers_every_personality_with_plain_alongside() -> None:
+    plan = plan_scenario("personalities", PlanContext())
+    seen = {(r.note, r.variant) for r in plan.rows if r.spec is not None}
+    assert seen == {(p, v) for p in ("default", "openai", "anthropic", "gemini", "vllm")
+                    for v in ("plain-shared", "sharedlm")}
+
+
+def test_long_latency_raises_max_parallel_requests_to_5000() -> None:
+    plan = plan_scenario("long-latency", PlanContext())
+    assert [r.spec.max_parallel_requests for r in plan.rows if r.spec is not None] == [5000]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -65,7 +65,8 @@ def test_against_a_given_api_base_scenarios_needing_the_simulator_say_they_are_s
     connections = report["scenarios"]["connections"]
     assert connections["skipped"] is None
     measured = [r for r in connections["rows"] if r["status"] == "ok"]
-    assert len(measured) == 5 and all(r["server"] is None for r in measured)
+    assert len(measured) == 5
+    assert all(r["server"] is None for r in measured)
     assert report["provider"] == "http://127.0.0.1:9/v1"
 
 
@@ -103,3 +104,37 @@ def test_options_refuse_empty_or_zero_sizes(sizes: tuple[int, ...]) -> None:
 def test_options_refuse_unknown_scenarios() -> None:
     with pytest.raises(ValueError, match="nope"):
         BenchOptions(scenarios=("nope",))
+
+
+class _FakeServer:
+    opened: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = dict(settings)
+        _FakeServer.opened.append(self.settings)
+        self.base_url = f"http://127.0.0.1:{len(_FakeServer.opened)}/v1"
+
+    def reset(self) -> None:
+        pass
+
+    def stats(self) -> dict[str, Any] | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_rows_with_their_own_simulator_each_get_a_fresh_one_and_their_own_floor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sharedlm.bench._suite as suite
+
+    _FakeServer.opened = []
+    monkeypatch.setattr(suite, "SimulatedServer", _FakeServer)
+    options = BenchOptions(scenarios=("openai",), sizes=(30,), quick=True)
+    report = run_bench(options, progress=ProgressLine(0, enabled=False), worker=_fake_worker)
+    rows = [r for r in report["scenarios"]["openai"]["rows"] if r["status"] == "ok"]
+    assert len(rows) == 2
+    assert len(_FakeServer.opened) == 2
+    assert all(s["personality"] == "openai" for s in _FakeServer.opened)
+    assert {r["floor_s"] for r in rows} == {30 / 64 * 0.2, 30 / 6000 * 60}
+    assert all("personality" not in r for r in rows)

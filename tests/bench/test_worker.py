@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,14 +13,17 @@ from sharedlm.bench._worker import completion_summary, error_kind
 from sharedlm.simulator import SimulatorProcess, SimulatorSettings
 
 
-def test_error_kind_finds_errno_24_behind_a_wrapping_error() -> None:
+def _fail_on_too_many_open_files() -> None:
     try:
-        try:
-            raise OSError(errno.EMFILE, "Too many open files")
-        except OSError as inner:
-            raise RuntimeError("LM call failed") from inner
-    except RuntimeError as outer:
-        assert error_kind(outer) == "OSError(24, too many open files)"
+        raise OSError(errno.EMFILE, "Too many open files")
+    except OSError as inner:
+        raise RuntimeError("LM call failed") from inner
+
+
+def test_error_kind_finds_errno_24_behind_a_wrapping_error() -> None:
+    with pytest.raises(RuntimeError, match="LM call failed") as caught:
+        _fail_on_too_many_open_files()
+    assert error_kind(caught.value) == "OSError(24, too many open files)"
 
 
 def test_error_kind_is_the_outer_type_otherwise() -> None:
@@ -38,7 +42,7 @@ def test_completion_summary_of_nothing() -> None:
 
 
 @pytest.fixture(scope="module")
-def simulator() -> SimulatorProcess:
+def simulator() -> Iterator[SimulatorProcess]:
     with SimulatorProcess(SimulatorSettings(latency=0.2)) as sim:
         yield sim
 

@@ -22,8 +22,10 @@ def shared_lm() -> Iterator[object]:
 async def test_the_pipeline_extracts_then_analyzes_with_typed_outputs(shared_lm: object) -> None:
     prediction = await ExtractionPipeline(shared_lm=shared_lm).acall(text="My Nimbus X2 headphones broke.")
 
-    assert isinstance(prediction.entities, list) and all(isinstance(e, str) for e in prediction.entities)
-    assert isinstance(prediction.summary, str) and prediction.summary
+    assert isinstance(prediction.entities, list)
+    assert all(isinstance(e, str) for e in prediction.entities)
+    assert isinstance(prediction.summary, str)
+    assert prediction.summary
     assert prediction.sentiment in {"positive", "neutral", "negative"}
     assert isinstance(prediction.urgency, int)
 
@@ -50,5 +52,6 @@ def test_the_pipeline_runs_through_run_many(shared_lm: object) -> None:
 
     results = run_many(ExtractionPipeline(shared_lm=shared_lm), rows, concurrency=5)
 
-    assert sorted(r.id for r in results) == list(range(5)) and all(r.ok for r in results)
+    assert sorted(r.id for r in results) == list(range(5))
+    assert all(r.ok for r in results)
     assert all(r.usage.prompt_tokens > 0 for r in results)

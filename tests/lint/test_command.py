@@ -41,10 +41,12 @@ def test_exit_1_with_one_text_line_per_finding(capsys: pytest.CaptureFixture[str
 def test_json_is_a_list_of_findings_with_six_fields(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "--format", "json", str(FLAGGED)]) == 1
     findings = json.loads(capsys.readouterr().out)
-    assert isinstance(findings, list) and len(findings) == 2
+    assert isinstance(findings, list)
+    assert len(findings) == 2
     for finding in findings:
         assert set(finding) == {"file", "line", "column", "code", "message", "fix"}
-        assert isinstance(finding["line"], int) and isinstance(finding["column"], int)
+        assert isinstance(finding["line"], int)
+        assert isinstance(finding["column"], int)
         assert all(isinstance(finding[key], str) for key in ("file", "code", "message", "fix"))
 
 
@@ -106,13 +108,15 @@ def test_list_rules_names_each_rules_set(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["lint", "--list-rules"]) == 0
     out = capsys.readouterr().out
     assert "SLM004 unchecked-lm-argument (--strict only)" in out
-    assert "SLM001 lm-per-request (default)" in out and "SLM005 uncached-lm (default: hazards only)" in out
+    assert "SLM001 lm-per-request (default)" in out
+    assert "SLM005 uncached-lm (default: hazards only)" in out
 
 
 def test_list_rules_json_has_the_rule_set(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "--list-rules", "--format", "json"]) == 0
     rules = {rule["code"]: rule["rule_set"] for rule in json.loads(capsys.readouterr().out)}
-    assert rules["SLM004"] == "--strict only" and rules["SLM006"] == "default"
+    assert rules["SLM004"] == "--strict only"
+    assert rules["SLM006"] == "default"
 
 
 def test_single_module_level_lm_is_clean_by_default_and_flagged_with_strict(
@@ -130,7 +134,8 @@ def test_help_mentions_noqa_and_exit_codes(capsys: pytest.CaptureFixture[str]) -
         main(["lint", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "# noqa" in out and "2 usage error" in out
+    assert "# noqa" in out
+    assert "2 usage error" in out
 
 
 def test_pre_commit_hook_runs_sharedlm_lint_on_python_files() -> None:

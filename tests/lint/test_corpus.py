@@ -53,17 +53,21 @@ def test_corpus_strict_reports_every_real_hazard_too() -> None:
 def test_corpus_file_names_its_source_commit_and_licence(path: Path) -> None:
     header = path.read_text(encoding="utf-8")[:600]
     match = re.search(r"# Source: github\.com/stanfordnlp/dspy, (\S+) at commit ([0-9a-f]{40})", header)
-    assert match is not None and "Licence: MIT" in header
+    assert match is not None
+    assert "Licence: MIT" in header
     readme = README.read_text(encoding="utf-8")
-    assert f"`{path.relative_to(CORPUS).as_posix()}` | `{match.group(1)}`" in readme and match.group(2) in readme
+    assert f"`{path.relative_to(CORPUS).as_posix()}` | `{match.group(1)}`" in readme
+    assert match.group(2) in readme
 
 
 def test_corpus_keeps_the_dspy_licence_text() -> None:
     licence = (CORPUS / "dspy_docs" / "LICENSE-dspy").read_text(encoding="utf-8")
-    assert licence.startswith("MIT License") and "Stanford Future Data Systems" in licence
+    assert licence.startswith("MIT License")
+    assert "Stanford Future Data Systems" in licence
 
 
 def test_corpus_counts_in_the_readme_match_the_recorded_ones() -> None:
     readme = README.read_text(encoding="utf-8")
     total = sum(STRICT_FINDINGS.values())
-    assert f"`--strict`: {total} findings" in readme and f"Default rule set: {len(REAL_HAZARDS)} finding" in readme
+    assert f"`--strict`: {total} findings" in readme
+    assert f"Default rule set: {len(REAL_HAZARDS)} finding" in readme

@@ -51,7 +51,8 @@ def test_every_rule_of_the_default_set_has_a_fixture_that_triggers_it(expectatio
 
 def test_strict_reports_everything_the_default_set_reports() -> None:
     default = set(lint_paths([FIXTURES]))
-    assert default and default <= set(lint_paths([FIXTURES], strict=True))
+    assert default
+    assert default <= set(lint_paths([FIXTURES], strict=True))
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
@@ -182,7 +183,8 @@ def test_finding_is_frozen_and_converts_to_a_dict_with_the_six_fields() -> None:
         "file": "<string>", "line": 2, "column": 6, "code": "SLM005",
         "message": finding.message, "fix": finding.fix,
     }
-    assert finding.fix and finding.message
+    assert finding.fix
+    assert finding.message
 
 
 def test_rules_map_each_code_to_its_rule() -> None:

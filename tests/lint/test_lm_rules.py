@@ -33,7 +33,8 @@ def test_slm001_message_names_the_call_path() -> None:
             def _lm(self):
                 return dspy.LM("m")
     """)
-    assert finding.code == "SLM001" and "P.forward -> P._lm" in finding.message
+    assert finding.code == "SLM001"
+    assert "P.forward -> P._lm" in finding.message
 
 
 def test_slm001_follows_super_calls_to_a_base_method() -> None:
@@ -135,7 +136,8 @@ def test_slm005_strict_reports_a_factory_building_a_new_lm_per_call() -> None:
         def make_lm():
             return dspy.LM("m")
     """, strict=True)
-    assert finding.code == "SLM005" and "make_lm()" in finding.message
+    assert finding.code == "SLM005"
+    assert "make_lm()" in finding.message
 
 
 def test_factory_not_seen_running_repeatedly_is_silent_by_default() -> None:
@@ -265,7 +267,8 @@ def test_slm005_in_the_main_block_says_so() -> None:
         if __name__ == "__main__":
             dspy.configure(lm=dspy.LM("m"))
     """, strict=True)
-    assert finding.code == "SLM005" and "__main__ block" in finding.message
+    assert finding.code == "SLM005"
+    assert "__main__ block" in finding.message
 
 
 def test_slm006_is_not_reported_for_a_custom_base_lm_with_its_own_parameter() -> None:
@@ -297,7 +300,8 @@ def test_slm005_second_module_level_lm_for_the_same_model_is_a_hazard() -> None:
         judge_lm = dspy.LM("openai/gpt-4o-mini", temperature=1.0)
     """)
     assert (finding.code, finding.line) == ("SLM005", 4)
-    assert "`extract_lm` (line 3)" in finding.message and "extract_lm.copy(" in finding.fix
+    assert "`extract_lm` (line 3)" in finding.message
+    assert "extract_lm.copy(" in finding.fix
 
 
 def test_module_level_lms_for_different_models_are_clean_by_default() -> None:
@@ -325,7 +329,8 @@ def test_slm005_lm_built_inside_a_loop_is_a_hazard() -> None:
                 lm(question)
     """)
     assert (finding.code, finding.line) == ("SLM005", 5)
-    assert "every iteration" in finding.message and "before the loop" in finding.fix
+    assert "every iteration" in finding.message
+    assert "before the loop" in finding.fix
 
 
 def test_one_lm_per_loop_value_is_strict_only() -> None:
@@ -345,7 +350,8 @@ def test_slm005_factory_called_in_a_loop_is_a_hazard() -> None:
             return [make_lm()(q) for q in questions]
     """)
     assert (finding.code, finding.line) == ("SLM005", 4)
-    assert "line 6" in finding.message and "@functools.cache" in finding.fix
+    assert "line 6" in finding.message
+    assert "@functools.cache" in finding.fix
 
 
 def test_slm005_lm_built_per_instance_of_a_plain_class_is_a_hazard() -> None:
@@ -358,7 +364,8 @@ def test_slm005_lm_built_per_instance_of_a_plain_class_is_a_hazard() -> None:
                 self.lm = make_lm()
     """)
     assert (finding.code, finding.line) == ("SLM005", 4)
-    assert "every Agent instance" in finding.message and "Agent.__init__ -> make_lm()" in finding.message
+    assert "every Agent instance" in finding.message
+    assert "Agent.__init__ -> make_lm()" in finding.message
 
 
 def test_slm002_follows_the_constructor_into_a_module_level_factory() -> None:
@@ -384,7 +391,8 @@ def test_slm001_lm_built_in_a_web_request_handler() -> None:
             return await lm.acall(question)
     """)
     assert (finding.code, finding.line) == ("SLM001", 7)
-    assert "web route handler predict()" in finding.message and "outside the handler" in finding.fix
+    assert "web route handler predict()" in finding.message
+    assert "outside the handler" in finding.fix
 
 
 def test_slm007_is_not_reported_when_dspy_asyncify_is_used() -> None:
@@ -423,4 +431,5 @@ def test_slm005_strict_message_on_a_custom_lm_class_does_not_claim_dspy_lm_limit
         class Echo(dspy.BaseLM): ...
         echo = Echo("m")
     """, strict=True)
-    assert finding.code == "SLM005" and "100 connections" not in finding.message
+    assert finding.code == "SLM005"
+    assert "100 connections" not in finding.message

@@ -279,7 +279,8 @@ def test_submodule_used_by_two_parents_is_flagged_at_the_parent_that_does_not_bi
     [finding] = lint_source(TWO_PARENTS)
     assert (finding.code, finding.line) == ("SLM003", 16)
     assert "self.sub (Sub(...), which holds predictors it does not bind)" in finding.message
-    assert "Other.__init__" in finding.message and "self.sub.set_lm(shared_lm)" in finding.fix
+    assert "Other.__init__" in finding.message
+    assert "self.sub.set_lm(shared_lm)" in finding.fix
 
 
 def test_submodule_used_by_two_parents_strict_also_flags_it_at_the_submodule() -> None:

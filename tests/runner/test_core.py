@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import dspy
-import pytest
 
 from sharedlm._errors import AuthenticationError, RateLimitedError
 from sharedlm.runner._core import RowRunner, arun_many, is_retryable, retry_delay
+from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import prepare_program
 from sharedlm.runner._results import RowResult
 from sharedlm.runner._source import source_rows
@@ -103,14 +103,16 @@ async def test_a_repeated_id_is_an_error_row_and_does_not_run() -> None:
     assert calls == Counter({"first": 1})
     error = next(r.error for r in results if r.error is not None)
     assert error.type == "InputError"
-    assert "repeats id" in error.message and "row 1" in error.message
+    assert "repeats id" in error.message
+    assert "row 1" in error.message
 
 
 async def test_an_id_that_is_not_a_string_or_integer_fails_the_row_under_its_position() -> None:
     results = await collect(Upper(), [{"id": [1, 2], "text": "a"}])
 
     assert results[0].id == 1
-    assert results[0].error is not None and "ids must be strings or whole numbers" in results[0].error.message
+    assert results[0].error is not None
+    assert "ids must be strings or whole numbers" in results[0].error.message
 
 
 async def test_a_row_that_is_not_a_dict_fails_with_its_position() -> None:
@@ -118,15 +120,18 @@ async def test_a_row_that_is_not_a_dict_fails_with_its_position() -> None:
 
     failed = [r for r in results if r.error is not None]
     assert [r.id for r in failed] == [2]
-    assert failed[0].error is not None and "row 2 is a list" in failed[0].error.message
+    assert failed[0].error is not None
+    assert "row 2 is a list" in failed[0].error.message
 
 
 async def test_missing_and_extra_fields_fail_the_row_naming_them() -> None:
     results = await collect(Upper(), [{"id": "a", "body": "x"}])
 
     error = results[0].error
-    assert error is not None and error.type == "InputError"
-    assert "missing field 'text'" in error.message and "unexpected field 'body'" in error.message
+    assert error is not None
+    assert error.type == "InputError"
+    assert "missing field 'text'" in error.message
+    assert "unexpected field 'body'" in error.message
     assert results[0].attempts == 0
 
 
@@ -146,7 +151,8 @@ async def test_a_failing_program_fails_its_row_only() -> None:
     results = await collect(Picky(), [{"text": "good"}, {"text": "bad"}, {"text": "fine"}])
 
     by_id = {r.id: r for r in results}
-    assert by_id[1].ok and by_id[3].ok
+    assert by_id[1].ok
+    assert by_id[3].ok
     assert by_id[2].error is not None
     assert (by_id[2].error.type, by_id[2].error.message) == ("ValueError", "cannot handle bad")
 
@@ -165,10 +171,11 @@ async def test_failed_rows_are_retried_with_doubling_backoff() -> None:
     async def fake_sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    runner = RowRunner(prepare_program(Flaky()), retries=2, retry_backoff=0.5, sleep=fake_sleep)
+    runner = RowRunner(prepare_program(Flaky()), RowOptions(retries=2, retry_backoff=0.5), sleep=fake_sleep)
     results = [r async for r in runner.results(source_rows([{"text": "a"}]))]
 
-    assert results[0].ok and results[0].attempts == 3
+    assert results[0].ok
+    assert results[0].attempts == 3
     assert delays == [0.5, 1.0]
     assert runner.counters.retries == 2
 
@@ -178,10 +185,11 @@ async def test_retries_stop_at_the_budget() -> None:
         async def aforward(self, text: str) -> dict[str, str]:
             raise RateLimitedError("still down")
 
-    runner = RowRunner(prepare_program(Down()), retries=1, retry_backoff=0)
+    runner = RowRunner(prepare_program(Down()), RowOptions(retries=1, retry_backoff=0))
     results = [r async for r in runner.results(source_rows([{"text": "a"}]))]
 
-    assert results[0].attempts == 2 and results[0].error is not None
+    assert results[0].attempts == 2
+    assert results[0].error is not None
 
 
 async def test_errors_retrying_cannot_fix_are_not_retried() -> None:
@@ -267,18 +275,25 @@ async def test_a_skipped_id_still_counts_for_duplicates() -> None:
     rows = [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]
     results = [r async for r in runner.results(source_rows(rows))]
 
-    assert len(results) == 1 and results[0].error is not None and "repeats id" in results[0].error.message
+    assert len(results) == 1
+    assert results[0].error is not None
+    assert "repeats id" in results[0].error.message
 
 
 async def test_stop_takes_no_new_rows_and_lets_rows_in_flight_finish() -> None:
     release = asyncio.Event()
+    all_in = asyncio.Event()
+    entered: list[str] = []
 
     class Gate:
         async def aforward(self, text: str) -> dict[str, str]:
+            entered.append(text)
+            if len(entered) == 3:
+                all_in.set()
             await release.wait()
             return {"text": text}
 
-    runner = RowRunner(prepare_program(Gate()), concurrency=3)
+    runner = RowRunner(prepare_program(Gate()), RowOptions(concurrency=3))
     results: list[RowResult] = []
 
     async def consume() -> None:
@@ -286,13 +301,14 @@ async def test_stop_takes_no_new_rows_and_lets_rows_in_flight_finish() -> None:
             results.append(result)
 
     consumer = asyncio.create_task(consume())
-    while runner.counters.in_flight < 3:
-        await asyncio.sleep(0)
+    await all_in.wait()  # the three rows the concurrency allows are inside the program
+    assert runner.counters.in_flight == 3
     runner.stop()
     release.set()
     await consumer
 
-    assert len(results) == 3 and all(r.ok for r in results)
+    assert len(results) == 3
+    assert all(r.ok for r in results)
     assert runner.counters.taken == 3
 
 
@@ -303,7 +319,7 @@ async def test_cancel_drops_rows_in_flight_without_yielding_them() -> None:
                 await asyncio.Event().wait()
             return {"text": text}
 
-    runner = RowRunner(prepare_program(Forever()), concurrency=4)
+    runner = RowRunner(prepare_program(Forever()), RowOptions(concurrency=4))
     rows = [{"text": "quick"}, {"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "never taken"}]
     results: list[RowResult] = []
     async for result in runner.results(source_rows(rows)):
@@ -313,6 +329,37 @@ async def test_cancel_drops_rows_in_flight_without_yielding_them() -> None:
     assert [r.output for r in results] == [{"text": "quick"}]
     assert runner.counters.cancelled == 3
     assert runner.counters.taken == 4
+
+
+async def test_cancel_abandons_sync_rows_stuck_in_their_threads_which_do_not_hold_the_process() -> None:
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    threads: list[threading.Thread] = []
+
+    class Stuck:
+        def __call__(self, text: str) -> dict[str, str]:
+            if text != "quick":
+                threads.append(threading.current_thread())
+                started.release()
+                release.wait()
+            return {"text": text}
+
+    runner = RowRunner(prepare_program(Stuck()), RowOptions(concurrency=4))
+    rows = [{"text": "quick"}, {"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "never taken"}]
+    results: list[RowResult] = []
+    try:
+        async for result in runner.results(source_rows(rows)):
+            results.append(result)
+            for _ in range(3):  # rows 2 to 4 are stuck in their threads
+                await asyncio.to_thread(started.acquire)
+            runner.cancel()
+    finally:
+        release.set()
+
+    assert [r.output for r in results] == [{"text": "quick"}]
+    assert runner.counters.cancelled == 3
+    assert len(threads) == 3
+    assert all(thread.daemon for thread in threads)
 
 
 async def test_closing_the_generator_early_cancels_rows_in_flight() -> None:
@@ -334,7 +381,8 @@ async def test_closing_the_generator_early_cancels_rows_in_flight() -> None:
     first = await anext(results)
     await results.aclose()  # type: ignore[attr-defined]
 
-    assert first.id == 1 and cancelled == 4
+    assert first.id == 1
+    assert cancelled == 4
 
 
 async def test_the_limit_bounds_the_rows_taken() -> None:
@@ -353,17 +401,6 @@ async def test_a_dspy_prediction_becomes_its_fields() -> None:
     assert results[0].output == {"answer": "a", "score": 0.5, "tags": ["x"]}
 
 
-def test_invalid_settings_are_usage_errors() -> None:
-    from sharedlm._errors import UsageError
-
-    with pytest.raises(UsageError, match="concurrency"):
-        RowRunner(prepare_program(Upper()), concurrency=0)
-    with pytest.raises(UsageError, match="retries"):
-        RowRunner(prepare_program(Upper()), retries=-1)
-    with pytest.raises(UsageError, match="id_field"):
-        RowRunner(prepare_program(Upper()), id_field="")
-
-
 async def test_dspy_call_history_can_be_turned_off_for_the_rows() -> None:
     seen: list[bool] = []
 
@@ -372,8 +409,55 @@ async def test_dspy_call_history_can_be_turned_off_for_the_rows() -> None:
             seen.append(bool(dspy.settings.disable_history))
             return {"text": text}
 
-    runner = RowRunner(prepare_program(Look()), record_history=False)
+    runner = RowRunner(prepare_program(Look()), RowOptions(record_history=False))
     [r async for r in runner.results(source_rows([{"text": "a"}]))]
     [r async for r in RowRunner(prepare_program(Look())).results(source_rows([{"text": "b"}]))]
 
     assert seen == [True, False]
+
+
+async def test_an_output_that_cannot_be_read_fails_its_row_only() -> None:
+    class BadPrediction:
+        def toDict(self) -> dict[str, Any]:
+            raise RuntimeError("cannot convert")
+
+    class Returns:
+        async def aforward(self, text: str) -> Any:
+            return BadPrediction() if text == "bad" else {"text": text}
+
+    results = await collect(Returns(), [{"text": "bad"}, {"text": "good"}])
+
+    by_id = {r.id: r for r in results}
+    assert by_id[1].error is not None
+    assert "cannot convert" in by_id[1].error.message
+    assert by_id[2].ok
+
+
+async def test_an_exception_whose_message_fails_still_fails_only_its_row() -> None:
+    class Mute(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no message")
+
+    class Raises:
+        async def aforward(self, text: str) -> dict[str, str]:
+            if text == "bad":
+                raise Mute()
+            return {"text": text}
+
+    results = await collect(Raises(), [{"text": "bad"}, {"text": "good"}])
+
+    by_id = {r.id: r for r in results}
+    assert by_id[1].error is not None
+    assert by_id[1].error.type == "Mute"
+    assert by_id[2].ok
+
+
+async def test_a_row_whose_admission_raises_is_an_error_row_and_the_run_goes_on() -> None:
+    mixed_keys: dict[Any, str] = {"text": "x", 1: "one", "b": "two"}  # extra keys that cannot be sorted together
+
+    results = await collect(Upper(), [mixed_keys, {"text": "y"}])
+
+    by_id = {r.id: r for r in results}
+    assert by_id[1].error is not None
+    assert "could not be admitted" in by_id[1].error.message
+    assert by_id[2].ok

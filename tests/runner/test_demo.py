@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import types
 from pathlib import Path
 
 from sharedlm.runner._demo import demo_dataset, demo_rows
@@ -10,9 +11,10 @@ from sharedlm.runner._demo import demo_dataset, demo_rows
 GENERATOR = Path(__file__).parents[2] / "src" / "sharedlm" / "data" / "_make_demo_rows.py"
 
 
-def load_generator():  # type: ignore[no-untyped-def]
+def load_generator() -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("make_demo_rows_under_test", GENERATOR)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,7 +38,8 @@ def test_demo_rows_take_the_first_rows() -> None:
     source, total = demo_rows(3)
 
     rows = list(source)
-    assert total == 3 and [r.fields["id"] for r in rows if r.fields] == ["msg-0001", "msg-0002", "msg-0003"]
+    assert total == 3
+    assert [r.fields["id"] for r in rows if r.fields] == ["msg-0001", "msg-0002", "msg-0003"]
 
 
 def test_more_demo_rows_than_the_dataset_cycle_with_new_ids() -> None:
@@ -44,4 +47,6 @@ def test_more_demo_rows_than_the_dataset_cycle_with_new_ids() -> None:
     source, total = demo_rows(size + 2)
 
     ids = [r.fields["id"] for r in source if r.fields]
-    assert total == size + 2 and len(set(ids)) == size + 2 and ids[-1] == "msg-0002-2"
+    assert total == size + 2
+    assert len(set(ids)) == size + 2
+    assert ids[-1] == "msg-0002-2"

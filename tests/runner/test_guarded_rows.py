@@ -54,4 +54,5 @@ def test_error_mode_fails_the_row_with_a_guard_error(monkeypatch: pytest.MonkeyP
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GuardWarning)
         results = sharedlm.run_many(program, [{"id": 1, "question": "q"}], concurrency=1)
-    assert results[0].error is not None and results[0].error.type == "GuardError"
+    assert results[0].error is not None
+    assert results[0].error.type == "GuardError"

@@ -49,7 +49,9 @@ def test_nested_values_become_standard_json() -> None:
 
     json.dumps(ready, allow_nan=False)
     assert ready["items"] == [{"name": "x", "when": "2024-01-02"}]
-    assert ready["tags"] == ["a"] and ready["color"] == "red" and ready["bad"] == "nan"
+    assert ready["tags"] == ["a"]
+    assert ready["color"] == "red"
+    assert ready["bad"] == "nan"
 
 
 def test_a_wrapped_sharedlm_error_is_named_as_the_cause() -> None:
@@ -67,7 +69,8 @@ def test_a_wrapped_sharedlm_error_is_named_as_the_cause() -> None:
 def test_long_error_messages_are_cut() -> None:
     error = row_error(ValueError("x" * (MAX_ERROR_MESSAGE_CHARS + 500)))
 
-    assert len(error.message) < MAX_ERROR_MESSAGE_CHARS + 100 and error.message.endswith("500 more characters]")
+    assert len(error.message) < MAX_ERROR_MESSAGE_CHARS + 100
+    assert error.message.endswith("500 more characters]")
 
 
 def test_usage_is_summed_over_models_and_calls() -> None:

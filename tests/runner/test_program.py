@@ -104,20 +104,24 @@ def test_a_dspy_module_with_aforward_is_called_through_acall() -> None:
     module = AsyncModule()
     prepared = prepare_program(module)
 
-    assert prepared.is_async and prepared.entry == module.acall
-    assert prepared.inputs.names == ("text", "lang") and prepared.inputs.required == {"text"}
+    assert prepared.is_async
+    assert prepared.entry == module.acall
+    assert prepared.inputs.names == ("text", "lang")
+    assert prepared.inputs.required == {"text"}
 
 
 def test_a_dspy_module_with_only_forward_is_called_sync() -> None:
     prepared = prepare_program(SyncModule())
 
-    assert not prepared.is_async and prepared.inputs.names == ("question",)
+    assert not prepared.is_async
+    assert prepared.inputs.names == ("question",)
 
 
 def test_a_predict_takes_its_signature_input_fields() -> None:
     prepared = prepare_program(dspy.Predict("question, context -> answer"))
 
-    assert prepared.is_async and prepared.inputs.names == ("question", "context")
+    assert prepared.is_async
+    assert prepared.inputs.names == ("question", "context")
     assert "question" in (prepared.inputs.mismatch({"context": "c"}) or "")
 
 
@@ -133,7 +137,8 @@ def test_a_plain_async_function_is_a_program() -> None:
 
     prepared = prepare_program(classify)
 
-    assert prepared.is_async and prepared.inputs.names == ("text",)
+    assert prepared.is_async
+    assert prepared.inputs.names == ("text",)
 
 
 def test_a_sync_callable_object_is_called_in_a_thread() -> None:
@@ -143,7 +148,8 @@ def test_a_sync_callable_object_is_called_in_a_thread() -> None:
 
     prepared = prepare_program(Callable())
 
-    assert not prepared.is_async and prepared.inputs.names == ("text",)
+    assert not prepared.is_async
+    assert prepared.inputs.names == ("text",)
 
 
 def test_an_object_without_an_entry_point_is_a_usage_error() -> None:
@@ -172,7 +178,8 @@ def test_the_mismatch_message_names_missing_and_extra_fields_and_the_program() -
 
     assert message is not None
     assert "AsyncModule.aforward(text, lang)" in message
-    assert "missing field 'text'" in message and "unexpected fields 'body', 'other'" in message
+    assert "missing field 'text'" in message
+    assert "unexpected fields 'body', 'other'" in message
 
 
 def test_predictors_without_an_lm_are_found() -> None:

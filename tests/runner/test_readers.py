@@ -32,8 +32,10 @@ def test_a_malformed_jsonl_line_becomes_a_problem_row_naming_its_line(tmp_path: 
     rows = list(read_rows(path, "jsonl"))
 
     assert [r.number for r in rows] == [1, 2, 3]
-    assert rows[1].fields is None and rows[1].problem is not None
-    assert "line 2" in rows[1].problem and "not valid JSON" in rows[1].problem
+    assert rows[1].fields is None
+    assert rows[1].problem is not None
+    assert "line 2" in rows[1].problem
+    assert "not valid JSON" in rows[1].problem
 
 
 def test_a_jsonl_line_that_is_not_an_object_is_a_problem_row(tmp_path: Path) -> None:
@@ -41,7 +43,8 @@ def test_a_jsonl_line_that_is_not_an_object_is_a_problem_row(tmp_path: Path) -> 
 
     (row,) = read_rows(path, "jsonl")
 
-    assert row.problem is not None and "JSON list, not an object" in row.problem
+    assert row.problem is not None
+    assert "JSON list, not an object" in row.problem
 
 
 def test_invalid_utf8_in_jsonl_is_a_problem_row(tmp_path: Path) -> None:
@@ -50,7 +53,8 @@ def test_invalid_utf8_in_jsonl_is_a_problem_row(tmp_path: Path) -> None:
 
     rows = list(read_rows(path, "jsonl"))
 
-    assert rows[0].problem is not None and rows[1].fields == {"text": "ok"}
+    assert rows[0].problem is not None
+    assert rows[1].fields == {"text": "ok"}
 
 
 def test_jsonl_is_read_one_line_at_a_time(tmp_path: Path) -> None:
@@ -79,8 +83,10 @@ def test_a_csv_row_with_the_wrong_number_of_fields_names_row_and_line(tmp_path: 
     rows = list(read_rows(path, "csv"))
 
     assert [r.number for r in rows] == [1, 2, 3]
-    assert rows[1].fields is None and rows[1].problem is not None
-    assert "row 2 (line 4)" in rows[1].problem and "has 3 fields, the header has 2" in rows[1].problem
+    assert rows[1].fields is None
+    assert rows[1].problem is not None
+    assert "row 2 (line 4)" in rows[1].problem
+    assert "has 3 fields, the header has 2" in rows[1].problem
     assert rows[2].fields == {"id": "3", "text": "c"}
 
 
@@ -109,7 +115,9 @@ def test_parquet_rows_are_read_in_batches(tmp_path: Path) -> None:
 
     rows = list(read_rows(path, "parquet"))
 
-    assert len(rows) == 2500 and rows[-1].number == 2500 and rows[-1].fields == {"id": "r2499", "text": "t"}
+    assert len(rows) == 2500
+    assert rows[-1].number == 2500
+    assert rows[-1].fields == {"id": "r2499", "text": "t"}
 
 
 def test_parquet_without_pyarrow_is_a_usage_error_naming_the_extra(tmp_path: Path,
@@ -161,3 +169,186 @@ def test_files_above_the_count_limit_are_not_counted(tmp_path: Path) -> None:
     path = write(tmp_path / "in.jsonl", '{"a": 1}\n' * 100)
 
     assert count_rows(path, "jsonl", max_bytes=10) is None
+
+
+def test_a_cp1252_byte_mid_csv_is_one_error_row_and_every_other_row_is_read(tmp_path: Path) -> None:
+    lines = [f"{n},text {n}\n".encode() for n in range(1, 2001)]
+    lines[1478] = b"1479,caf\xe9 au lait\n"  # what Excel writes for "café" on Windows
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,text\n" + b"".join(lines))
+
+    rows = list(read_rows(path, "csv"))
+
+    assert [r.number for r in rows] == list(range(1, 2001))
+    bad = [r for r in rows if r.fields is None]
+    assert [r.number for r in bad] == [1479]
+    assert bad[0].problem is not None
+    assert "row 1479 (line 1480)" in bad[0].problem
+    assert "0xe9" in bad[0].problem
+    assert "--encoding cp1252" in bad[0].problem
+    assert "café" in bad[0].problem
+    assert rows[1479].fields == {"id": "1480", "text": "text 1480"}
+
+
+def test_a_bad_byte_in_the_first_8_kib_is_an_error_row_not_a_header_error(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,text\n1,ok\n2,na\xefve\n3,ok\n")
+
+    rows = list(read_rows(path, "csv"))
+
+    assert [(r.number, r.fields is None) for r in rows] == [(1, False), (2, True), (3, False)]
+
+
+def test_a_bad_byte_in_the_csv_header_is_a_usage_error_suggesting_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,r\xe9sum\xe9\n1,a\n")
+
+    with pytest.raises(UsageError, match=r"header.*--encoding cp1252"):
+        list(read_rows(path, "csv"))
+
+
+def test_encoding_reads_a_cp1252_csv_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes("id,text\n1,café – 5 €\n".encode("cp1252"))
+
+    (row,) = read_rows(path, "csv", encoding="cp1252")
+
+    assert row.fields == {"id": "1", "text": "café – 5 €"}
+
+
+def test_encoding_reads_a_latin1_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes('{"text": "naïve"}\n'.encode("latin-1"))
+
+    (row,) = read_rows(path, "jsonl", encoding="latin-1")
+
+    assert row.fields == {"text": "naïve"}
+
+
+def test_an_unknown_or_unsupported_encoding_is_a_usage_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "id\n1\n")
+
+    with pytest.raises(UsageError, match="not an encoding Python knows"):
+        check_input(path, "csv", encoding="klingon")
+    with pytest.raises(UsageError, match="ASCII-compatible"):
+        check_input(path, "csv", encoding="utf-16")
+
+
+def test_a_utf16_input_is_refused_with_a_conversion_hint(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes("id,text\n1,a\n".encode("utf-16"))
+
+    with pytest.raises(UsageError, match=r"UTF-16.*iconv"):
+        check_input(path, "csv")
+
+
+def test_a_quoted_csv_field_over_the_field_limit_is_an_error_row_for_that_record_alone(tmp_path: Path) -> None:
+    huge = "x" * (130 * 1024) + "\nstill, the same \"\"field\"\"\n" + "y" * 2048
+    path = tmp_path / "in.csv"
+    path.write_text(f'id,text\n1,a\n2,"{huge}"\n3,c\n', encoding="utf-8")
+
+    rows = list(read_rows(path, "csv"))
+
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[1].fields is None
+    assert rows[1].problem is not None
+    assert "row 2 (line 3)" in rows[1].problem
+    assert "131,072 characters" in rows[1].problem
+    assert rows[2].fields == {"id": "3", "text": "c"}
+    assert rows[2].where == "row 3 (line 6)"
+
+
+def test_a_record_over_the_byte_limit_is_skipped_to_its_end_without_being_held(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", 'id,text\n1,"' + "z" * 5000 + '\n,still inside"\n2,b\n')
+
+    rows = list(read_rows(path, "csv", max_record_bytes=1000))
+
+    assert [r.number for r in rows] == [1, 2]
+    assert rows[0].problem is not None
+    assert "over the 1,000-byte limit" in rows[0].problem
+    assert rows[1].fields == {"id": "2", "text": "b"}
+
+
+def test_an_unclosed_quote_runs_to_the_end_of_the_file_as_one_record(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", 'id,text\n1,"open\n2,b\n')
+
+    rows = list(read_rows(path, "csv"))
+
+    assert [(r.number, r.fields) for r in rows] == [(1, {"id": "1", "text": "open\n2,b\n"})]
+
+
+def test_csv_lines_may_end_with_a_lone_carriage_return(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'id,text\r1,"a\rb"\r2,c')
+
+    rows = list(read_rows(path, "csv"))
+
+    assert [(r.number, r.fields, r.where) for r in rows] == [
+        (1, {"id": "1", "text": "a\rb"}, "row 1 (line 2)"), (2, {"id": "2", "text": "c"}, "row 2 (line 4)")]
+
+
+def test_a_deeply_nested_jsonl_line_is_an_error_row_and_the_next_line_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("[" * 100_000 + "\n" + '{"text": "after"}\n', encoding="utf-8")
+
+    rows = list(read_rows(path, "jsonl"))
+
+    assert rows[0].problem is not None
+    assert "nested too deeply" in rows[0].problem
+    assert rows[1].fields == {"text": "after"}
+
+
+def test_a_jsonl_line_with_a_lone_surrogate_is_an_error_row_naming_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "\\ud83d"}\n{"text": "\\ud83d\\ude00"}\n')
+
+    rows = list(read_rows(path, "jsonl"))
+
+    assert rows[0].problem is not None
+    assert "lone surrogate" in rows[0].problem
+    assert "'text'" in rows[0].problem
+    assert rows[1].fields == {"text": "\N{GRINNING FACE}"}
+
+
+def test_a_jsonl_line_over_the_byte_limit_is_an_error_row(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "' + "a" * 500 + '"}\n{"text": "b"}\n')
+
+    rows = list(read_rows(path, "jsonl", max_record_bytes=100))
+
+    assert rows[0].problem is not None
+    assert "over the 100-byte limit" in rows[0].problem
+    assert rows[1].fields == {"text": "b"}
+
+
+def test_invalid_utf8_in_jsonl_names_the_byte_and_suggests_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"text": "caf\xe9"}\n')
+
+    (row,) = read_rows(path, "jsonl")
+
+    assert row.problem is not None
+    assert "line 1" in row.problem
+    assert "0xe9" in row.problem
+    assert "--encoding cp1252" in row.problem
+
+
+def test_the_digest_sees_every_byte_read_up_to_the_last_row_taken(tmp_path: Path) -> None:
+    from sharedlm.runner._fingerprint import ContentDigest
+
+    data = b'id,text\n\n1,a\n2,"b\nc"\n3,d\n'
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    digest = ContentDigest()
+    reader = read_rows(path, "csv", digest=digest)
+
+    next(reader)
+    next(reader)
+
+    assert digest.bytes == len(b'id,text\n\n1,a\n2,"b\nc"\n')
+
+
+def test_a_csv_header_that_cannot_be_read_is_refused_by_the_input_check(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\nid,r\xe9sum\xe9\n1,a\n")
+
+    with pytest.raises(UsageError, match=r"header of CSV input .*0xe9"):
+        check_input(path, "csv")

@@ -22,7 +22,8 @@ def ids_and_tags(path: Path) -> list[tuple[Any, Any]]:
 def test_a_missing_output_means_nothing_is_done(tmp_path: Path) -> None:
     state = prepare_resume(tmp_path / "out.jsonl")
 
-    assert state.done_keys == set() and not state.rewritten
+    assert state.done_keys == set()
+    assert not state.rewritten
 
 
 def test_succeeded_ids_are_done_and_failed_ones_are_dropped_to_run_again(tmp_path: Path) -> None:
@@ -31,7 +32,8 @@ def test_succeeded_ids_are_done_and_failed_ones_are_dropped_to_run_again(tmp_pat
 
     state = prepare_resume(path)
 
-    assert state.done_keys == {"1", "c"} and state.failed == 1
+    assert state.done_keys == {"1", "c"}
+    assert state.failed == 1
     assert ids_and_tags(path) == [(1, ""), ("c", "")]
 
 
@@ -41,7 +43,8 @@ def test_a_torn_last_line_is_tolerated_and_dropped(tmp_path: Path) -> None:
 
     state = prepare_resume(path)
 
-    assert state.done_keys == {"1"} and state.torn == 1
+    assert state.done_keys == {"1"}
+    assert state.torn == 1
     assert path.read_text() == line(1)
 
 
@@ -72,7 +75,8 @@ def test_a_compact_file_is_not_rewritten(tmp_path: Path) -> None:
 
     state = prepare_resume(path)
 
-    assert not state.rewritten and path.stat().st_ino == inode
+    assert not state.rewritten
+    assert path.stat().st_ino == inode
 
 
 def test_a_missing_final_newline_is_repaired(tmp_path: Path) -> None:
@@ -81,7 +85,8 @@ def test_a_missing_final_newline_is_repaired(tmp_path: Path) -> None:
 
     state = prepare_resume(path)
 
-    assert state.done_keys == {"1", "2"} and path.read_text().endswith("\n")
+    assert state.done_keys == {"1", "2"}
+    assert path.read_text().endswith("\n")
 
 
 def test_a_temp_file_left_by_a_crash_during_compaction_is_removed_and_the_output_is_intact(tmp_path: Path) -> None:
@@ -92,7 +97,8 @@ def test_a_temp_file_left_by_a_crash_during_compaction_is_removed_and_the_output
     state = prepare_resume(path)
 
     assert not temp_path_for(path).exists()
-    assert state.done_keys == {"1"} and ids_and_tags(path) == [(1, "")]
+    assert state.done_keys == {"1"}
+    assert ids_and_tags(path) == [(1, "")]
 
 
 def test_describe_names_what_was_found(tmp_path: Path) -> None:
@@ -101,4 +107,6 @@ def test_describe_names_what_was_found(tmp_path: Path) -> None:
 
     text = prepare_resume(path).describe()
 
-    assert "1 rows already succeeded" in text and "1 failed rows will run again" in text and "incomplete" in text
+    assert "1 rows already succeeded" in text
+    assert "1 failed rows will run again" in text
+    assert "incomplete" in text

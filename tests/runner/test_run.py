@@ -43,7 +43,7 @@ def test_a_run_where_every_row_succeeds_exits_0_with_one_line_per_row(tmp_path: 
     assert code == 0
     assert sorted(line["id"] for line in lines) == sorted(f"r{n}" for n in range(20))
     assert {line["id"]: line["output"] for line in lines}["r3"] == {"upper": "T3"}
-    assert all(set(line) == {"id", "output", "error", "attempts", "latency_s", "usage"} for line in lines)
+    assert all(set(line) == {"id", "output", "error", "attempts", "latency_s", "usage", "cost_usd"} for line in lines)
 
 
 def test_failed_rows_exit_1_and_are_still_written(tmp_path: Path) -> None:
@@ -54,7 +54,8 @@ def test_failed_rows_exit_1_and_are_still_written(tmp_path: Path) -> None:
 
     by_id = {line["id"]: line for line in read_output(out)}
     assert code == 1
-    assert by_id[2]["error"]["type"] == "RuntimeError" and by_id[2]["output"] is None
+    assert by_id[2]["error"]["type"] == "RuntimeError"
+    assert by_id[2]["output"] is None
     assert by_id[1]["error"] is None
 
 
@@ -66,8 +67,10 @@ def test_a_malformed_jsonl_line_is_an_error_row_with_its_line_number_and_the_run
     code = run(ECHO, "--input", source, "--output", out)
 
     by_id = {line["id"]: line for line in read_output(out)}
-    assert code == 1 and set(by_id) == {1, 2, 3}
-    assert by_id[2]["error"]["type"] == "InputError" and "line 2" in by_id[2]["error"]["message"]
+    assert code == 1
+    assert set(by_id) == {1, 2, 3}
+    assert by_id[2]["error"]["type"] == "InputError"
+    assert "line 2" in by_id[2]["error"]["message"]
     assert by_id[3]["output"] == {"upper": "C"}
 
 
@@ -79,7 +82,8 @@ def test_a_csv_row_with_the_wrong_number_of_fields_is_an_error_row(tmp_path: Pat
     code = run(ECHO, "--input", source, "--output", out)
 
     by_id = {line["id"]: line for line in read_output(out)}
-    assert code == 1 and set(by_id) == {1, 2, 3}
+    assert code == 1
+    assert set(by_id) == {1, 2, 3}
     assert "row 2 (line 3)" in by_id[2]["error"]["message"]
 
 
@@ -90,7 +94,8 @@ def test_rows_whose_fields_do_not_match_fail_naming_the_fields(tmp_path: Path) -
     code = run(ECHO, "--input", source, "--output", out)
 
     (line,) = read_output(out)
-    assert code == 1 and "missing field 'text'" in line["error"]["message"]
+    assert code == 1
+    assert "missing field 'text'" in line["error"]["message"]
     assert "unexpected field 'body'" in line["error"]["message"]
 
 
@@ -112,7 +117,8 @@ def test_a_program_that_cannot_be_imported_exits_2_before_any_output(tmp_path: P
 
     code = run(f"{FIXTURES}:Missing", "--input", source, "--output", out)
 
-    assert code == 2 and not out.exists()
+    assert code == 2
+    assert not out.exists()
     assert "has no attribute 'Missing'" in capsys.readouterr().err
 
 
@@ -121,7 +127,8 @@ def test_a_program_that_cannot_be_constructed_exits_2(tmp_path: Path, capsys: An
 
     code = run(f"{FIXTURES}:BrokenInit", "--input", source, "--output", tmp_path / "out.jsonl")
 
-    assert code == 2 and "cannot build BrokenInit" in capsys.readouterr().err
+    assert code == 2
+    assert "cannot build BrokenInit" in capsys.readouterr().err
 
 
 def test_an_unwritable_output_exits_2_before_the_program_is_even_loaded(tmp_path: Path) -> None:
@@ -132,7 +139,8 @@ def test_an_unwritable_output_exits_2_before_the_program_is_even_loaded(tmp_path
 
     code = run(f"{program}:P", "--input", source, "--output", tmp_path / "missing-dir" / "out.jsonl")
 
-    assert code == 2 and not marker.exists()
+    assert code == 2
+    assert not marker.exists()
 
 
 def test_an_existing_output_is_refused_with_exit_2_naming_resume_and_overwrite(tmp_path: Path, capsys: Any) -> None:
@@ -143,8 +151,10 @@ def test_an_existing_output_is_refused_with_exit_2_naming_resume_and_overwrite(t
     code = run(ECHO, "--input", source, "--output", out)
 
     err = capsys.readouterr().err
-    assert code == 2 and out.read_text() == "precious\n"
-    assert "--resume" in err and "--overwrite" in err
+    assert code == 2
+    assert out.read_text() == "precious\n"
+    assert "--resume" in err
+    assert "--overwrite" in err
 
 
 def test_overwrite_replaces_the_output(tmp_path: Path) -> None:
@@ -154,7 +164,8 @@ def test_overwrite_replaces_the_output(tmp_path: Path) -> None:
 
     code = run(ECHO, "--input", source, "--output", out, "--overwrite")
 
-    assert code == 0 and [line["id"] for line in read_output(out)] == [1]
+    assert code == 0
+    assert [line["id"] for line in read_output(out)] == [1]
 
 
 def test_resume_skips_succeeded_rows_retries_failed_ones_and_leaves_one_line_per_id(tmp_path: Path) -> None:
@@ -172,7 +183,8 @@ def test_resume_skips_succeeded_rows_retries_failed_ones_and_leaves_one_line_per
     for line in read_output(out):
         by_id.setdefault(line["id"], []).append(line)
     assert code == 0
-    assert sorted(by_id) == [1, 2, 3, 4, 5] and all(len(lines) == 1 for lines in by_id.values())
+    assert sorted(by_id) == [1, 2, 3, 4, 5]
+    assert all(len(lines) == 1 for lines in by_id.values())
     assert by_id[1][0]["output"] == {"upper": "KEPT"}
     assert by_id[2][0]["output"] == {"upper": "T2"}
 
@@ -185,7 +197,8 @@ def test_resume_of_a_finished_run_sends_nothing_and_exits_0(tmp_path: Path) -> N
 
     code = run(ECHO, "--input", source, "--output", out, "--resume")
 
-    assert code == 0 and out.read_text() == before
+    assert code == 0
+    assert out.read_text() == before
 
 
 def test_limit_takes_only_the_first_rows(tmp_path: Path) -> None:
@@ -194,7 +207,8 @@ def test_limit_takes_only_the_first_rows(tmp_path: Path) -> None:
 
     code = run(ECHO, "--input", source, "--output", out, "--limit", "3")
 
-    assert code == 0 and sorted(line["id"] for line in read_output(out)) == [1, 2, 3]
+    assert code == 0
+    assert sorted(line["id"] for line in read_output(out)) == [1, 2, 3]
 
 
 def test_parquet_input_runs(tmp_path: Path) -> None:
@@ -207,7 +221,8 @@ def test_parquet_input_runs(tmp_path: Path) -> None:
 
     code = run(ECHO, "--input", source, "--output", out)
 
-    assert code == 0 and {line["id"]: line["output"]["upper"] for line in read_output(out)} == {"a": "X", "b": "Y"}
+    assert code == 0
+    assert {line["id"]: line["output"]["upper"] for line in read_output(out)} == {"a": "X", "b": "Y"}
 
 
 def test_a_sync_program_runs(tmp_path: Path) -> None:
@@ -216,7 +231,8 @@ def test_a_sync_program_runs(tmp_path: Path) -> None:
 
     code = run(f"{FIXTURES}:SyncEcho", "--input", source, "--output", out)
 
-    assert code == 0 and read_output(out)[0]["output"] == {"upper": "A"}
+    assert code == 0
+    assert read_output(out)[0]["output"] == {"upper": "A"}
 
 
 def test_the_summary_and_plain_progress_go_to_stderr(tmp_path: Path, capsys: Any) -> None:
@@ -226,7 +242,8 @@ def test_the_summary_and_plain_progress_go_to_stderr(tmp_path: Path, capsys: Any
 
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "rows ok" in captured.err and "wall time" in captured.err
+    assert "rows ok" in captured.err
+    assert "wall time" in captured.err
 
 
 def test_a_missing_key_is_a_configuration_error_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -236,7 +253,8 @@ def test_a_missing_key_is_a_configuration_error_with_exit_2(tmp_path: Path, monk
 
     code = run(ECHO, "--input", source, "--output", tmp_path / "out.jsonl", "--model", "openai/gpt-4o-mini")
 
-    assert code == 2 and "OPENAI_API_KEY" in capsys.readouterr().err
+    assert code == 2
+    assert "OPENAI_API_KEY" in capsys.readouterr().err
 
 
 def test_csv_ids_come_from_the_id_field_option(tmp_path: Path) -> None:
@@ -263,3 +281,151 @@ def test_the_resume_command_keeps_the_options_and_drops_overwrite() -> None:
 
     assert command == ("sharedlm run p.py:P --input 'in put.jsonl' --output out.jsonl --id-field key "
                        "--concurrency 7 --limit 10 --retries 2 --resume")
+
+
+def write_cp1252_csv(path: Path, rows: int, bad_row: int) -> Path:
+    lines = [f"{n},text {n}\n".encode() for n in range(1, rows + 1)]
+    lines[bad_row - 1] = f"{bad_row},caf\xe9\n".encode("cp1252")
+    path.write_bytes(b"id,text\n" + b"".join(lines))
+    return path
+
+
+def test_a_csv_with_a_cp1252_byte_mid_file_yields_one_line_per_row_the_bad_one_an_error(tmp_path: Path,
+                                                                                         capsys: Any) -> None:
+    source = write_cp1252_csv(tmp_path / "in.csv", 2000, bad_row=1479)
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, "--concurrency", "50")
+
+    lines = read_output(out)
+    assert code == 1
+    assert len(lines) == 2000
+    assert sorted(str(line["id"]) for line in lines) == sorted(str(n) for n in range(1, 2001))
+    (bad,) = [line for line in lines if line["error"]]
+    assert bad["id"] == 1479
+    assert "row 1479 (line 1480)" in bad["error"]["message"]
+    assert "--encoding cp1252" in bad["error"]["message"]
+    assert "rows failed" in capsys.readouterr().err
+
+
+def test_encoding_cp1252_reads_every_row_of_such_a_csv(tmp_path: Path) -> None:
+    source = write_cp1252_csv(tmp_path / "in.csv", 20, bad_row=7)
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, "--encoding", "cp1252")
+
+    by_id = {line["id"]: line for line in read_output(out)}
+    assert code == 0
+    assert len(by_id) == 20
+    assert by_id["7"]["output"] == {"upper": "CAFÉ"}
+
+
+def test_encoding_on_parquet_input_exits_2(tmp_path: Path, capsys: Any) -> None:
+    source = tmp_path / "in.parquet"
+    source.write_bytes(b"PAR1")
+
+    code = run(ECHO, "--input", source, "--output", tmp_path / "out.jsonl", "--encoding", "cp1252")
+
+    assert code == 2
+    assert "--encoding applies to JSONL and CSV" in capsys.readouterr().err
+
+
+def test_nested_and_surrogate_lines_become_error_rows_and_the_run_goes_on(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, "[" * 100_000, '{"text": "\\ud83d"}', {"text": "b"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+    resumed = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    by_id = {line["id"]: line for line in read_output(out)}
+    assert code == 1
+    assert resumed == 1
+    assert sorted(by_id) == [1, 2, 3, 4]
+    assert "nested too deeply" in by_id[2]["error"]["message"]
+    assert "lone surrogate" in by_id[3]["error"]["message"]
+    assert by_id[4]["output"] == {"upper": "B"}
+
+
+def test_resume_refuses_an_input_that_changed_when_ids_are_line_numbers(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"t{n}"} for n in range(5)])
+    out = tmp_path / "out.jsonl"
+    assert run(ECHO, "--input", source, "--output", out, "--limit", "3") == 0
+    before = out.read_bytes()
+    write_jsonl(source, [{"text": "inserted"}] + [{"text": f"t{n}"} for n in range(5)])
+    capsys.readouterr()
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert out.read_bytes() == before
+    assert "changed since the earlier run" in err
+    assert "--overwrite" in err
+    assert "'id' field" in err
+
+
+def test_resume_runs_rows_appended_to_an_input_whose_ids_are_line_numbers(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"t{n}"} for n in range(3)])
+    out = tmp_path / "out.jsonl"
+    assert run(ECHO, "--input", source, "--output", out) == 0
+    with source.open("a") as file:
+        file.write(json.dumps({"text": "t3"}) + "\n")
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    assert code == 0
+    assert sorted(line["id"] for line in read_output(out)) == [1, 2, 3, 4]
+
+
+def test_resume_with_own_ids_runs_appended_rows_and_counts_ids_gone_from_the_input(tmp_path: Path,
+                                                                                 capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"k{n}", "text": f"t{n}"} for n in range(4)])
+    out = tmp_path / "out.jsonl"
+    assert run(ECHO, "--input", source, "--output", out) == 0
+    write_jsonl(source, [{"id": "k3", "text": "t3"}, {"id": "k0", "text": "t0"}, {"id": "k9", "text": "t9"}])
+    capsys.readouterr()
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert sorted(line["id"] for line in read_output(out)) == ["k0", "k1", "k2", "k3", "k9"]
+    assert "output ids not in the input" in err
+    assert "2 ids of" in err
+
+
+def test_resume_of_an_output_without_a_fingerprint_warns_and_goes_on(tmp_path: Path, capsys: Any) -> None:
+    from sharedlm.runner._fingerprint import fingerprint_path_for
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"text": "b"}])
+    out = tmp_path / "out.jsonl"
+    out.write_text(json.dumps({"id": 1, "output": {"upper": "A"}, "error": None}) + "\n")
+
+    code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    assert code == 0
+    assert "cannot check that the input did not change" in capsys.readouterr().err
+    assert sorted(line["id"] for line in read_output(out)) == [1, 2]
+    assert fingerprint_path_for(out).exists()
+
+
+def test_a_run_on_an_output_another_run_holds_exits_2_naming_it(tmp_path: Path, capsys: Any) -> None:
+    from sharedlm.runner._lock import OutputLock
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    with OutputLock(out):
+        code = run(ECHO, "--input", source, "--output", out, "--resume")
+
+    assert code == 2
+    assert not out.exists()
+    assert "in use by another sharedlm run" in capsys.readouterr().err
+
+
+def test_the_resume_command_keeps_the_encoding() -> None:
+    from sharedlm.runner._run import RunOptions
+
+    options = RunOptions(program="p.py:P", input=Path("in.csv"), output=Path("out.jsonl"), encoding="cp1252")
+
+    assert "--encoding cp1252" in options.resume_command()

@@ -8,6 +8,7 @@ import os
 import signal
 
 from sharedlm.runner._core import RowRunner
+from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import prepare_program
 from sharedlm.runner._results import RowResult
 from sharedlm.runner._signals import InterruptHandler
@@ -26,7 +27,7 @@ class Gate:
 
 async def run_with_handler(program: Gate, rows: list[dict[str, str]], *, grace_s: float,
                            signals: int) -> tuple[list[RowResult], RowRunner, InterruptHandler, str]:
-    runner = RowRunner(prepare_program(program), concurrency=2)
+    runner = RowRunner(prepare_program(program), RowOptions(concurrency=2))
     stream = io.StringIO()
     handler = InterruptHandler(runner, grace_s=grace_s, stream=stream)
     handler.install()
@@ -49,8 +50,11 @@ async def test_the_first_signal_stops_taking_rows_and_cancels_after_the_grace_pe
     results, runner, handler, said = await run_with_handler(Gate(), rows, grace_s=0.05, signals=1)
 
     assert [r.output for r in results] == [{"text": "fast"}]
-    assert handler.interrupted and runner.counters.cancelled == 1 and runner.counters.taken == 2
-    assert "taking no new rows" in said and "grace period over" in said
+    assert handler.interrupted
+    assert runner.counters.cancelled == 1
+    assert runner.counters.taken == 2
+    assert "taking no new rows" in said
+    assert "grace period over" in said
 
 
 async def test_rows_that_finish_within_the_grace_period_are_kept() -> None:
@@ -69,7 +73,8 @@ async def test_a_second_signal_cancels_at_once() -> None:
 
     results, runner, _, said = await run_with_handler(Gate(), rows, grace_s=600, signals=2)
 
-    assert len(results) == 1 and runner.counters.cancelled == 1
+    assert len(results) == 1
+    assert runner.counters.cancelled == 1
     assert "SIGINT again" in said
 
 

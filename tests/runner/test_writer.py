@@ -72,7 +72,7 @@ def test_the_writer_appends_one_json_line_per_result(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["id"] for line in lines] == ["old", 1, "two"]
     assert lines[1] == {"id": 1, "output": {"a": 1}, "error": None, "attempts": 1, "latency_s": 0.25,
-                        "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 4}, "cost_usd": 0.0}
     assert lines[2]["error"] == {"type": "E", "message": "bad"}
 
 
@@ -94,3 +94,37 @@ def test_truncate_empties_the_file_first(tmp_path: Path) -> None:
         writer.write(result(1))
 
     assert len(path.read_text().splitlines()) == 1
+
+
+def test_a_lone_surrogate_in_a_result_is_written_as_a_json_escape(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    lone = RowResult(id="s\ud83d", output={"text": "half \ud83d of a pair"}, error=None, attempts=1, latency_s=0.0)
+
+    with ResultWriter(path) as writer:
+        written = writer.write(lone)
+
+    (line,) = path.read_bytes().splitlines()
+    assert written is lone
+    assert json.loads(line) == {**lone.as_json_dict(), "latency_s": 0.0}
+    assert b"\\ud83d" in line
+
+
+def test_a_result_that_cannot_be_json_becomes_an_error_line_for_its_row(tmp_path: Path) -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for this value")
+
+    path = tmp_path / "out.jsonl"
+    broken = RowResult(id=7, output={"value": Unprintable()}, error=None, attempts=2, latency_s=0.5)
+
+    with ResultWriter(path) as writer:
+        written = writer.write(broken)
+        writer.write(result(8))
+
+    lines = [json.loads(text) for text in path.read_text().splitlines()]
+    assert written.error is not None
+    assert written.error.type == "OutputError"
+    assert [line["id"] for line in lines] == [7, 8]
+    assert lines[0]["error"]["type"] == "OutputError"
+    assert "no text for this value" in lines[0]["error"]["message"]
+    assert lines[0]["attempts"] == 2

@@ -89,7 +89,8 @@ def test_json_adapter_parses_every_field_with_its_type(signature: Any, variant: 
 @pytest.mark.parametrize("variant", range(4))
 def test_json_schema_response_format_is_followed(variant: int) -> None:
     adapter = dspy.JSONAdapter()
-    outputs = pydantic.create_model("Outputs", **{n: (f.annotation, ...) for n, f in Typed.output_fields.items()})
+    fields: dict[str, Any] = {name: (field.annotation, ...) for name, field in Typed.output_fields.items()}
+    outputs = pydantic.create_model("Outputs", **fields)
     schema = outputs.model_json_schema()
     content = render(read_spec(_prompt(adapter, Typed, json_mode=True, schema=schema)), variant)
     outputs.model_validate_json(content)
@@ -109,7 +110,8 @@ def test_fields_are_read_from_the_user_message_when_the_system_message_lacks_the
     user = ("[[ ## q ## ]]\nx\n\nRespond with the corresponding output fields, starting with the field "
             "`[[ ## a ## ]]`, then `[[ ## b ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`.")
     spec = read_spec(Prompt("", user))
-    assert spec.mode == "chat" and [f.name for f in spec.fields] == ["a", "b"]
+    assert spec.mode == "chat"
+    assert [f.name for f in spec.fields] == ["a", "b"]
 
 
 def test_a_prompt_that_is_not_dspy_gets_a_plain_sentence() -> None:

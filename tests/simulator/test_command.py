@@ -32,7 +32,8 @@ def test_prints_its_base_url_and_exits_zero_when_interrupted(signum: int) -> Non
             process.wait()
     assert process.returncode == 0
     assert out == ""  # the URL line is the only output on stdout
-    assert "serving at" in err and "stopped" in err
+    assert "serving at" in err
+    assert "stopped" in err
 
 
 @pytest.mark.parametrize(("argv", "option"), [

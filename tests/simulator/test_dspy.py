@@ -60,7 +60,8 @@ class TwoStep(dspy.Module):
 def _assert_triage(result: dspy.Prediction) -> None:
     for name, field in Triage.output_fields.items():
         pydantic.TypeAdapter(field.annotation).validate_python(result[name], strict=False)
-    assert isinstance(result.plan, Plan) and isinstance(result.priority, Priority)
+    assert isinstance(result.plan, Plan)
+    assert isinstance(result.priority, Priority)
 
 
 ENGINES = [pytest.param({}, id="native"), pytest.param({"engine": "litellm"}, id="litellm")]
@@ -77,8 +78,11 @@ async def test_typed_program_runs_end_to_end(sim: Simulator, engine: dict[str, A
     with dspy.context(lm=lm, adapter=make_adapter()):
         _assert_triage(await dspy.Predict(Triage).acall(ticket="My invoice is wrong."))
         result = await TwoStep().acall(ticket="The app crashes.")
-    assert isinstance(result.word_count, int) and result.reply and result.reasoning
-    assert sim.stats().ok == 3 and sim.stats().responses_by_status == {200: 3}
+    assert isinstance(result.word_count, int)
+    assert result.reply
+    assert result.reasoning
+    assert sim.stats().ok == 3
+    assert sim.stats().responses_by_status == {200: 3}
 
 
 async def test_many_concurrent_workflows_share_the_server() -> None:
@@ -88,7 +92,9 @@ async def test_many_concurrent_workflows_share_the_server() -> None:
         with dspy.context(lm=lm):
             results = await asyncio.gather(*[program.acall(ticket=f"ticket {i}") for i in range(40)])
         stats = sim.stats()
-    assert len(results) == 40 and stats.ok == 80 and stats.peak_in_flight > 1
+    assert len(results) == 40
+    assert stats.ok == 80
+    assert stats.peak_in_flight > 1
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -109,8 +115,11 @@ async def test_lm15_gemini_router_completes_and_streams(sim: Simulator, use_root
     async with lm15.AsyncLMRouter(config) as router:
         response = await router.complete(request)
         events = [event async for event in router.stream(request)]
-    assert response.text and response.usage.input_tokens > 0 and response.usage.output_tokens > 0
-    assert events[-1].type == "end" and events[-1].usage.output_tokens > 0
+    assert response.text
+    assert response.usage.input_tokens > 0
+    assert response.usage.output_tokens > 0
+    assert events[-1].type == "end"
+    assert events[-1].usage.output_tokens > 0
     assert sim.stats().ok == 2
 
 
@@ -122,7 +131,8 @@ async def test_lm15_gemini_router_sees_429_as_a_rate_limit_error_with_retry_afte
             await router.complete(request)
             with pytest.raises(lm15.RateLimitError) as caught:
                 await router.complete(request)
-    assert caught.value.retry_after is not None and caught.value.retry_after > 50
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 50
 
 
 async def test_lm15_anthropic_router_completes(sim: Simulator) -> None:
@@ -130,4 +140,5 @@ async def test_lm15_anthropic_router_completes(sim: Simulator) -> None:
     request = lm15.Request(model="anthropic:claude-sonnet-4-5", messages=(lm15.Message.user("hi"),))
     async with lm15.AsyncLMRouter(config) as router:
         response = await router.complete(request)
-    assert response.text and response.usage.output_tokens > 0
+    assert response.text
+    assert response.usage.output_tokens > 0

@@ -65,7 +65,8 @@ def test_concurrency_rejection_waits_until_the_earliest_request_is_due() -> None
     limits.admit(10, now=0.0, due=0.7)
     limits.admit(10, now=0.1, due=0.3)
     rejection = limits.check(10, now=0.1)
-    assert rejection is not None and rejection.reason == "concurrency"
+    assert rejection is not None
+    assert rejection.reason == "concurrency"
     assert rejection.wait == pytest.approx(0.2)
     assert rejection.retry_after_ms == 200
 
@@ -74,7 +75,8 @@ def test_concurrency_rejection_with_only_hangs_in_flight_announces_the_fallback_
     limits = Limits(max_concurrency=1, rpm=None, tpm=None)
     limits.admit(10, now=0.0, due=None)
     rejection = limits.check(10, now=1.0)
-    assert rejection is not None and rejection.wait == UNKNOWN_WAIT_S
+    assert rejection is not None
+    assert rejection.wait == UNKNOWN_WAIT_S
 
 
 def test_rpm_rejection_after_the_budget_is_spent() -> None:
@@ -82,7 +84,8 @@ def test_rpm_rejection_after_the_budget_is_spent() -> None:
     limits.admit(1, now=0.0, due=0.0)
     limits.admit(1, now=15.0, due=15.0)
     rejection = limits.check(1, now=20.0)
-    assert rejection is not None and rejection.reason == "rpm"
+    assert rejection is not None
+    assert rejection.reason == "rpm"
     assert rejection.wait == pytest.approx(40.0)
 
 
@@ -91,12 +94,14 @@ def test_tpm_rejection_counts_the_tokens_of_the_request() -> None:
     limits.admit(60, now=0.0, due=0.0)
     assert limits.check(40, now=1.0) is None
     rejection = limits.check(41, now=1.0)
-    assert rejection is not None and rejection.reason == "tpm"
+    assert rejection is not None
+    assert rejection.reason == "tpm"
 
 
 def test_too_large_means_larger_than_the_whole_token_budget() -> None:
     limits = Limits(max_concurrency=None, rpm=None, tpm=100)
-    assert limits.too_large(101) and not limits.too_large(100)
+    assert limits.too_large(101)
+    assert not limits.too_large(100)
     assert not Limits(max_concurrency=None, rpm=None, tpm=None).too_large(10**9)
 
 

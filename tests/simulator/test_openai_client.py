@@ -7,21 +7,29 @@ import asyncio
 import openai
 import pydantic
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
+from _http_servers import wait_until
 from sharedlm.simulator import Simulator, SimulatorSettings
 
-MESSAGES = [{"role": "system", "content": "You are brief."}, {"role": "user", "content": "Say hello."}]
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "You are brief."},
+    {"role": "user", "content": "Say hello."},
+]
 
 
-def _client(sim: Simulator, **kwargs: object) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=sim.base_url, api_key="test-key", **kwargs)
+def _client(
+    sim: Simulator, *, max_retries: int = 2, timeout: float | openai.NotGiven = openai.NOT_GIVEN
+) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=sim.base_url, api_key="test-key", max_retries=max_retries, timeout=timeout)
 
 
 async def test_chat_completion_with_usage(sim: Simulator) -> None:
     async with _client(sim) as client:
         completion = await client.chat.completions.create(model="sim-model", messages=MESSAGES)
     assert completion.choices[0].message.content
-    assert completion.usage is not None and completion.usage.total_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.total_tokens > 0
 
 
 async def test_stream_reassembles_with_a_final_usage_chunk(sim: Simulator) -> None:
@@ -31,7 +39,8 @@ async def test_stream_reassembles_with_a_final_usage_chunk(sim: Simulator) -> No
         chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("Simulated answer")
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
 
 
 class Weather(pydantic.BaseModel):
@@ -57,8 +66,7 @@ async def test_rate_limit_is_a_rate_limit_error_with_the_retry_headers() -> None
     settings = SimulatorSettings(latency=0.3, max_concurrency=1)
     async with Simulator(settings) as sim, _client(sim, max_retries=0) as client:
         first = asyncio.create_task(client.chat.completions.create(model="m", messages=MESSAGES))
-        while sim.stats().in_flight < 1:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: sim.stats().in_flight == 1, within=5.0)
         with pytest.raises(openai.RateLimitError) as caught:
             await client.chat.completions.create(model="m", messages=MESSAGES)
         assert caught.value.code == "rate_limit_exceeded"
@@ -73,7 +81,9 @@ async def test_client_retries_honour_the_announced_wait_and_succeed() -> None:
                                          for _ in range(4)])
         stats = sim.stats()
     assert all(r.choices[0].message.content for r in results)
-    assert stats.rate_limited > 0 and stats.ok == 4 and stats.peak_in_flight <= 2
+    assert stats.rate_limited > 0
+    assert stats.ok == 4
+    assert stats.peak_in_flight <= 2
 
 
 async def test_server_error_is_an_internal_server_error() -> None:

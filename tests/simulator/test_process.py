@@ -40,7 +40,9 @@ def test_serves_and_reports_stats_and_exits_cleanly() -> None:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", sim.base_url)
         assert _post_chat(sim.base_url) == 200
         stats = sim.stats()
-        assert stats.requests == 1 and stats.ok == 1 and stats.distinct_connections == 1
+        assert stats.requests == 1
+        assert stats.ok == 1
+        assert stats.distinct_connections == 1
         sim.reset()
         assert sim.stats().requests == 0
     finally:

@@ -66,4 +66,6 @@ def test_gemini_upper_case_types_are_understood() -> None:
     schema = {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"}, "ok": {"type": "BOOLEAN"},
                                                "xs": {"type": "ARRAY", "items": {"type": "STRING"}}}}
     value = schema_instance(schema)
-    assert isinstance(value["n"], int) and isinstance(value["ok"], bool) and isinstance(value["xs"][0], str)
+    assert isinstance(value["n"], int)
+    assert isinstance(value["ok"], bool)
+    assert isinstance(value["xs"][0], str)

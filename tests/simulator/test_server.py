@@ -46,12 +46,15 @@ def _raw_request(path: str, body: bytes, *, close: bool = False) -> bytes:
 async def test_chat_completion_has_the_openai_shape_with_usage(sim: Simulator, http: aiohttp.ClientSession) -> None:
     status, data = await _post(http, f"{sim.base_url}/chat/completions", chat_body())
     assert status == 200
-    assert data["object"] == "chat.completion" and data["model"] == "sim-model"
+    assert data["object"] == "chat.completion"
+    assert data["model"] == "sim-model"
     choice = data["choices"][0]
-    assert choice["message"]["role"] == "assistant" and choice["message"]["content"]
+    assert choice["message"]["role"] == "assistant"
+    assert choice["message"]["content"]
     assert choice["finish_reason"] == "stop"
     usage = data["usage"]
-    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert usage["prompt_tokens"] > 0
+    assert usage["completion_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
@@ -73,7 +76,8 @@ async def test_stream_with_include_usage_ends_with_a_usage_chunk_without_choices
     body = chat_body(stream=True, stream_options={"include_usage": True})
     async with http.post(f"{sim.base_url}/chat/completions", json=body) as response:
         chunks = [json.loads(e) for e in _sse_events(await response.text())[:-1]]
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["total_tokens"] > 0
     assert all("usage" not in c for c in chunks[:-1])
 
 
@@ -108,7 +112,8 @@ async def test_chat_completions_is_served_without_the_v1_prefix_too(sim: Simulat
 async def test_models_are_listed(sim: Simulator, http: aiohttp.ClientSession) -> None:
     async with http.get(f"{sim.base_url}/models") as response:
         data = await response.json()
-    assert data["object"] == "list" and {"id", "object", "owned_by"} <= set(data["data"][0])
+    assert data["object"] == "list"
+    assert {"id", "object", "owned_by"} <= set(data["data"][0])
     async with http.get(f"{sim.base_url}/models/any-model") as response:
         assert (await response.json())["id"] == "any-model"
 
@@ -151,7 +156,8 @@ async def test_unknown_path_is_404_with_an_openai_error_body(sim: Simulator, htt
 
 async def test_wrong_method_is_405(sim: Simulator, http: aiohttp.ClientSession) -> None:
     async with http.get(f"{sim.base_url}/chat/completions") as response:
-        assert response.status == 405 and response.headers["allow"] == "POST"
+        assert response.status == 405
+        assert response.headers["allow"] == "POST"
         _assert_openai_error(await response.json())
 
 
@@ -161,12 +167,14 @@ async def test_connection_stays_usable_after_a_bad_request(sim: Simulator) -> No
                                                                              close=True)
     data = await _raw(sim, bad + good)
     assert data.count(b"HTTP/1.1 ") == 2
-    assert data.startswith(b"HTTP/1.1 400") and b"HTTP/1.1 200" in data
+    assert data.startswith(b"HTTP/1.1 400")
+    assert b"HTTP/1.1 200" in data
 
 
 async def test_malformed_http_gets_a_400_and_the_connection_is_closed(sim: Simulator) -> None:
     data = await _raw(sim, b"NOT HTTP AT ALL\r\n\r\n")
-    assert data.startswith(b"HTTP/1.1 400") and b"connection: close" in data
+    assert data.startswith(b"HTTP/1.1 400")
+    assert b"connection: close" in data
 
 
 async def test_pipelined_requests_are_answered_in_order(sim: Simulator) -> None:
@@ -204,7 +212,8 @@ async def test_gemini_generate_content_has_the_gemini_shape(sim: Simulator, http
                                GEMINI_BODY)
     assert status == 200
     candidate = data["candidates"][0]
-    assert candidate["content"]["role"] == "model" and candidate["content"]["parts"][0]["text"]
+    assert candidate["content"]["role"] == "model"
+    assert candidate["content"]["parts"][0]["text"]
     assert candidate["finishReason"] == "STOP"
     usage = data["usageMetadata"]
     assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"]
@@ -217,12 +226,15 @@ async def test_gemini_stream_with_alt_sse_sends_events_ending_with_usage(sim: Si
         assert response.headers["content-type"].startswith("text/event-stream")
         chunks = [json.loads(e) for e in _sse_events(await response.text())]
     assert len(chunks) > 1
-    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP" and "usageMetadata" in chunks[-1]
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert "usageMetadata" in chunks[-1]
 
 
 async def test_gemini_stream_without_sse_is_a_json_array(sim: Simulator, http: aiohttp.ClientSession) -> None:
     status, data = await _post(http, f"{sim.gemini_base_url}/models/m:streamGenerateContent", GEMINI_BODY)
-    assert status == 200 and isinstance(data, list) and data[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert status == 200
+    assert isinstance(data, list)
+    assert data[-1]["candidates"][0]["finishReason"] == "STOP"
 
 
 async def test_gemini_json_schema_is_followed(sim: Simulator, http: aiohttp.ClientSession) -> None:
@@ -235,7 +247,8 @@ async def test_gemini_json_schema_is_followed(sim: Simulator, http: aiohttp.Clie
 async def test_gemini_bad_request_has_the_gemini_error_shape(sim: Simulator, http: aiohttp.ClientSession) -> None:
     status, data = await _post(http, f"{sim.gemini_base_url}/models/m:generateContent", {"contents": []})
     assert status == 400
-    assert data["error"]["status"] == "INVALID_ARGUMENT" and data["error"]["code"] == 400
+    assert data["error"]["status"] == "INVALID_ARGUMENT"
+    assert data["error"]["code"] == 400
 
 
 async def test_anthropic_messages_have_the_anthropic_shape(sim: Simulator, http: aiohttp.ClientSession) -> None:
@@ -243,15 +256,20 @@ async def test_anthropic_messages_have_the_anthropic_shape(sim: Simulator, http:
             "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
     status, data = await _post(http, f"{sim.base_url}/messages", body)
     assert status == 200
-    assert data["type"] == "message" and data["content"][0]["type"] == "text" and data["stop_reason"] == "end_turn"
-    assert data["usage"]["input_tokens"] > 0 and data["usage"]["output_tokens"] > 0
+    assert data["type"] == "message"
+    assert data["content"][0]["type"] == "text"
+    assert data["stop_reason"] == "end_turn"
+    assert data["usage"]["input_tokens"] > 0
+    assert data["usage"]["output_tokens"] > 0
 
 
 async def test_anthropic_stream_sends_the_message_events(sim: Simulator, http: aiohttp.ClientSession) -> None:
     body = {"model": "claude", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     async with http.post(f"{sim.base_url}/messages", json=body) as response:
         kinds = [json.loads(e)["type"] for e in _sse_events(await response.text())]
-    assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "content_block_delta" in kinds
+    assert kinds[0] == "message_start"
+    assert kinds[-1] == "message_stop"
+    assert "content_block_delta" in kinds
 
 
 # --- statistics --------------------------------------------------------------------------------------------------
@@ -265,7 +283,8 @@ async def test_stats_count_requests_statuses_and_tokens(sim: Simulator, http: ai
     assert stats.responses_by_status == {200: 1, 400: 1}
     assert stats.prompt_tokens == data["usage"]["prompt_tokens"]
     assert stats.completion_tokens == data["usage"]["completion_tokens"]
-    assert stats.in_flight == 0 and stats.peak_in_flight == 1
+    assert stats.in_flight == 0
+    assert stats.peak_in_flight == 1
 
 
 async def test_stats_endpoint_matches_the_python_snapshot_and_is_not_counted(
@@ -274,7 +293,8 @@ async def test_stats_endpoint_matches_the_python_snapshot_and_is_not_counted(
     async with http.get(f"{sim.root_url}/sim/stats") as response:
         served = await response.json()
     assert served == sim.stats().as_dict()
-    assert served["requests"] == 1 and served["responses_by_status"] == {"200": 1}
+    assert served["requests"] == 1
+    assert served["responses_by_status"] == {"200": 1}
 
 
 async def test_reset_zeroes_the_counters(sim: Simulator, http: aiohttp.ClientSession) -> None:

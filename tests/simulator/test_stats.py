@@ -19,8 +19,10 @@ def test_as_dict_survives_json_and_from_dict() -> None:
 
 def test_empty_snapshot_lists_every_fault_kind_and_rate_limit_reason() -> None:
     data = Counters().snapshot().as_dict()
-    assert set(data["faults"]) == set(FAULT_KINDS) and set(data["rate_limited_by"]) == set(RATE_LIMIT_REASONS)
-    assert data["responses_by_status"] == {} and data["requests"] == 0
+    assert set(data["faults"]) == set(FAULT_KINDS)
+    assert set(data["rate_limited_by"]) == set(RATE_LIMIT_REASONS)
+    assert data["responses_by_status"] == {}
+    assert data["requests"] == 0
 
 
 def test_reset_keeps_requests_in_flight_and_makes_them_the_new_peak() -> None:
@@ -45,4 +47,5 @@ def test_snapshot_is_a_copy() -> None:
     counters = Counters()
     snapshot = counters.snapshot()
     counters.count_status(200)
-    assert snapshot.responses_by_status == {} and counters.snapshot().ok == 1
+    assert snapshot.responses_by_status == {}
+    assert counters.snapshot().ok == 1

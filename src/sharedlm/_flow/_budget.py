@@ -163,6 +163,28 @@ class RateBudget:
             in_bucket = self._capacity - self._rate * max(0.0, self._tat - now)
             return min(in_bucket, self._per_minute - self._logged)
 
+    def resize(self, per_minute: float) -> None:
+        """Change the budget per minute from now on (a limit learned or corrected from the provider's headers).
+
+        Sends already booked keep their times; the minute log keeps counting them, so a smaller budget holds
+        from the next reservation on, and a larger one lets the next reservations in sooner.
+
+        Args:
+            per_minute: The new budget per minute; a positive finite number.
+        """
+        if isinstance(per_minute, bool) or not isinstance(per_minute, int | float) or not (
+                math.isfinite(per_minute) and per_minute > 0):
+            raise ConfigurationError(f"the {self.name} budget per minute must be a positive number, got {per_minute!r}")
+        with self._lock:
+            now = self._clock()
+            # Keep the bucket's debt in time units of the new rate: what is queued stays queued, no more.
+            owed = max(0.0, self._tat - now) * self._rate
+            self._per_minute = float(per_minute)
+            self._rate = self._per_minute / (self._window + self._burst_s)
+            self._capacity = self._rate * self._burst_s
+            self._slack = self._per_minute * _RELATIVE_SLACK
+            self._tat = now + owed / self._rate
+
     def reserve(self, amount: float) -> float:
         """Book ``amount`` and return the seconds to wait before sending (0.0 = now).
 

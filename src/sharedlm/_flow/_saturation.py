@@ -23,6 +23,11 @@ answers of a slow provider then open the window at once instead of a round trip 
 - A saturated round with calls waiting steps the ceiling down by ``step`` (to half), never below ``floor``.
   The first round measured at the lower level keeps it only if the loop stayed saturated; otherwise the
   ceiling goes back up one step and stays there for ``hold_s`` before it probes down again.
+- A *stall* (:meth:`SaturationCeiling.on_tick`): calls wait, nothing has come back for ``min_stall_s`` and the
+  loop had CPU to spare all that time. That is a slow provider, not a busy process: the ceiling opens to
+  ``cap`` at once, without waiting for the first answers a round trip later, and no step down follows for
+  ``hold_s``. So the CPU ceiling never throttles a slow provider (issue 14: 3,000 workflows at 20 s latency
+  were held at 128, then 1,024, for a round trip each).
 
 The ceiling starts at the adaptive limit's starting point, so it grows past it only once a round showed the
 process had CPU to spare: a burst of calls that keeps the loop busy from the start never opens thousands of
@@ -48,6 +53,10 @@ DEFAULT_MIN_ROUND_CALLS = 32
 DEFAULT_HOLD_S = 30.0
 DEFAULT_GROWTH = 8
 DEFAULT_STEP = 0.5
+# How long nothing may come back, with the loop idle all along, before a stall counts: a provider's refusal comes
+# back well within it, even from a loaded provider (a simulator sharing 2 busy cores took 0.3 s to refuse a first
+# burst), and a loop that just wrote a burst of requests late is not mistaken for a slow provider.
+DEFAULT_MIN_STALL_S = 0.5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +72,7 @@ class SaturationSnapshot:
         steps_down: How many times a saturated round lowered the ceiling.
         steps_back: How many times a lower ceiling left the loop idle and was undone.
         last_busy: CPU seconds per wall second of the last round's loop thread, or None before any.
+        stalls: Ticks at which nothing came back while calls waited and the loop had CPU to spare.
     """
 
     ceiling: int
@@ -73,6 +83,7 @@ class SaturationSnapshot:
     steps_down: int
     steps_back: int
     last_busy: float | None
+    stalls: int = 0
 
 
 class _Round:
@@ -102,6 +113,7 @@ class SaturationCeiling:
         hold_s: Seconds a ceiling that had to go back up waits before probing down again.
         growth: What a round with CPU to spare multiplies the ceiling by.
         step: What a saturated round multiplies the ceiling by, in (0, 1).
+        min_stall_s: Seconds of ticks with nothing back and CPU to spare before a stall grows the ceiling.
     """
 
     def __init__(self, *, initial: int, cap: int, floor: int = DEFAULT_SATURATED_FLOOR,
@@ -110,7 +122,8 @@ class SaturationCeiling:
                  thread_id: Callable[[], int] = threading.get_ident,
                  busy_threshold: float = DEFAULT_BUSY_THRESHOLD, min_round_s: float = DEFAULT_MIN_ROUND_S,
                  min_round_calls: int = DEFAULT_MIN_ROUND_CALLS, hold_s: float = DEFAULT_HOLD_S,
-                 growth: int = DEFAULT_GROWTH, step: float = DEFAULT_STEP) -> None:
+                 growth: int = DEFAULT_GROWTH, step: float = DEFAULT_STEP,
+                 min_stall_s: float = DEFAULT_MIN_STALL_S) -> None:
         for name, value in (("initial", initial), ("cap", cap), ("floor", floor), ("growth", growth),
                             ("min_round_calls", min_round_calls)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -148,6 +161,10 @@ class SaturationCeiling:
         self._steps_down = 0
         self._steps_back = 0
         self._last_busy: float | None = None
+        self._stall_marks: dict[int, tuple[float, float]] = {}
+        self._stalled_since: dict[int, float] = {}
+        self._min_stall_s = min_stall_s
+        self._stalls = 0
 
     @property
     def ceiling(self) -> int:
@@ -199,6 +216,48 @@ class SaturationCeiling:
             self._rounds_by_thread[thread] = self._new_round()
             return self._decide(now, limit=limit, busy=busy, queued=queued)
 
+    def on_tick(self, *, limit: int, stalled: bool) -> bool:
+        """Report a periodic check while calls wait for a slot; return whether it was a stall with CPU to spare.
+
+        A *stall* is ``min_stall_s`` of ticks at which nothing came back since the previous one while calls waited,
+        and the calling thread's loop had CPU to spare all along: then the provider, not this process, is what
+        everyone waits for: the ceiling opens to ``cap`` at once (a slow provider's first round trip is not spent
+        at the starting ceiling) and holds for ``hold_s`` before any step down, so the CPU ceiling never throttles
+        a slow provider. Each tick also restarts the thread's measuring interval. "Nothing came back" alone is not
+        enough: a loop busy formatting prompts runs its timers before the tasks that would read answers already
+        waiting in its sockets; a loop that had CPU to spare would have read them.
+
+        The caller may take a stall with CPU to spare as evidence for its own limits too (the adaptive limit's
+        start).
+
+        Args:
+            limit: The in-flight limit in force.
+            stalled: Whether no answer came back since the previous tick.
+        """
+        with self._lock:
+            thread = self._thread_id()
+            now, cpu = self._clock(), self._cpu_clock()
+            mark = self._stall_marks.get(thread)
+            if mark is None:
+                current = self._rounds_by_thread.get(thread)
+                mark = (current.wall, current.cpu) if current is not None else None
+            self._stall_marks[thread] = (now, cpu)
+            idle = mark is not None and now > mark[0] and (cpu - mark[1]) / (now - mark[0]) < self._busy_threshold
+            if not stalled or not idle or mark is None:
+                self._stalled_since.pop(thread, None)
+                return False
+            since = self._stalled_since.setdefault(thread, mark[0])
+            if now - since < self._min_stall_s:
+                return False
+            self._stalled_since[thread] = now  # the next growth needs a stall of its own
+            self._stalls += 1
+            self._hold_until = max(self._hold_until, now + self._hold_s)
+            self._trial_from = None
+            self._settling = False
+            self._rounds_by_thread[thread] = _Round(now, cpu)  # the next round measures the new level
+            self._ceiling = self._cap
+            return True
+
     def _new_round(self) -> _Round:
         return _Round(self._clock(), self._cpu_clock())
 
@@ -219,7 +278,7 @@ class SaturationCeiling:
             return self._ceiling != before
         self._saturated_rounds += 1
         self._trial_from = None
-        if now < self._hold_until:
+        if now < self._hold_until:  # just stepped back, or a stall showed the provider is the slow part
             return False
         level = min(self._ceiling, limit)
         lowered = max(self._floor, int(level * self._step))
@@ -237,7 +296,7 @@ class SaturationCeiling:
             return SaturationSnapshot(
                 ceiling=self._ceiling, cap=self._cap, floor=self._floor, rounds=self._rounds,
                 saturated_rounds=self._saturated_rounds, steps_down=self._steps_down, steps_back=self._steps_back,
-                last_busy=self._last_busy,
+                last_busy=self._last_busy, stalls=self._stalls,
             )
 
     def __repr__(self) -> str:
@@ -249,6 +308,7 @@ class SaturationCeiling:
 
 __all__ = [
     "DEFAULT_BUSY_THRESHOLD",
+    "DEFAULT_MIN_STALL_S",
     "DEFAULT_SATURATED_FLOOR",
     "SaturationCeiling",
     "SaturationSnapshot",

@@ -1,4 +1,4 @@
-"""The speed claims of issues 2, 5 and 6, checked against one run's report.
+"""The speed claims of issues 2, 5, 6 and 14, checked against one run's report.
 
 A claim with a target passes or fails; a claim without one (``passed`` None) is a figure to report. A claim is
 evaluated on the size it names when that size was run, else on the largest size that was, and then says so in
@@ -17,10 +17,15 @@ from typing import Any
 from sharedlm.bench._scenarios import (
     BUDGET,
     BUDGET_RPM,
+    CAPPED_NOTE,
     CONNECTIONS,
+    HEADERS_NOTE,
     LATENCY,
+    LONG_LATENCY,
     LOW_FD_LIMIT,
     OVERHEAD,
+    PERSONALITIES,
+    PERSONALITY_SCENARIOS,
     RATE_LIMITED,
     RSS_BASELINE_NOTE,
 )
@@ -44,6 +49,13 @@ RATE_LIMITED_IDEAL_FACTOR = 1.25
 RATE_LIMITED_429_SHARE = 0.05
 BUDGET_RATE_TOLERANCE = 0.10
 FLOW_COST_TARGET = 0.05
+# Issue 14: flow control that holds against real providers.
+PERSONALITY_LATENCY_TARGET = 1.5
+LONG_LATENCY_TARGET = 1.2
+CAPPED_TARGET = 1.2
+CAPPED_429_SHARE = 0.03
+HEADERS_TARGET = 1.15
+HEADERS_429_SHARE = 0.02
 # How a claim's value reads: a ratio, a fraction shown as a percentage, megabytes, seconds, or a count.
 UNIT_RATIO = "x"
 UNIT_FRACTION = "%"
@@ -84,9 +96,12 @@ def _size_note(count: int, wanted: int, unit: str) -> str | None:
 
 
 def _claim(issue: int, claim: str, target: str | None, value: float | None, measured: str, passed: bool | None,
-           note: str | None = None, *, unit: str = UNIT_RATIO) -> dict[str, Any]:
-    return {"issue": issue, "claim": claim, "target": target, "value": value, "unit": unit, "measured": measured,
-            "passed": passed, "note": note}
+           note: str | None = None, *, unit: str = UNIT_RATIO, scenario: str | None = None) -> dict[str, Any]:
+    found = {"issue": issue, "claim": claim, "target": target, "value": value, "unit": unit, "measured": measured,
+             "passed": passed, "note": note}
+    if scenario is not None:
+        found["scenario"] = scenario  # which scenario measured it, when its text does not say
+    return found
 
 
 def _missing(issue: int, claim: str, target: str | None, why: str) -> dict[str, Any]:
@@ -280,6 +295,69 @@ def issue6_claims(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return claims
 
 
+def _row_claims(scenario: str, label: str, row: Row, *, target: float, share: float | None) -> list[dict[str, Any]]:
+    """No call lost, within ``target`` of the ideal, and (with ``share``) 429s at most that share of answers."""
+    claims = [_claim(14, f"{label}: no call lost", "0 failed", float(row["units_failed"]),
+                     f"{row['units_failed']:,} of {row['workflows']:,} failed", row["units_failed"] == 0,
+                     unit=UNIT_COUNT, scenario=scenario)]
+    value = row["vs_floor"]
+    claims.append(_claim(14, f"{label}: within {target:g}x of the ideal", f"<= {target:g}x", value,
+                         f"{row['wall_s']:.3f} s / ideal {row['floor_s']:.3f} s",
+                         value is not None and value <= target, scenario=scenario))
+    if share is not None:
+        server = row.get("server")
+        text = f"{label}: 429s at most {share:.0%} of answers"
+        if not server or not server["requests"]:
+            claims.append(_missing(14, text, f"<= {share:.0%}", "needs the simulator's counters") | {
+                "scenario": scenario})
+        else:
+            measured = server["rate_limited"] / server["requests"]
+            claims.append(_claim(14, text, f"<= {share:.0%}", measured,
+                                 f"{server['rate_limited']:,} 429s / {server['requests']:,} answers (server counts)",
+                                 measured <= share, unit=UNIT_FRACTION, scenario=scenario))
+    return claims
+
+
+def issue14_claims(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14: every personality, a 64-in-flight cap with each retry habit, limits in headers, long latency."""
+    claims: list[dict[str, Any]] = []
+    for row in _measured(_rows(report, RATE_LIMITED), SHAREDLM):
+        claims.extend(_row_claims(RATE_LIMITED, f"default simulator, {row['workflows']:,} calls, {CAPPED_NOTE}, "
+                                                "exact Retry-After", row, target=CAPPED_TARGET,
+                                  share=CAPPED_429_SHARE))
+    for scenario in PERSONALITY_SCENARIOS:
+        for row in _measured(_rows(report, scenario), SHAREDLM):
+            headers = row["note"] == HEADERS_NOTE
+            claims.extend(_row_claims(scenario, f"{scenario}, {row['workflows']:,} calls, {row['note']}", row,
+                                      target=HEADERS_TARGET if headers else CAPPED_TARGET,
+                                      share=HEADERS_429_SHARE if headers else CAPPED_429_SHARE))
+    rows = _rows(report, PERSONALITIES)
+    for ours in _measured(rows, SHAREDLM):
+        label = f"{ours['note']} personality, {ours['workflows']:,} workflows at 1 s"
+        value = ours["vs_floor"]
+        claims.append(_claim(14, f"{label}: within {PERSONALITY_LATENCY_TARGET:g}x of the 2 s floor",
+                             f"<= {PERSONALITY_LATENCY_TARGET:g}x", value,
+                             f"{ours['wall_s']:.3f} s / floor {ours['floor_s']:.3f} s",
+                             value is not None and value <= PERSONALITY_LATENCY_TARGET and ours["units_failed"] == 0,
+                             _failed_note({SHAREDLM: ours}), scenario=PERSONALITIES))
+        plain = [r for r in _measured(rows, PLAIN_SHARED)
+                 if r["note"] == ours["note"] and r["workflows"] == ours["workflows"]]
+        if plain:
+            speedup = plain[0]["wall_s"] / ours["wall_s"]
+            claims.append(_claim(14, f"{label}: at least {LATENCY_SPEEDUP_TARGET:g}x a plain dspy.LM",
+                                 f">= {LATENCY_SPEEDUP_TARGET:g}x", speedup,
+                                 f"plain-shared {plain[0]['wall_s']:.3f} s / sharedlm {ours['wall_s']:.3f} s",
+                                 speedup >= LATENCY_SPEEDUP_TARGET, scenario=PERSONALITIES))
+    for ours in _measured(_rows(report, LONG_LATENCY), SHAREDLM):
+        value = ours["vs_floor"]
+        claims.append(_claim(14, f"{ours['workflows']:,} workflows at 20 s latency, {ours['note']}: within "
+                                 f"{LONG_LATENCY_TARGET:g}x of the 40 s floor", f"<= {LONG_LATENCY_TARGET:g}x", value,
+                             f"{ours['wall_s']:.3f} s / floor {ours['floor_s']:.3f} s",
+                             value is not None and value <= LONG_LATENCY_TARGET and ours["units_failed"] == 0,
+                             _failed_note({SHAREDLM: ours}), scenario=LONG_LATENCY))
+    return claims
+
+
 # The scenarios each claim (in order of the evaluators' output) is measured by; claims of scenarios that were
 # not part of the run are left out rather than listed as "not measured".
 _CLAIM_SCENARIOS = {LATENCY: ("at least 4x faster", "peak RSS"),
@@ -290,20 +368,22 @@ _CLAIM_SCENARIOS = {LATENCY: ("at least 4x faster", "peak RSS"),
 
 
 def _scenario_of(claim: Mapping[str, Any]) -> str | None:
+    if claim.get("scenario"):
+        return str(claim["scenario"])
     for scenario, fragments in _CLAIM_SCENARIOS.items():
         if any(fragment in claim["claim"] for fragment in fragments):
             return scenario
     return None
 
 
-def evaluate_claims(report: Mapping[str, Any], issues: Sequence[int] = (2, 5, 6)) -> list[dict[str, Any]]:
+def evaluate_claims(report: Mapping[str, Any], issues: Sequence[int] = (2, 5, 6, 14)) -> list[dict[str, Any]]:
     """Every claim of the given issues whose scenario was part of the run, in issue order.
 
     Args:
         report: A report built by :func:`sharedlm.bench.run_bench`.
         issues: Which issues' claims to evaluate.
     """
-    evaluators = {2: issue2_claims, 5: issue5_claims, 6: issue6_claims}
+    evaluators = {2: issue2_claims, 5: issue5_claims, 6: issue6_claims, 14: issue14_claims}
     ran = set(report.get("scenarios", {}))
     claims: list[dict[str, Any]] = []
     for issue in issues:
@@ -322,5 +402,6 @@ __all__ = [
     "issue2_claims",
     "issue5_claims",
     "issue6_claims",
+    "issue14_claims",
     "rss_per_1000",
 ]

@@ -28,6 +28,7 @@ class DescriptorSampler:
         self.samples = 0
         self.failed_samples = 0
         self._stop = threading.Event()
+        self._sampled = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="sharedlm-bench-fd-sampler", daemon=True)
 
     def __repr__(self) -> str:
@@ -47,10 +48,22 @@ class DescriptorSampler:
         except OSError:
             self.failed_samples += 1
             return 0
-        self.samples += 1
-        if count > self.peak:
-            self.peak = count
+        with self._sampled:
+            self.samples += 1
+            if count > self.peak:
+                self.peak = count
+            self._sampled.notify_all()
         return count
+
+    def wait_for_samples(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` samples have been taken in all, or ``timeout`` seconds pass; whether they were.
+
+        Args:
+            count: The total number of samples to wait for.
+            timeout: The longest wait, in seconds.
+        """
+        with self._sampled:
+            return self._sampled.wait_for(lambda: self.samples >= count, timeout)
 
     def restart_peak(self) -> None:
         """Forget the peak so far (after a warm-up), keeping the current count as the new floor."""

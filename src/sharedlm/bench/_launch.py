@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from sharedlm._env import PROVIDER_KEY_VARIABLES
 from sharedlm.bench._spec import RESULT_MARKER, JobSpec
@@ -113,15 +113,36 @@ def run_worker(spec: JobSpec, *, timeout_s: float, python: str | None = None) ->
             process.wait()
             raise
         elapsed = time.monotonic() - started
-        stderr.seek(0)
-        tail = stderr.read().decode(errors="replace")[-STDERR_TAIL_CHARS:]
+        tail = redacted_tail(stderr, spec.api_key, STDERR_TAIL_CHARS)
     result = parse_result(stdout or "")
     if status is None:
         status = STATUS_OK if result is not None else STATUS_CRASHED
-    if spec.api_key:
-        tail = tail.replace(spec.api_key, "***")
     return WorkerOutcome(status=status, result=result, elapsed_s=elapsed, exit_code=process.returncode,
                          stderr_tail=tail)
+
+
+def redacted_tail(stream: BinaryIO, secret: str | None, chars: int) -> str:
+    """The last ``chars`` characters of ``stream``, with ``secret`` replaced by ``***`` before the cut.
+
+    Redacting first matters: a key that straddles the cut would otherwise survive in part. Only the end of the
+    stream is read, with room for one whole key before the tail, so a huge stderr costs no memory.
+
+    Args:
+        stream: A seekable binary file, such as the worker's captured standard error.
+        secret: The API key, or None.
+        chars: How many characters to keep.
+    """
+    key_chars = len(secret) if secret else 0
+    stream.seek(0, os.SEEK_END)
+    start = max(0, stream.tell() - 4 * (chars + 2 * key_chars + 1))  # 4: the most bytes one UTF-8 character takes
+    stream.seek(start)
+    text = stream.read().decode(errors="replace")
+    if start and key_chars:
+        # The window may begin inside a key (or a character): drop what could be a part of one.
+        text = text[key_chars + 1:]
+    if secret:
+        text = text.replace(secret, "***")
+    return text[-chars:]
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
@@ -135,6 +156,7 @@ __all__ = [
     "STATUS_TIMED_OUT",
     "WorkerOutcome",
     "parse_result",
+    "redacted_tail",
     "run_worker",
     "worker_command",
     "worker_environment",

@@ -15,7 +15,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sharedlm.bench._scenarios import BUDGET, BUDGET_RPM, CONNECTIONS, LATENCY, OVERHEAD, RATE_LIMITED
+from sharedlm.bench._scenarios import (
+    BUDGET,
+    BUDGET_RPM,
+    CONNECTIONS,
+    LATENCY,
+    LONG_LATENCY,
+    OVERHEAD,
+    PERSONALITIES,
+    PERSONALITY_SCENARIOS,
+    RATE_LIMITED,
+)
 
 Row = Mapping[str, Any]
 Column = tuple[str, Callable[[Row], str]]
@@ -105,6 +115,9 @@ COLUMNS: dict[str, list[Column]] = {
                ("ok", lambda r: _int(r["units_ok"])), ("failed", lambda r: _int(r["units_failed"])),
                ("peak fds", lambda r: _int(r["peak_fds"])), ("note", _note)],
 }
+# Issue 14's scenarios read like the ones they extend: calls against a provider's limits, workflows against a floor.
+COLUMNS.update({name: COLUMNS[RATE_LIMITED] for name in PERSONALITY_SCENARIOS})
+COLUMNS[PERSONALITIES] = COLUMNS[LONG_LATENCY] = COLUMNS[LATENCY]
 
 
 def scenario_table(name: str, scenario: Mapping[str, Any]) -> Table:

@@ -10,6 +10,23 @@ job to run in a worker, or a stated skip), without starting anything.
 | rate-limited | 0.2 s latency, 64 in flight | calls | 3,000 | 640 | calls / 64 x 0.2 s |
 | budget | rpm = 600 (sliding 60 s window) | calls | 700 (about 70 s) | 150 (about 15 s) | calls / 600 x 60 s |
 | overhead | no latency | calls | 3,000 x 3 repeats | 500 x 1 | none (calls/s compared) |
+| openai | OpenAI personality (see below) | calls | 3,000 per row | 640 per row | per row |
+| anthropic | Anthropic personality | calls | 3,000 per row | 640 per row | per row |
+| gemini | Gemini personality | calls | 3,000 | 640 | calls / 64 x 0.2 s |
+| vllm | vLLM personality | calls | 3,000 | 640 | calls / 64 x 0.2 s |
+| personalities | every personality at 1 s latency | workflows | 1,000 | 200 | 2 x 1 s |
+| long-latency | 20 s latency, ``max_parallel_requests=5000`` | workflows | 3,000 | 300 | 2 x 20 s |
+
+Rows of the personality scenarios: a cap of 64 in flight at 0.2 s latency (floor ``calls / 64 x 0.2 s``) with each
+provider's way of refusing: OpenAI's 429 without ``Retry-After``, Anthropic's ``Retry-After: 1``, Gemini's
+``RetryInfo`` in the body; vLLM queues instead. OpenAI and Anthropic also get a row with a request limit of
+``HEADER_RPM`` reported in their headers and nothing configured (floor ``calls / 6,000 x 60 s``). The
+``personalities`` scenario gives OpenAI and Anthropic ``PERSONALITY_LATENCY_RPM`` in their headers, far above what
+is sent, so that the latency target is measured with their headers being read.
+
+The personality scenarios (issue 14) run every row against its own fresh simulator (``PlannedRow.simulator``), so
+that one row's limits never carry state into the next. Their jobs run one warm-up call first: it is how a
+deployment's limits are learned, as a run that remembers them from an earlier one would start.
 """
 
 from __future__ import annotations
@@ -37,7 +54,15 @@ LATENCY = "latency"
 RATE_LIMITED = "rate-limited"
 BUDGET = "budget"
 OVERHEAD = "overhead"
-SCENARIO_NAMES = (CONNECTIONS, LATENCY, RATE_LIMITED, BUDGET, OVERHEAD)
+OPENAI = "openai"
+ANTHROPIC = "anthropic"
+GEMINI = "gemini"
+VLLM = "vllm"
+PERSONALITIES = "personalities"
+LONG_LATENCY = "long-latency"
+PERSONALITY_SCENARIOS = (OPENAI, ANTHROPIC, GEMINI, VLLM)
+SCENARIO_NAMES = (CONNECTIONS, LATENCY, RATE_LIMITED, BUDGET, OVERHEAD, *PERSONALITY_SCENARIOS, PERSONALITIES,
+                  LONG_LATENCY)
 
 CONNECTIONS_LATENCY_S = 0.1
 LOW_FD_LIMIT = 1024
@@ -56,6 +81,13 @@ OVERHEAD_WARMUP_QUICK = 50
 OVERHEAD_REPEATS_FULL = 3
 OVERHEAD_REPEATS_QUICK = 1
 RSS_BASELINE_NOTE = "RSS baseline (1 workflow)"
+# Issue 14: providers with their own habits (sharedlm.simulator._personality).
+HEADER_RPM = 6000
+PERSONALITY_LATENCY_RPM = 60000
+LONG_LATENCY_S = 20.0
+LONG_LATENCY_MAX_PARALLEL = 5000
+CAPPED_NOTE = "64 in flight"
+HEADERS_NOTE = f"rpm={HEADER_RPM} in headers"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +102,9 @@ class PlannedRow:
         timeout_s: The worker's hard timeout.
         repeat: Which repetition this is (overhead runs each variant several times).
         note: Shown in the table's note column.
+        simulator: Keyword arguments of ``SimulatorSettings`` for a fresh simulator of this row alone, or None to
+            use the scenario's.
+        floor_s: This row's floor in seconds, or None for the scenario's.
     """
 
     variant: str
@@ -79,6 +114,8 @@ class PlannedRow:
     timeout_s: float = TIMEOUT_BASE_S
     repeat: int = 0
     note: str | None = None
+    simulator: Mapping[str, Any] | None = None
+    floor_s: float | None = None
 
     @property
     def fd_limit_label(self) -> str | None:
@@ -278,12 +315,97 @@ def _overhead(ctx: PlanContext) -> ScenarioPlan:
         unit=KIND_CALLS, simulator={"latency": 0.0}, needs_simulator=True, rows=tuple(rows), repeats=repeats)
 
 
+def header_limit_ideal_s(calls: int) -> float:
+    """The time ``calls`` take at exactly ``HEADER_RPM`` per minute."""
+    return calls / HEADER_RPM * 60.0
+
+
+# What each personality's calls scenario runs: (note, extra simulator settings, floor).
+_CAPPED = {"latency": RATE_LIMITED_LATENCY_S, "max_concurrency": RATE_LIMITED_CONCURRENCY}
+_HEADERS = {"latency": RATE_LIMITED_LATENCY_S, "rpm": HEADER_RPM}
+_PERSONALITY_ROWS: dict[str, tuple[tuple[str, dict[str, Any], Callable[[int], float]], ...]] = {
+    OPENAI: ((f"{CAPPED_NOTE}, no Retry-After", _CAPPED, rate_limited_ideal_s),
+             (HEADERS_NOTE, _HEADERS, header_limit_ideal_s)),
+    ANTHROPIC: ((f"{CAPPED_NOTE}, Retry-After: 1", _CAPPED, rate_limited_ideal_s),
+                (HEADERS_NOTE, _HEADERS, header_limit_ideal_s)),
+    GEMINI: ((f"{CAPPED_NOTE}, RetryInfo in the body", _CAPPED, rate_limited_ideal_s),),
+    VLLM: ((f"{CAPPED_NOTE}, queued", _CAPPED, rate_limited_ideal_s),),
+}
+_PERSONALITY_TITLES = {
+    OPENAI: "OpenAI personality: token buckets, x-ratelimit-* headers, 429 without Retry-After",
+    ANTHROPIC: "Anthropic personality: token buckets, anthropic-ratelimit-* headers, Retry-After in whole seconds",
+    GEMINI: "Gemini personality: RESOURCE_EXHAUSTED with a RetryInfo delay in the body, no headers",
+    VLLM: "vLLM personality: no 429, what is above the batch queues",
+}
+
+
+def _personality(name: str) -> Callable[[PlanContext], ScenarioPlan]:
+    def plan(ctx: PlanContext) -> ScenarioPlan:
+        sizes = ctx.sizes or ((640,) if ctx.quick else (3000,))
+        variants = ctx.chosen(name, RATE_LIMITED_VARIANTS)
+        rows = []
+        for note, extra, floor in _PERSONALITY_ROWS[name]:
+            for count in sizes:
+                for variant in variants:
+                    if variant == PLAIN_SHARED and ctx.quick:
+                        rows.append(PlannedRow(variant=variant, count=count, note=note,
+                                               skip_reason="skipped in --quick (contrast only)"))
+                        continue
+                    rows.append(PlannedRow(
+                        variant=variant, count=count, note=note, simulator={**extra, "personality": name},
+                        floor_s=floor(count), timeout_s=_timeout(max(4 * floor(count) / count, 0.01), count),
+                        spec=_spec(ctx, name, variant, KIND_CALLS, count, warmup=1)))
+        return ScenarioPlan(name=name, title=_PERSONALITY_TITLES[name], unit=KIND_CALLS,
+                            simulator={"personality": name}, needs_simulator=True, fresh_simulator_per_job=True,
+                            rows=tuple(rows))
+    return plan
+
+
+def _personalities(ctx: PlanContext) -> ScenarioPlan:
+    sizes = ctx.sizes or ((200,) if ctx.quick else (1000,))
+    variants = ctx.chosen(PERSONALITIES, _QUICK_LATENCY_VARIANTS)
+    rows = []
+    for name in ("default", *PERSONALITY_SCENARIOS):
+        simulator: dict[str, Any] = {"latency": LATENCY_S, "personality": name}
+        if name in (OPENAI, ANTHROPIC):
+            simulator["rpm"] = PERSONALITY_LATENCY_RPM  # limits reported in headers, far above what is sent
+        for count in sizes:
+            for variant in variants:
+                rows.append(PlannedRow(variant=variant, count=count, note=name, simulator=simulator,
+                                       timeout_s=_timeout(0.025, count),
+                                       spec=_spec(ctx, PERSONALITIES, variant, KIND_WORKFLOWS, count,
+                                                  warmup=WORKFLOW_WARMUP)))
+    return ScenarioPlan(
+        name=PERSONALITIES, title=f"N concurrent two-step workflows at {LATENCY_S:g} s latency against every "
+                                  "personality: wall time against the floor of 2 x 1 s",
+        unit=KIND_WORKFLOWS, simulator={"latency": LATENCY_S}, needs_simulator=True, fresh_simulator_per_job=True,
+        floor=lambda count: 2 * LATENCY_S, rows=tuple(rows))
+
+
+def _long_latency(ctx: PlanContext) -> ScenarioPlan:
+    sizes = ctx.sizes or ((300,) if ctx.quick else (3000,))
+    variants = ctx.chosen(LONG_LATENCY, (SHAREDLM,))
+    rows = [PlannedRow(variant=variant, count=count, note=f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
+                       timeout_s=_timeout(0.05, count) + 4 * LONG_LATENCY_S,
+                       spec=_spec(ctx, LONG_LATENCY, variant, KIND_WORKFLOWS, count, warmup=WORKFLOW_WARMUP,
+                                  max_parallel_requests=LONG_LATENCY_MAX_PARALLEL))
+            for count in sizes for variant in variants]
+    return ScenarioPlan(
+        name=LONG_LATENCY, title=f"N concurrent two-step workflows at {LONG_LATENCY_S:g} s latency (long answers), "
+                                 f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
+        unit=KIND_WORKFLOWS, simulator={"latency": LONG_LATENCY_S}, needs_simulator=True,
+        floor=lambda count: 2 * LONG_LATENCY_S, rows=tuple(rows))
+
+
 _PLANNERS: dict[str, Callable[[PlanContext], ScenarioPlan]] = {
     CONNECTIONS: _connections,
     LATENCY: _latency,
     RATE_LIMITED: _rate_limited,
     BUDGET: _budget,
     OVERHEAD: _overhead,
+    **{name: _personality(name) for name in PERSONALITY_SCENARIOS},
+    PERSONALITIES: _personalities,
+    LONG_LATENCY: _long_latency,
 }
 
 
@@ -305,21 +427,32 @@ def plan_scenario(name: str, ctx: PlanContext) -> ScenarioPlan:
 
 
 __all__ = [
+    "ANTHROPIC",
     "BUDGET",
     "BUDGET_RPM",
+    "CAPPED_NOTE",
     "CONNECTIONS",
+    "GEMINI",
+    "HEADERS_NOTE",
+    "HEADER_RPM",
     "LATENCY",
     "LATENCY_S",
+    "LONG_LATENCY",
     "LOW_FD_LIMIT",
+    "OPENAI",
     "OVERHEAD",
+    "PERSONALITIES",
+    "PERSONALITY_SCENARIOS",
     "RATE_LIMITED",
     "RATE_LIMITED_CONCURRENCY",
     "RSS_BASELINE_NOTE",
     "SCENARIO_NAMES",
+    "VLLM",
     "PlanContext",
     "PlannedRow",
     "ScenarioPlan",
     "budget_floor_s",
+    "header_limit_ideal_s",
     "plan_scenario",
     "rate_limited_ideal_s",
 ]

@@ -54,6 +54,7 @@ class JobSpec:
         adaptive: For sharedlm variants: the adaptive in-flight limit on or off; None keeps the default.
         rpm: For sharedlm variants: the request budget per minute, or None.
         record_completions: Whether the worker reports when each unit finished (budget scenario).
+        max_parallel_requests: For sharedlm variants: the in-flight cap, or None for the default.
     """
 
     scenario: str
@@ -69,6 +70,7 @@ class JobSpec:
     adaptive: bool | None = None
     rpm: float | None = None
     record_completions: bool = False
+    max_parallel_requests: int | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in ALL_VARIANTS:

@@ -124,9 +124,11 @@ def _scenario_header(plan: ScenarioPlan, *, skipped: str | None = None, error: s
             "floor_s": None, "repeats": plan.repeats, "skipped": skipped, "error": error, "rows": []}
 
 
-def _open_server(plan: ScenarioPlan, options: BenchOptions) -> BenchServer:
+def _open_server(plan: ScenarioPlan, options: BenchOptions, planned: PlannedRow | None = None) -> BenchServer:
     if options.api_base:
         return ExternalServer(options.api_base)
+    if planned is not None and planned.simulator is not None:
+        return SimulatedServer(planned.simulator)
     return SimulatedServer(plan.simulator or {})
 
 
@@ -142,8 +144,11 @@ def _run_scenario(plan: ScenarioPlan, options: BenchOptions, progress: ProgressL
             if planned.spec is None:
                 raw.append(_skipped_row(planned, plan))
                 continue
+            if planned.simulator is not None and server is not None:
+                server.close()  # a row with its own simulator never shares one
+                server = None
             if server is None:
-                server = _open_server(plan, options)
+                server = _open_server(plan, options, planned)
             server.reset()
             spec = replace(planned.spec, api_base=server.base_url)
             detail = ", ".join(x for x in (planned.fd_limit_label and f"open-file limit {planned.fd_limit_label}",
@@ -154,7 +159,7 @@ def _run_scenario(plan: ScenarioPlan, options: BenchOptions, progress: ProgressL
             row = _row(planned, plan, outcome, server_stats)
             raw.append(row)
             progress.finished(plan.name, planned.variant, planned.count, _summary(row))
-            if plan.fresh_simulator_per_job:
+            if plan.fresh_simulator_per_job or planned.simulator is not None:
                 server.close()
                 server = None
     except (SharedLMError, OSError) as exc:
@@ -185,10 +190,12 @@ def _server_stats(server: BenchServer) -> dict[str, Any] | None:
 def _empty_row(planned: PlannedRow, plan: ScenarioPlan) -> dict[str, Any]:
     return {
         "variant": planned.variant, "workflows": planned.count, "status": STATUS_SKIPPED, "note": planned.note,
-        "fd_limit": planned.fd_limit_label, "wall_s": None, "floor_s": plan.floor(planned.count), "vs_best": None,
+        "fd_limit": planned.fd_limit_label, "wall_s": None,
+        "floor_s": planned.floor_s if planned.floor_s is not None else plan.floor(planned.count), "vs_best": None,
         "vs_floor": None, "units_ok": None, "units_failed": None, "errors": {}, "error_example": None,
         "calls_per_s": None, "fds_before": None, "peak_fds": None, "rss_peak_mb": None, "server": None,
         "engine": None, "completions": None, "samples_wall_s": [], "worker_s": None, "repeat": planned.repeat,
+        "personality": planned.simulator.get("personality") if planned.simulator else None,
     }
 
 
@@ -271,19 +278,27 @@ def _fold_repeats(raw: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return folded
 
 
+def _ratio_group(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    # Rows with their own simulator are compared only with rows of the same provider and note.
+    own = row.get("personality")
+    return row["workflows"], row["fd_limit"], own, row["note"] if own else None
+
+
 def _add_ratios(rows: list[dict[str, Any]]) -> None:
     """``vs_best``: wall time over the best wall time of rows that completed every unit in the same group;
     ``vs_floor``: wall time over the physical floor."""
     best: dict[tuple[Any, ...], float] = {}
     for row in rows:
         if row["status"] == STATUS_ALL_OK and row["wall_s"]:
-            key = (row["workflows"], row["fd_limit"])
+            key = _ratio_group(row)
             best[key] = min(best.get(key, row["wall_s"]), row["wall_s"])
     for row in rows:
         row.pop("repeat", None)
+        group = _ratio_group(row)
+        row.pop("personality", None)  # bookkeeping of the grouping, not part of the report
         if row["wall_s"] is None:
             continue
-        floor_best = best.get((row["workflows"], row["fd_limit"]))
+        floor_best = best.get(group)
         row["vs_best"] = row["wall_s"] / floor_best if floor_best else None
         row["vs_floor"] = row["wall_s"] / row["floor_s"] if row["floor_s"] else None
 

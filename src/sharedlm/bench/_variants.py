@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 import dspy
 
-import sharedlm
+from sharedlm._singleton import configure, get_shared_lm, stats
 from sharedlm.bench._instant import AsyncInstantEngine, InstantEngine
 from sharedlm.bench._spec import (
     INSTANT_ENGINE,
@@ -107,8 +107,10 @@ class _LMRunner:
             flow["adaptive"] = spec.adaptive
         if spec.rpm is not None:
             flow["rpm"] = spec.rpm
-        sharedlm.configure(model=spec.model, api_key=spec.api_key, api_base=spec.api_base, cache=False, **flow)
-        return sharedlm.get_shared_lm()
+        if spec.max_parallel_requests is not None:
+            flow["max_parallel_requests"] = spec.max_parallel_requests
+        configure(model=spec.model, api_key=spec.api_key, api_base=spec.api_base, cache=False, **flow)
+        return get_shared_lm()
 
     async def run(self, index: int) -> None:
         if self.spec.kind == KIND_WORKFLOWS:
@@ -123,7 +125,7 @@ class _LMRunner:
             await self.predict.acall(question=call_question(index), lm=self.connection.plain_lm())
 
     def engine_stats(self) -> dict[str, Any] | None:
-        return sharedlm.stats().as_dict() if self.is_sharedlm else None
+        return stats().as_dict() if self.is_sharedlm else None
 
     async def aclose(self) -> None:
         pass

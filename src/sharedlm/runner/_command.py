@@ -19,7 +19,8 @@ worker thread.
 
 The output is JSONL, one line per input row, in completion order (join on "id"):
   {"id": ..., "output": {...prediction fields...} | null, "error": null | {"type": ..., "message": ...},
-   "attempts": 1, "latency_s": 0.41, "usage": {"prompt_tokens": ..., "completion_tokens": ...}}
+   "attempts": 1, "latency_s": 0.41, "usage": {"prompt_tokens": ..., "completion_tokens": ...},
+   "cost_usd": 0.0000717 | null}
 A row without an id gets its line number (JSONL) or data row number (CSV, Parquet) as id. Ids must be unique:
 a later row repeating an id is written as an error row and not run. Unreadable lines and rows whose fields do
 not match the program's inputs are written as error rows too; the run goes on.
@@ -28,7 +29,17 @@ Ctrl-C (or SIGTERM) stops taking rows, gives rows in flight a few seconds to fin
 (not written) and prints the command to resume. A second Ctrl-C cancels at once.
 
 Exit codes: 0 every row succeeded, 1 some rows failed (the output is still complete), 2 usage or
-configuration error (nothing was sent), 130 interrupted.
+configuration error (nothing was sent), 3 the spend cap (--max-cost) stopped the run, 130 interrupted.
+
+Cost: every row is priced at the model's price from DSPy's bundled model metadata (a snapshot of LiteLLM's price
+map; never fetched from the network), as "cost_usd" on its line (null when the model has no known price: cost
+unknown, never 0), live in the progress line and per model in the summary. --price supplies a price the metadata
+lacks. --max-cost USD is a hard cap: each LM call books its worst case (prompt estimate plus max_tokens, or the
+model's largest answer without max_tokens) before it is sent and is refunded from the real usage after, so
+concurrency cannot overshoot it; when the next row may not fit, no more rows start, rows in flight finish, and the
+run exits 3 printing the command that goes on with a higher cap. With --resume, what the output's earlier lines
+cost counts toward the cap. --dry-run N runs N rows spread over the input and prints the projected cost, tokens
+and time of the whole run; the output file is not touched.
 
 With --backend ray (pip install 'sharedlm[ray]'), rows run in --workers Ray worker processes, each with its own
 shared LM: without --ray-address a local Ray starts on this machine (loopback only); with one, the run joins
@@ -90,6 +101,9 @@ def register(subparsers: Any) -> None:
                           "(default: 0)")
     run.add_argument("--format", dest="input_format", choices=("jsonl", "csv", "parquet"),
                      help="input format (default: from the file suffix)")
+    run.add_argument("--encoding", metavar="NAME",
+                     help="text encoding of a JSONL or CSV input, e.g. cp1252 for a CSV saved by Excel on Windows "
+                          "(default: utf-8)")
     run.add_argument("--model", help="model string, e.g. openai/gpt-4o-mini (default: $SHAREDLM_MODEL)")
     run.add_argument("--api-base", metavar="URL", help="provider base URL (default: $SHAREDLM_API_BASE)")
     run.add_argument("--ignore-extra-fields", action="store_true",
@@ -107,6 +121,25 @@ def register(subparsers: Any) -> None:
     run.add_argument("--ray-address", metavar="ADDRESS",
                      help="with --backend ray: the Ray cluster to join (host:port of its head, or auto); "
                           "default: start a local Ray on 127.0.0.1 for this run")
+    run.add_argument("--max-cost", type=real_number("a number of USD", low=0), metavar="USD",
+                     help="hard spend cap in USD for this output (earlier runs included with --resume): stop "
+                          "starting rows when the next may not fit, finish rows in flight, exit 3")
+    run.add_argument("--price", metavar="PRICES",
+                     help="the model's price in USD per million tokens, for a model DSPy's metadata does not price "
+                          "(or to override it): prompt=0.15,completion=0.6[,cached=0.075] (also batch_prompt=, "
+                          "batch_completion=)")
+    run.add_argument("--dry-run", type=_positive_int, metavar="N",
+                     help="run N rows spread over the input, print the projected cost, tokens and time of the "
+                          "whole run, and leave the output file untouched")
+    run.add_argument("--batch", action="store_true",
+                     help="send every LM call through the provider's batch API (OpenAI, Anthropic, Gemini: half "
+                          "price, results within 24 h); batch ids are saved beside the output, so --resume "
+                          "reattaches to them and never pays twice")
+    run.add_argument("--batch-linger", type=_non_negative_float, default=10.0, metavar="SECONDS",
+                     help="with --batch: submit the calls queued so far after this long without a new one "
+                          "(default: 10)")
+    run.add_argument("--batch-poll", type=_non_negative_float, default=5.0, metavar="SECONDS",
+                     help="with --batch: first poll of a batch after this long, doubling up to a minute (default: 5)")
     run.set_defaults(handler=_handle_run)
 
     demo = subparsers.add_parser("demo", help="run the example pipeline on a local simulator (no key, no network)",
@@ -133,6 +166,8 @@ def _handle_run(args: argparse.Namespace) -> int:
         retries=args.retries, input_format=args.input_format, model=args.model, api_base=args.api_base,
         ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
         backend=args.backend, workers=args.workers, ray_address=args.ray_address,
+        max_cost=args.max_cost, price=args.price, dry_run=args.dry_run, encoding=args.encoding,
+        batch=args.batch, batch_linger=args.batch_linger, batch_poll=args.batch_poll,
     ))
 
 

@@ -29,33 +29,34 @@ import contextvars
 import functools
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import dspy
 from dspy.utils.usage_tracker import track_usage
 
+from sharedlm._batch import CURRENT_ROW, RowTag
 from sharedlm._errors import (
     AuthenticationError,
     ConfigurationError,
     InputError,
     RequestRejectedError,
+    SpendCapReachedError,
     UsageError,
     sharedlm_cause,
 )
 from sharedlm._guard import guarded_call
+from sharedlm._pricing import ModelPrice
 from sharedlm.runner._control import RunControl
-from sharedlm.runner._defaults import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_ID_FIELD,
-    DEFAULT_RETRY_BACKOFF_S,
-    MAX_RETRY_BACKOFF_S,
-)
+from sharedlm.runner._cost import NextRow, RunCost, run_cost
+from sharedlm.runner._defaults import MAX_RETRY_BACKOFF_S
+from sharedlm.runner._options import RowOptions, row_options
 from sharedlm.runner._outputs import output_dict, row_error, usage_from_tracker
 from sharedlm.runner._program import PreparedProgram, ProgramInputs, prepare_program
 from sharedlm.runner._results import RowError, RowId, RowResult, TokenUsage, id_key
-from sharedlm.runner._source import SourceRow, source_rows
+from sharedlm.runner._source import SourceRow, close_rows, own_id, source_rows
+from sharedlm.runner._threads import DaemonThreadPool
 
 # A sync program runs in worker threads; more threads than this cost more than they give.
 MAX_SYNC_WORKERS = 256
@@ -63,7 +64,8 @@ MAX_SYNC_WORKERS = 256
 _ROWS_PER_PAUSE = 256
 _INPUT_ERROR = "InputError"
 # Retrying a row cannot fix these; everything else (rate limits, outages, malformed LM answers) may pass.
-_NOT_RETRYABLE = (InputError, UsageError, ConfigurationError, AuthenticationError, RequestRejectedError)
+_NOT_RETRYABLE = (InputError, UsageError, ConfigurationError, AuthenticationError, RequestRejectedError,
+                  SpendCapReachedError)
 
 
 @dataclass
@@ -80,6 +82,9 @@ class RunCounters:
         retries: Attempts beyond the first, over all rows.
         prompt_tokens: Prompt tokens of finished rows.
         completion_tokens: Completion tokens of finished rows.
+        cost_usd: USD of finished rows whose cost is known.
+        cost_unknown_rows: Finished rows whose cost is unknown (a model without a price).
+        cost_cap: The run's spend cap in USD, or None.
     """
 
     taken: int = 0
@@ -91,6 +96,35 @@ class RunCounters:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown_rows: int = 0
+    cost_cap: float | None = None
+
+    @property
+    def cost_known(self) -> bool:
+        """Whether every finished row's cost is known."""
+        return self.cost_unknown_rows == 0
+
+    def add_cost(self, cost_usd: float | None) -> None:
+        """Count a finished row's cost (None: unknown, never counted as 0)."""
+        if cost_usd is None:
+            self.cost_unknown_rows += 1
+        else:
+            self.cost_usd += cost_usd
+
+    def count(self, result: RowResult) -> None:
+        """Count a row's outcome, tokens and cost (its retries are counted as they happen, or by the caller).
+
+        Args:
+            result: The row's result, about to be yielded.
+        """
+        if result.error is None:
+            self.succeeded += 1
+        else:
+            self.failed += 1
+        self.prompt_tokens += result.usage.prompt_tokens
+        self.completion_tokens += result.usage.completion_tokens
+        self.add_cost(result.cost_usd)
 
     @property
     def finished(self) -> int:
@@ -124,12 +158,6 @@ def retry_delay(attempt: int, base: float) -> float:
     return min(base * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_S) if base > 0 else 0.0
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
-
-
 class RowAdmission:
     """What happens to each input row before it runs: its id, a repeated id, a row already done, a field mismatch.
 
@@ -138,18 +166,14 @@ class RowAdmission:
 
     Args:
         inputs: The fields the program takes.
-        id_field: The field holding a row's id.
+        options: The run's row options (its ``id_field`` and ``ignore_extra_fields`` are used here).
         skip_keys: Id keys of rows to skip (already succeeded).
-        ignore_extra_fields: Drop fields the program does not take instead of failing the row.
     """
 
-    def __init__(self, inputs: ProgramInputs, *, id_field: str = DEFAULT_ID_FIELD,
-                 skip_keys: Container[str] | None = None, ignore_extra_fields: bool = False) -> None:
-        if not isinstance(id_field, str) or not id_field:
-            raise UsageError(f"id_field must be a non-empty field name, got {id_field!r}")
+    def __init__(self, inputs: ProgramInputs, options: RowOptions, *, skip_keys: Container[str] | None = None) -> None:
         self.inputs = inputs
-        self.id_field = id_field
-        self.ignore_extra_fields = ignore_extra_fields
+        self.id_field = options.id_field
+        self.ignore_extra_fields = options.ignore_extra_fields
         self._skip_keys: Container[str] = skip_keys if skip_keys is not None else frozenset()
         # id key -> number of the row that used it first; the one per-row cost that grows with the input.
         self._seen: dict[str, int] = {}
@@ -189,12 +213,26 @@ class RowAdmission:
             fields = self.inputs.select(fields)
         return row_id, fields
 
+    def admit_safely(self, row: SourceRow) -> RowResult | tuple[RowId, dict[str, Any]] | None:
+        """:meth:`admit`, with anything it raises turned into the row's error result instead of ending the run.
+
+        Args:
+            row: The input row.
+        """
+        try:
+            return self.admit(row)
+        except Exception as exc:
+            return RowResult(id=row.number, output=None, attempts=0, latency_s=0.0,
+                             error=RowError(type=_INPUT_ERROR, message=f"{row.where} could not be admitted: "
+                                                                       f"{row_error(exc).message}"))
+
     def _identify(self, row: SourceRow) -> tuple[RowId, dict[str, Any] | None, str | None]:
         if row.fields is None:
             return row.number, None, row.problem or f"{row.where} could not be read"
         fields = dict(row.fields)
-        raw_id = fields.pop(self.id_field, None)
-        if raw_id is None or raw_id == "":
+        raw_id = own_id(fields, self.id_field)
+        fields.pop(self.id_field, None)
+        if raw_id is None:
             return row.number, fields, None
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
             return row.number, None, (f"{row.where} has id {raw_id!r} of type {type(raw_id).__name__}; ids must be "
@@ -203,64 +241,46 @@ class RowAdmission:
 
 
 class RowRunner(RunControl):
-    """Runs rows through one program with at most ``concurrency`` rows in flight.
+    """Runs rows through one program with at most ``options.concurrency`` rows in flight.
 
     Args:
         program: The program, prepared by :func:`~sharedlm.runner._program.prepare_program`.
-        concurrency: The most rows in flight at once; also how many rows are read ahead.
-        id_field: The field holding a row's id.
-        retries: Extra attempts for a failed row.
-        retry_backoff: Seconds before the first retry; doubles per retry.
+        options: How rows are taken and run (validated already); the defaults when None. Read back as
+            :attr:`options`.
         skip_keys: Id keys of rows to skip (already succeeded); they are neither run nor yielded.
-        ignore_extra_fields: Drop fields the program does not take instead of failing the row.
-        limit: Take at most this many rows from the source.
-        record_history: Keep DSPy's call history (``dspy.inspect_history``) for the rows; the command line
-            turns it off, because DSPy keeps the last 10,000 calls' prompts and answers in memory.
         sleep: The sleep used between retries (a fake clock in tests).
         executor: The thread pool a sync program runs in, shared with other runs and left running; a pool of
             the run's own (shut down at its end) when None.
+        cost: How rows are priced and the run's spend cap; bundled prices and no cap when None.
     """
 
     def __init__(
         self,
         program: PreparedProgram,
+        options: RowOptions | None = None,
         *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        id_field: str = DEFAULT_ID_FIELD,
-        retries: int = 0,
-        retry_backoff: float = DEFAULT_RETRY_BACKOFF_S,
         skip_keys: Container[str] | None = None,
-        ignore_extra_fields: bool = False,
-        limit: int | None = None,
-        record_history: bool = True,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        executor: ThreadPoolExecutor | None = None,
+        executor: Executor | None = None,
+        cost: RunCost | None = None,
     ) -> None:
         self.program = program
-        self.concurrency = _positive_int("concurrency", concurrency)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise UsageError(f"retries must be a whole number >= 0, got {retries!r}")
-        if not isinstance(retry_backoff, int | float) or retry_backoff < 0:
-            raise UsageError(f"retry_backoff must be a number of seconds >= 0, got {retry_backoff!r}")
-        self._admission = RowAdmission(program.inputs, id_field=id_field, skip_keys=skip_keys,
-                                       ignore_extra_fields=ignore_extra_fields)
-        self.id_field = id_field
-        self.retries = retries
-        self.retry_backoff = float(retry_backoff)
-        self.limit = None if limit is None else _positive_int("limit", limit)
-        self.ignore_extra_fields = ignore_extra_fields
-        self.counters = RunCounters()
-        self._context = {"track_usage": True} if record_history else {"track_usage": True, "disable_history": True}
+        self.options = options = options if options is not None else RowOptions()
+        self._admission = RowAdmission(program.inputs, options, skip_keys=skip_keys)
+        self.cost = cost if cost is not None else RunCost()
+        self.counters = RunCounters(cost_cap=self.cost.max_cost)
+        self._context = {"track_usage": True} if options.record_history else {"track_usage": True,
+                                                                              "disable_history": True}
         self._sleep = sleep
         self._tasks: set[asyncio.Task[RowResult]] = set()
         self._queue: asyncio.Queue[RowResult | None] | None = None
         self._shared_executor = executor
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: Executor | None = None
         RunControl.__init__(self)
 
     def __repr__(self) -> str:
         c = self.counters
-        return (f"RowRunner(program={self.program.name}, concurrency={self.concurrency}, {self.run_state}, "
+        return (f"RowRunner(program={self.program.name}, concurrency={self.options.concurrency}, {self.run_state}, "
                 f"taken={c.taken}, "
                 f"succeeded={c.succeeded}, failed={c.failed}, skipped={c.skipped}, in_flight={c.in_flight})")
 
@@ -281,16 +301,23 @@ class RowRunner(RunControl):
         is_async = isinstance(rows, AsyncIterable)
         iterator: Iterator[SourceRow] | AsyncIterator[SourceRow] = aiter(rows) if is_async else iter(rows)  # type: ignore[arg-type]
         if not self.program.is_async:
-            self._executor = self._shared_executor or ThreadPoolExecutor(
-                max_workers=min(self.concurrency, MAX_SYNC_WORKERS), thread_name_prefix="sharedlm-row")
+            # Daemon threads: a row abandoned by a cancel never holds the process open (see _threads).
+            self._executor = self._shared_executor or DaemonThreadPool(
+                max_workers=min(self.options.concurrency, MAX_SYNC_WORKERS), thread_name_prefix="sharedlm-row")
         exhausted = False
         pending = 0  # started rows whose result is not yet taken from the queue
         since_pause = 0
+        detach = self.cost.attach()  # the shared engine books this run's calls against its cap, if any
+        concurrency, limit = self.options.concurrency, self.options.limit
         try:
             while True:
-                while not exhausted and not self._stopping and pending < self.concurrency:
-                    if self.limit is not None and self.counters.taken >= self.limit:
+                while not exhausted and not self._stopping and pending < concurrency:
+                    if limit is not None and self.counters.taken >= limit:
                         exhausted = True
+                        break
+                    step = self.cost.next_row(pending)  # under a spend cap: stop when the next row may not fit
+                    if step is not NextRow.TAKE:
+                        exhausted = step is NextRow.STOP
                         break
                     try:
                         row = await anext(iterator) if is_async else next(iterator)  # type: ignore[arg-type]
@@ -300,7 +327,7 @@ class RowRunner(RunControl):
                     self.counters.taken += 1
                     admitted = self._admit(row)
                     if isinstance(admitted, RowResult):
-                        self._count(admitted)
+                        self.counters.count(admitted)
                         yield admitted
                     elif admitted:
                         pending += 1
@@ -316,23 +343,17 @@ class RowRunner(RunControl):
                 if result is None:  # a cancelled row: not yielded, so a resume runs it again
                     self.counters.cancelled += 1
                     continue
-                self._count(result)
+                self.counters.count(result)
                 yield result
         finally:
-            await self._shutdown(iterator)
-
-    def _count(self, result: RowResult) -> None:
-        c = self.counters
-        if result.error is None:
-            c.succeeded += 1
-        else:
-            c.failed += 1
-        c.prompt_tokens += result.usage.prompt_tokens
-        c.completion_tokens += result.usage.completion_tokens
+            try:
+                await self._shutdown(iterator)
+            finally:
+                detach()
 
     def _admit(self, row: SourceRow) -> RowResult | bool:
         """Start ``row``: True when started, False when skipped, or its error result when it cannot run."""
-        admitted = self._admission.admit(row)
+        admitted = self._admission.admit_safely(row)
         if admitted is None:
             self.counters.skipped += 1
             return False
@@ -357,22 +378,36 @@ class RowRunner(RunControl):
 
     async def _run_row(self, row_id: RowId, fields: dict[str, Any]) -> RowResult:
         started = time.perf_counter()
+        CURRENT_ROW.set(RowTag(str(row_id)))  # batch mode journals each call's row (this task's context only)
+        try:
+            return await self._attempts(row_id, fields, started)
+        except Exception as exc:  # a failure around the program's call is still this row's outcome alone
+            return RowResult(id=row_id, output=None, error=row_error(exc), attempts=1,
+                             latency_s=time.perf_counter() - started)
+
+    async def _attempts(self, row_id: RowId, fields: dict[str, Any], started: float) -> RowResult:
         usage = TokenUsage()
+        cost: float | None = 0.0
         attempts = 0
         while True:
             attempts += 1
-            attempt_usage, output, error = await self._attempt(fields)
+            attempt_usage, output, error, attempt_cost = await self._attempt(fields)
             usage = usage + attempt_usage
+            cost = None if cost is None or attempt_cost is None else cost + attempt_cost
             if error is None:
+                self.cost.row_finished(cost)
                 return RowResult(id=row_id, output=output, error=None, attempts=attempts,
-                                 latency_s=time.perf_counter() - started, usage=usage)
-            if attempts > self.retries or not is_retryable(error):
+                                 latency_s=time.perf_counter() - started, usage=usage, cost_usd=cost)
+            if attempts > self.options.retries or not is_retryable(error):
+                self.cost.row_finished(cost)
                 return RowResult(id=row_id, output=None, error=row_error(error), attempts=attempts,
-                                 latency_s=time.perf_counter() - started, usage=usage)
+                                 latency_s=time.perf_counter() - started, usage=usage, cost_usd=cost)
             self.counters.retries += 1
-            await self._sleep(retry_delay(attempts, self.retry_backoff))
+            await self._sleep(retry_delay(attempts, self.options.retry_backoff))
 
-    async def _attempt(self, fields: dict[str, Any]) -> tuple[TokenUsage, dict[str, Any] | None, Exception | None]:
+    async def _attempt(
+        self, fields: dict[str, Any],
+    ) -> tuple[TokenUsage, dict[str, Any] | None, Exception | None, float | None]:
         with dspy.context(**self._context), track_usage() as tracker:
             try:
                 # The runtime guard watches every row's LM calls (warn mode: a sample of them).
@@ -383,9 +418,10 @@ class RowRunner(RunControl):
                         context = contextvars.copy_context()
                         call = functools.partial(context.run, self.program.entry, **fields)
                         value = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+                output = output_dict(value)
             except Exception as exc:
-                return usage_from_tracker(tracker.usage_data), None, exc
-        return usage_from_tracker(tracker.usage_data), output_dict(value), None
+                return usage_from_tracker(tracker.usage_data), None, exc, self.cost.row_cost(tracker.usage_data)
+        return usage_from_tracker(tracker.usage_data), output, None, self.cost.row_cost(tracker.usage_data)
 
     async def _shutdown(self, iterator: Iterator[SourceRow] | AsyncIterator[SourceRow]) -> None:
         tasks = list(self._tasks)
@@ -396,23 +432,22 @@ class RowRunner(RunControl):
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._executor is not None and self._executor is not self._shared_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        close = getattr(iterator, "aclose", None) or getattr(iterator, "close", None)
-        if close is not None:
-            closed = close()
-            if asyncio.iscoroutine(closed):
-                await closed
+        await close_rows(iterator)
 
 
 async def arun_many(
     program: object,
     rows: Iterable[Any] | AsyncIterable[Any],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    id_field: str = DEFAULT_ID_FIELD,
-    retries: int = 0,
-    retry_backoff: float = DEFAULT_RETRY_BACKOFF_S,
-    ignore_extra_fields: bool = False,
+    concurrency: int | None = None,
+    id_field: str | None = None,
+    retries: int | None = None,
+    retry_backoff: float | None = None,
+    ignore_extra_fields: bool | None = None,
     limit: int | None = None,
+    max_cost: float | None = None,
+    price: ModelPrice | str | None = None,
+    options: RowOptions | None = None,
 ) -> AsyncIterator[RowResult]:
     """Run ``program`` on every row and yield each :class:`RowResult` as it completes (completion order).
 
@@ -425,19 +460,26 @@ async def arun_many(
         program: A program instance: a ``dspy.Module`` (its ``acall`` is used when it has an ``aforward``,
             else its sync call runs in a worker thread), or any object with ``acall``/``aforward``/``__call__``.
         rows: Dicts of field values, as an iterable or an async iterable.
-        concurrency: The most rows in flight at once.
-        id_field: The field holding a row's id; a row without it gets its 1-based position as id.
-        retries: Extra attempts for a row whose program call failed with an error worth retrying.
-        retry_backoff: Seconds before the first retry; doubles per retry, up to 30 s.
-        ignore_extra_fields: Drop fields the program does not take instead of failing the row.
+        concurrency: The most rows in flight at once (default 200).
+        id_field: The field holding a row's id (default ``"id"``); a row without it gets its 1-based position as id.
+        retries: Extra attempts for a row whose program call failed with an error worth retrying (default 0).
+        retry_backoff: Seconds before the first retry (default 1); doubles per retry, up to 30 s.
+        ignore_extra_fields: Drop fields the program does not take instead of failing the row (default False).
         limit: Take at most this many rows.
+        max_cost: A hard cap in USD on what the rows' LM calls may cost: each call books its worst case before it
+            is sent, and no row starts once the next one may not fit; the rows not started are not yielded.
+        price: The shared model's price when DSPy's metadata has none (or to override it): a
+            ``sharedlm._pricing.ModelPrice`` or ``"prompt=0.15,completion=0.6"`` (USD per million tokens).
+        options: All the row options as one :class:`~sharedlm.runner.RowOptions`; the keyword arguments above
+            that are given override its fields.
 
     Example:
         >>> async for result in sharedlm.arun_many(pipeline, rows, concurrency=100):  # doctest: +SKIP
         ...     print(result.id, result.error or result.output)
     """
-    runner = RowRunner(prepare_program(program), concurrency=concurrency, id_field=id_field, retries=retries,
-                       retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    options = row_options(options, concurrency=concurrency, id_field=id_field, retries=retries,
+                          retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    runner = RowRunner(prepare_program(program), options, cost=run_cost(max_cost=max_cost, price=price))
     results = runner.results(source_rows(rows))
     try:
         async for result in results:

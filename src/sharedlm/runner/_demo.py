@@ -2,7 +2,7 @@
 
 It needs nothing but the installed package: the simulator runs in a subprocess (so it has a core of its own)
 and answers like a provider after ``latency`` seconds; the shared LM is configured to talk to it with a
-dummy key. The rows go through the same :func:`~sharedlm.runner._run.run_to_file` as ``sharedlm run``.
+dummy key. The rows go through the same :func:`~sharedlm.runner._file_runner.run_to_file` as ``sharedlm run``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from importlib import resources
 from pathlib import Path
 
 from sharedlm.runner._defaults import DEFAULT_DEMO_CONCURRENCY, DEFAULT_DEMO_LATENCY_S
+from sharedlm.runner._file_runner import run_to_file
+from sharedlm.runner._fingerprint import fingerprint_path_for
+from sharedlm.runner._lock import OutputLock
+from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import prepare_program
-from sharedlm.runner._run import run_to_file
 from sharedlm.runner._source import SourceRow
 from sharedlm.runner._summary import print_summary
 from sharedlm.runner._writer import check_output
@@ -70,22 +73,30 @@ def run_demo(*, rows: int | None = None, concurrency: int = DEFAULT_DEMO_CONCURR
     """
     # The demo promises no network: DSPy must use its bundled model metadata instead of fetching it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
-    import sharedlm
+    out = output if output is not None else Path(tempfile.mkdtemp(prefix="sharedlm-demo-")) / "results.jsonl"
+    with OutputLock(out):
+        check_output(out, resume=False, overwrite=True)
+        # The demo's output is not resumable: drop a fingerprint an earlier run into this path left.
+        fingerprint_path_for(out).unlink(missing_ok=True)
+        return _run_demo(out, rows=rows, concurrency=concurrency, latency=latency, progress=progress)
+
+
+def _run_demo(out: Path, *, rows: int | None, concurrency: int, latency: float, progress: str) -> int:
+    from sharedlm._singleton import configure, get_shared_lm
     from sharedlm.examples.extraction_pipeline import ExtractionPipeline
     from sharedlm.simulator import SimulatorProcess, SimulatorSettings
 
-    out = output if output is not None else Path(tempfile.mkdtemp(prefix="sharedlm-demo-")) / "results.jsonl"
-    check_output(out, resume=False, overwrite=True)
     source, total = demo_rows(rows)
     _say(f"starting a local LLM simulator ({latency:g}s latency per call; no key, no network)")
     with SimulatorProcess(SimulatorSettings(latency=latency)) as sim:
         # cache=False: every row really reaches the simulator, on every run of the demo.
-        sharedlm.configure(model=DEMO_MODEL, api_key=DEMO_API_KEY, api_base=sim.base_url, cache=False)
-        pipeline = ExtractionPipeline(shared_lm=sharedlm.get_shared_lm())
+        configure(model=DEMO_MODEL, api_key=DEMO_API_KEY, api_base=sim.base_url, cache=False)
+        pipeline = ExtractionPipeline(shared_lm=get_shared_lm())
         _say(f"running ExtractionPipeline (extract, then analyze: 2 LM calls per row) over {total:,} bundled "
              f"support tickets and reviews, {concurrency} rows in flight")
         report = asyncio.run(run_to_file(prepare_program(pipeline), source, output=out, truncate=True, total=total,
-                                         concurrency=concurrency, progress=progress, label="demo"))
+                                         options=RowOptions(concurrency=concurrency, record_history=False),
+                                         progress=progress, label="demo"))
         served = sim.stats()
     print_summary(report, title="sharedlm demo")
     _say(f"the simulator saw {served.requests:,} requests from {served.distinct_connections:,} connections, "

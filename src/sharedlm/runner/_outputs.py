@@ -87,15 +87,23 @@ def row_error(exc: BaseException) -> RowError:
     Args:
         exc: The exception.
     """
-    message = str(exc) or repr(exc)
+    message = _text(exc) or type(exc).__name__
     cause = sharedlm_cause(exc)
     if cause is not None and cause is not exc:
-        cause_text = str(cause)
+        cause_text = _text(cause)
         if cause_text and cause_text not in message:
             message = f"{message} (caused by {type(cause).__name__}: {cause_text})"
     if len(message) > MAX_ERROR_MESSAGE_CHARS:
         message = message[:MAX_ERROR_MESSAGE_CHARS] + f"... [{len(message) - MAX_ERROR_MESSAGE_CHARS} more characters]"
     return RowError(type=type(exc).__name__, message=message)
+
+
+def _text(exc: BaseException) -> str:
+    # An exception whose __str__ fails still has to become a row's error line.
+    try:
+        return str(exc) or repr(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose message cannot be shown>"
 
 
 def usage_from_tracker(usage_by_lm: Mapping[str, list[Mapping[str, Any]]]) -> TokenUsage:

@@ -26,10 +26,9 @@ PROGRESS_MODES = ("auto", "rich", "plain", "off")
 def engine_stats() -> dict[str, Any] | None:
     """The shared engine's stats as a dict, or None when there is no shared engine to ask."""
     try:
-        import sharedlm
+        from sharedlm._singleton import stats
 
-        stats = getattr(sharedlm, "stats", None)
-        return None if stats is None else dict(stats().as_dict())
+        return dict(stats().as_dict())
     except Exception:
         return None
 
@@ -62,6 +61,8 @@ class ProgressSnapshot:
         self.skipped = counters.skipped
         self.in_flight = counters.in_flight
         self.tokens = counters.total_tokens
+        self.cost = counters.cost_usd if counters.cost_known else None
+        self.cost_cap = counters.cost_cap
         self.total = total
         self.elapsed = max(now - started, 1e-9)
         self.engine = engine
@@ -88,6 +89,13 @@ class ProgressSnapshot:
         counts, rates = self.parts()
         return " | ".join(counts + rates)
 
+    def cost_text(self) -> str:
+        """What the run has cost so far (``$0.0123``, ``of $0.05 cap`` under a cap), or ``cost unknown``."""
+        if self.cost is None:
+            return "cost unknown"
+        cap = f" of ${self.cost_cap:,.4f} cap" if self.cost_cap is not None else ""
+        return f"${self.cost:,.4f}{cap}"
+
     def parts(self) -> tuple[list[str], list[str]]:
         """The snapshot's pieces: row counts, then rates, tokens and times."""
         if self.total:
@@ -98,7 +106,7 @@ class ProgressSnapshot:
         if self.skipped:
             counts.append(f"skipped {self.skipped:,}")
         counts.append(f"in flight {self.in_flight:,}")
-        rates = [f"{self.rate:,.1f} rows/s", f"{self.tokens:,} tokens"]
+        rates = [f"{self.rate:,.1f} rows/s", f"{self.tokens:,} tokens", self.cost_text()]
         if self.engine:
             engine = self.engine
             rates.append(f"engine in flight {engine.get('in_flight', 0):,}, queued {engine.get('queued', 0):,}")
@@ -122,7 +130,7 @@ class _Off:
 
 
 class _PlainProgress:
-    """Prints a snapshot line every ``interval`` seconds from a task on the run's loop."""
+    """Prints a snapshot line every ``interval`` seconds from a task on the run's loop, and one at the end."""
 
     def __init__(self, snapshot: Callable[[], ProgressSnapshot], *, interval: float, stream: IO[str],
                  label: str) -> None:
@@ -144,6 +152,8 @@ class _PlainProgress:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        # The last state is always shown, also for a run shorter than one interval.
+        self._print()
 
 
 class _RichProgress:

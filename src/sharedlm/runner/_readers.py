@@ -1,29 +1,46 @@
 """Streaming readers of input files (JSONL, CSV, Parquet) producing :class:`SourceRow` objects.
 
-Each reader is a generator that holds one line (JSONL, CSV) or one small record batch (Parquet) at a
-time, so memory does not grow with the file. Numbering, which is also the id of a row without one:
+Each reader is a generator that holds one record (a JSONL line, a CSV record) or one small record batch
+(Parquet) at a time, so memory does not grow with the file. Numbering, which is also the id of a row without one:
 
 - JSONL: the 1-based line number in the file. Blank lines are skipped but still counted, so the number
   is the one an editor shows.
 - CSV: the 1-based data row number, the header not counted; messages also give the file line.
 - Parquet: the 1-based row number.
 
-A line or record that cannot be read becomes a ``SourceRow`` with a ``problem`` naming its location.
+Every record of the input is accounted for exactly once: a record that cannot be read (bytes that are not
+text in the input's encoding, malformed JSON, JSON nested too deeply, a lone surrogate, a CSV record with
+the wrong number of fields or a field over the CSV module's limit, a record over ``max_record_bytes``)
+becomes a ``SourceRow`` with a ``problem`` naming its location, and the next record is read as usual.
+
+Text inputs are read as bytes and split into records here, not by the ``csv`` module: a decoding error
+then costs one record, never the buffer around it, and an oversized record is skipped to its real end
+(found by the same quoting rules ``csv`` follows) instead of being resumed mid-record. Undecodable bytes
+are carried through as lone surrogates (``U+DC00 + byte``), which no decoder produces for valid text, and
+turn the record into an error row that names the bytes and suggests ``--encoding`` when they look like
+Windows-1252 / Latin-1 text.
+
+A :class:`~sharedlm.runner._fingerprint.ContentDigest` passed to :func:`read_rows` is fed every byte the
+reader consumes (for Parquet, a canonical line per row), so ``--resume`` can tell whether the part of the
+input an earlier run read has changed since.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from sharedlm._errors import UsageError
 from sharedlm.runner._source import SourceRow
 
 FORMATS = ("jsonl", "csv", "parquet")
+TEXT_FORMATS = ("jsonl", "csv")
 _SUFFIX_FORMATS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
     ".csv": "csv",
@@ -35,6 +52,36 @@ COUNT_MAX_BYTES = 128 * 1024 * 1024
 PARQUET_BATCH_ROWS = 1024
 _COUNT_CHUNK = 1024 * 1024
 PARQUET_INSTALL_HINT = "pip install 'sharedlm[parquet]'"
+DEFAULT_ENCODING = "utf-8"
+# A record (JSONL line, CSV record) larger than this is an error row and is never held whole in memory.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Lines are read in pieces of at most this many bytes, so one huge line never has to fit in memory.
+_READ_CHUNK = 1024 * 1024
+# Undecodable bytes become U+DC00 + byte; this error handler is registered once, under a private name.
+_ESCAPE_ERRORS = "sharedlm-escape-undecodable"
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_JSON_SPACE = " \t\r\n"
+# A JSON string escape that may decode to a lone surrogate; only lines holding one are checked further.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+         (codecs.BOM_UTF16_BE, "UTF-16"))
+_SHOWN_BYTES = 5
+
+
+def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(0xDC00 + byte) for byte in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(_ESCAPE_ERRORS, _escape_undecodable)
+
+
+class DigestSink(Protocol):
+    """What a reader feeds the bytes it consumes to (a :class:`~sharedlm.runner._fingerprint.ContentDigest`)."""
+
+    def update(self, data: bytes) -> None:
+        """Add the next bytes of the input's content stream."""
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -57,12 +104,43 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-def check_input(path: Path, fmt: str) -> None:
+def check_encoding(encoding: str | None, fmt: str) -> str | None:
+    """The codec name to read a text input with (None for Parquet); a usage error for one that cannot work.
+
+    A UTF-8 byte-order mark at the start of the file is dropped whichever UTF-8 spelling is given.
+
+    Args:
+        encoding: ``--encoding`` as given, or None for UTF-8.
+        fmt: The input format.
+    """
+    if fmt not in TEXT_FORMATS:
+        if encoding is not None:
+            raise UsageError(f"--encoding applies to JSONL and CSV input, not {fmt}; drop it")
+        return None
+    try:
+        name = codecs.lookup(encoding or DEFAULT_ENCODING).name
+    except LookupError:
+        raise UsageError(f"--encoding {encoding!r} is not an encoding Python knows; use a name such as utf-8, "
+                         "cp1252 or latin-1") from None
+    probe = '\n\r,"{}[]: az09'
+    try:
+        compatible = probe.encode(name) == probe.encode("ascii") and codecs.decode(probe.encode("ascii"), name) == probe
+    except (UnicodeError, LookupError, TypeError):
+        compatible = False
+    if not compatible:
+        raise UsageError(f"--encoding {encoding!r} is not supported: input must use an ASCII-compatible encoding "
+                         "(utf-8, cp1252, latin-1, shift_jis, ...); convert the file to UTF-8 first, e.g. "
+                         f"iconv -f {encoding} -t UTF-8 in.csv > in-utf8.csv")
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def check_input(path: Path, fmt: str, *, encoding: str | None = None) -> None:
     """Fail with a usage error when the input cannot be read at all, before any row is sent.
 
     Args:
         path: The input file.
         fmt: Its format, from :func:`detect_format`.
+        encoding: ``--encoding`` as given, or None.
     """
     if not path.exists():
         raise UsageError(f"input file {str(path)!r} does not exist")
@@ -70,8 +148,27 @@ def check_input(path: Path, fmt: str) -> None:
         raise UsageError(f"input {str(path)!r} is a directory; pass a .jsonl, .csv or .parquet file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"input file {str(path)!r} is not readable")
+    check_encoding(encoding, fmt)
     if fmt == "parquet":
         _import_parquet()
+        return
+    with path.open("rb") as file:
+        start = file.read(4)
+    for bom, name in _BOMS:
+        if start.startswith(bom):
+            raise UsageError(f"input file {str(path)!r} is {name} text (it starts with a {name} byte-order mark); "
+                             f"convert it to UTF-8 first, e.g. iconv -f {name} -t UTF-8 {path.name} > "
+                             f"{path.stem}-utf8{path.suffix}")
+    if fmt == "csv":
+        _check_csv_header(path, _codec(encoding, fmt))
+
+
+def _check_csv_header(path: Path, codec: str) -> None:
+    """Read the CSV header now, so a header that cannot be read stops the run before the program loads."""
+    with path.open("rb") as file:
+        for _, text, size in _csv_records(file, codec, None, MAX_RECORD_BYTES):
+            if _read_header(path, text, size, codec, MAX_RECORD_BYTES) is not None:
+                return
 
 
 def _import_parquet() -> Any:
@@ -83,77 +180,263 @@ def _import_parquet() -> Any:
     return pq
 
 
-def read_rows(path: Path, fmt: str) -> Iterator[SourceRow]:
-    """Stream the rows of an input file, one :class:`SourceRow` at a time.
+def read_rows(path: Path, fmt: str, *, encoding: str | None = None, digest: DigestSink | None = None,
+              max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[SourceRow]:
+    """Stream the rows of an input file, one :class:`SourceRow` per record, every record exactly once.
 
     Args:
         path: The input file.
         fmt: ``"jsonl"``, ``"csv"`` or ``"parquet"``.
+        encoding: The text encoding of a JSONL or CSV file (``--encoding``); UTF-8 when None.
+        digest: Fed every byte the reader consumes, in order (for Parquet, one canonical JSON line per row).
+        max_record_bytes: A record larger than this becomes an error row without being held in memory.
     """
     if fmt == "jsonl":
-        return _read_jsonl(path)
+        return _read_jsonl(path, _codec(encoding, fmt), digest, max_record_bytes)
     if fmt == "csv":
-        return _read_csv(path)
+        return _read_csv(path, _codec(encoding, fmt), digest, max_record_bytes)
     if fmt == "parquet":
-        return _read_parquet(path)
+        check_encoding(encoding, fmt)
+        return _read_parquet(path, digest)
     raise UsageError(f"unknown input format {fmt!r}")
 
 
-def _read_jsonl(path: Path) -> Iterator[SourceRow]:
+def _codec(encoding: str | None, fmt: str) -> str:
+    codec = check_encoding(encoding, fmt)
+    assert codec is not None
+    return codec
+
+
+def _fragments(file: IO[bytes], codec: str, *, split_cr: bool) -> Iterator[tuple[bytes, str, bool]]:
+    """The file as ``(raw, text, ends_line)`` pieces: whole lines, or pieces of a line longer than a chunk.
+
+    Lines end at ``\\n``; with ``split_cr`` (CSV, like ``open(newline="")``) also at ``\\r\\n`` and a lone ``\\r``.
+    """
+    decoder = codecs.getincrementaldecoder(codec)(errors=_ESCAPE_ERRORS)
+    while piece := file.readline(_READ_CHUNK):
+        parts = _split_lone_cr(piece, file) if split_cr else (piece,)
+        for part in parts:
+            ends = part.endswith(b"\n") or (split_cr and part.endswith(b"\r"))
+            yield part, decoder.decode(part), ends
+    tail = decoder.decode(b"", final=True)  # a multi-byte sequence cut off by the end of the file
+    if tail:
+        yield b"", tail, False
+
+
+def _split_lone_cr(piece: bytes, file: IO[bytes]) -> list[bytes]:
+    if b"\r" not in piece:
+        return [piece]
+    if piece.endswith(b"\r"):
+        # readline stopped at its chunk limit (or the end) right after a CR: a following LF belongs to it.
+        peek = getattr(file, "peek", None)
+        following = peek(1)[:1] if peek is not None else b""
+        if following == b"\n":
+            piece += file.read(1)
+    parts = re.split(rb"(?<=\r)(?!\n)", piece)
+    return [part for part in parts if part]
+
+
+def _read_jsonl(path: Path, codec: str, digest: DigestSink | None, max_record_bytes: int) -> Iterator[SourceRow]:
     with path.open("rb") as file:
-        for number, raw in enumerate(file, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            where = f"line {number}"
-            try:
-                value = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield SourceRow(number=number, fields=None, where=where,
-                                problem=f"{path.name} {where} is not valid JSON: {exc}")
-                continue
-            if not isinstance(value, dict):
-                yield SourceRow(number=number, fields=None, where=where,
-                                problem=f"{path.name} {where} is a JSON {type(value).__name__}, not an object")
-                continue
-            yield SourceRow(number=number, fields=value, where=where)
+        number = 0
+        texts: list[str] = []
+        size = 0
+        blank = True  # only JSON whitespace so far: kept apart from `texts`, which an oversized line drops
+        for raw, text, ends in _fragments(file, codec, split_cr=False):
+            if digest is not None:
+                digest.update(raw)
+            size += len(raw)
+            blank = blank and not text.strip(_JSON_SPACE)
+            if size <= max_record_bytes:
+                texts.append(text)
+            if ends:
+                number += 1
+                if not blank:
+                    yield _jsonl_row(path, number, texts, size, codec, max_record_bytes)
+                texts, size, blank = [], 0, True
+        if not blank:  # a last line without a newline
+            yield _jsonl_row(path, number + 1, texts, size, codec, max_record_bytes)
 
 
-def _read_csv(path: Path) -> Iterator[SourceRow]:
-    # utf-8-sig drops the byte-order mark that spreadsheet exports often start with.
-    with path.open("r", encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
+def _jsonl_row(path: Path, number: int, texts: list[str], size: int, codec: str,
+               max_record_bytes: int) -> SourceRow:
+    where = f"line {number}"
+
+    def problem(text: str) -> SourceRow:
+        return SourceRow(number=number, fields=None, where=where, problem=f"{path.name} {where} {text}")
+
+    if size > max_record_bytes:
+        return problem(f"is {size:,} bytes, over the {max_record_bytes:,}-byte limit of one input line")
+    line = "".join(texts).strip(_JSON_SPACE)
+    try:
+        if _SURROGATES.search(line):
+            return problem(_undecodable(line, codec))
+        try:
+            value = json.loads(line)
+        except RecursionError:
+            return problem("is JSON nested too deeply to read")
+        except ValueError as exc:
+            return problem(f"is not valid JSON: {exc}")
+        if not isinstance(value, dict):
+            return problem(f"is a JSON {type(value).__name__}, not an object")
+        if _SURROGATE_ESCAPE.search(line):
+            lone = _lone_surrogate_field(value)
+            if lone is not None:
+                return problem(f"has a lone surrogate escape in field {lone!r} (half of a \\ud83d\\ude00-style "
+                               "pair), which is not text; fix the input")
+        return SourceRow(number=number, fields=value, where=where)
+    except Exception as exc:  # one line's parsing never ends the run
+        return problem(f"could not be read: {type(exc).__name__}: {exc}")
+
+
+def _lone_surrogate_field(value: dict[str, Any]) -> str | None:
+    for key, item in value.items():
+        try:
+            json.dumps({key: item}, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return str(key).encode("utf-8", "backslashreplace").decode("ascii")
+    return None
+
+
+# The states of the csv module's parser (excel dialect) that matter for where a record ends.
+_START_FIELD, _IN_FIELD, _QUOTED, _QUOTE_IN_QUOTED = range(4)
+
+
+def _scan_csv(body: str, state: int) -> int:
+    """The parser state after ``body`` (a line without its terminator), as ``csv``'s excel dialect parses it.
+
+    Only a quote at the start of a field opens a quoted field; inside one, a doubled quote is a quote and
+    a line end is part of the field. A record ends at a line end in every state but ``_QUOTED``.
+    """
+    i, n = 0, len(body)
+    while i < n:
+        if state == _QUOTED:
+            j = body.find('"', i)
+            if j < 0:
+                return _QUOTED
+            i, state = j + 1, _QUOTE_IN_QUOTED
+        elif state == _IN_FIELD:
+            j = body.find(",", i)
+            if j < 0:
+                return _IN_FIELD
+            i, state = j + 1, _START_FIELD
+        else:  # _START_FIELD or _QUOTE_IN_QUOTED: the next character decides
+            char = body[i]
+            i += 1
+            state = _QUOTED if char == '"' else _START_FIELD if char == "," else _IN_FIELD
+    return state
+
+
+def _csv_records(file: IO[bytes], codec: str, digest: DigestSink | None,
+                 max_record_bytes: int) -> Iterator[tuple[int, str | None, int]]:
+    """``(first_line, text, size)`` per CSV record; ``text`` is None for a record over ``max_record_bytes``."""
+    line = 0
+    first_line = 1
+    texts: list[str] = []
+    size = 0
+    state = _START_FIELD
+    for raw, text, ends in _fragments(file, codec, split_cr=True):
+        if digest is not None:
+            digest.update(raw)
+        size += len(raw)
+        if size <= max_record_bytes:
+            texts.append(text)
+        if not ends:
+            state = _scan_csv(text, state)
+            continue
+        line += 1
+        if state != _START_FIELD or '"' in text:  # else no quote can open: the record ends with the line
+            state = _scan_csv(text[:-2] if text.endswith("\r\n") else text[:-1], state)
+            if state == _QUOTED:
+                continue  # a quoted field goes on over the line end
+        yield first_line, "".join(texts) if size <= max_record_bytes else None, size
+        first_line, texts, size, state = line + 1, [], 0, _START_FIELD
+    if size:
+        # The file ends inside a record (no final newline, or an unclosed quote): csv keeps what it has.
+        yield first_line, "".join(texts) if size <= max_record_bytes else None, size
+
+
+def _parse_csv_record(text: str) -> list[str]:
+    records = list(csv.reader([text]))
+    if len(records) != 1:  # pragma: no cover - the record splitter follows csv's own rules
+        raise csv.Error(f"read as {len(records)} records")
+    return records[0]
+
+
+def _read_csv(path: Path, codec: str, digest: DigestSink | None, max_record_bytes: int) -> Iterator[SourceRow]:
+    with path.open("rb") as file:
         header: list[str] | None = None
         number = 0
-        last_line = 0
-        while True:
-            first_line = last_line + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                last_line = reader.line_num
-                if header is None:
-                    raise UsageError(f"cannot read the header of CSV input {str(path)!r}: {exc}") from None
-                number += 1
-                where = f"row {number} (line {first_line})"
-                yield SourceRow(number=number, fields=None, where=where,
-                                problem=f"{path.name} {where} is not valid CSV: {exc}")
-                continue
-            last_line = reader.line_num
-            if not record:
-                continue
+        for first_line, text, size in _csv_records(file, codec, digest, max_record_bytes):
             if header is None:
-                header = _check_header(path, record)
+                header = _read_header(path, text, size, codec, max_record_bytes)
                 continue
-            number += 1
-            where = f"row {number} (line {first_line})"
-            if len(record) != len(header):
-                yield SourceRow(number=number, fields=None, where=where,
-                                problem=f"{path.name} {where} has {len(record)} fields, the header has {len(header)}")
-                continue
-            yield SourceRow(number=number, fields=dict(zip(header, record, strict=True)), where=where)
+            row = _csv_row(path, header, number + 1, first_line, text, size, codec, max_record_bytes)
+            if row is not None:
+                number += 1
+                yield row
+
+
+def _read_header(path: Path, text: str | None, size: int, codec: str, max_record_bytes: int) -> list[str] | None:
+    """The header's column names, or None for a blank line before it."""
+    name = str(path)
+    if text is None:
+        raise UsageError(f"the header line of CSV input {name!r} is {size:,} bytes, over the {max_record_bytes:,}-byte "
+                         "limit of one record; is the file CSV?")
+    if _SURROGATES.search(text):
+        raise UsageError(f"cannot read the header of CSV input {name!r}: {_undecodable(text, codec)}")
+    try:
+        record = _parse_csv_record(text)
+    except csv.Error as exc:
+        raise UsageError(f"cannot read the header of CSV input {name!r}: {exc}") from None
+    return _check_header(path, record) if record else None
+
+
+def _csv_row(path: Path, header: list[str], number: int, first_line: int, text: str | None, size: int,
+             codec: str, max_record_bytes: int) -> SourceRow | None:
+    where = f"row {number} (line {first_line})"
+    if text is None:
+        message = (f"is {size:,} bytes, over the {max_record_bytes:,}-byte limit of one record (an unclosed quote "
+                   "makes a record run on to the next closing quote)")
+    else:
+        try:
+            record = _parse_csv_record(text)
+            if _SURROGATES.search(text):
+                message = _undecodable(text, codec)
+            elif not record:
+                return None  # a blank line: not a row
+            elif len(record) != len(header):
+                message = f"has {len(record)} fields, the header has {len(header)}"
+            else:
+                return SourceRow(number=number, fields=dict(zip(header, record, strict=True)), where=where)
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                message = f"has a field over {csv.field_size_limit():,} characters, the CSV reader's limit per field"
+            else:
+                message = f"is not valid CSV: {exc}"
+        except Exception as exc:  # one record's parsing never ends the run
+            message = f"could not be read: {type(exc).__name__}: {exc}"
+    return SourceRow(number=number, fields=None, where=where, problem=f"{path.name} {where} {message}")
+
+
+def _undecodable(text: str, codec: str) -> str:
+    """Why a record with undecodable bytes (lone surrogates) is not read, with a hint at ``--encoding``."""
+    found = list(dict.fromkeys(ord(char) - 0xDC00 for char in _SURROGATES.findall(text)))
+    shown = ", ".join(f"0x{byte:02x}" for byte in found[:_SHOWN_BYTES]) + (", ..." if len(found) > _SHOWN_BYTES else "")
+    label = "UTF-8" if codec == "utf-8-sig" else codec
+    message = f"is not valid {label} text (byte{'s' if len(found) > 1 else ''} {shown})"
+    if codec != "utf-8-sig":
+        return f"{message}; pass the file's real encoding with --encoding (latin-1 reads any byte)"
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+        raw.decode("cp1252")
+    except UnicodeError:
+        return f"{message}; if the file is not UTF-8, pass its encoding with --encoding (latin-1 reads any byte)"
+    first = _SURROGATES.search(text)
+    start = max((first.start() if first else 0) - 20, 0)
+    snippet = text[start:start + 40].encode("utf-8", "surrogateescape").decode("cp1252", "replace").strip()
+    return (f"{message}; it looks like Windows-1252 / Latin-1 text (as Excel and other Windows tools write it), "
+            f"which reads {snippet!r}: pass --encoding cp1252")
 
 
 def _check_header(path: Path, header: list[str]) -> list[str]:
@@ -166,7 +449,12 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
     return names
 
 
-def _read_parquet(path: Path) -> Iterator[SourceRow]:
+def parquet_content_line(row: dict[str, Any]) -> bytes:
+    """The line a Parquet row adds to the input's content stream (what its fingerprint is computed over)."""
+    return json.dumps(row, sort_keys=True, default=str).encode("utf-8", "backslashreplace") + b"\n"
+
+
+def _read_parquet(path: Path, digest: DigestSink | None) -> Iterator[SourceRow]:
     pq = _import_parquet()
     parquet_file = pq.ParquetFile(path)
     number = 0
@@ -174,9 +462,19 @@ def _read_parquet(path: Path) -> Iterator[SourceRow]:
         for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             for row in batch.to_pylist():
                 number += 1
+                if digest is not None:
+                    digest.update(parquet_content_line(row))
                 yield SourceRow(number=number, fields=row, where=f"row {number}")
     finally:
         parquet_file.close()
+
+
+def parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a Parquet file as dicts, one batch in memory at a time."""
+    pq = _import_parquet()
+    with pq.ParquetFile(path) as parquet_file:
+        for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            yield from batch.to_pylist()
 
 
 def count_rows(path: Path, fmt: str, *, max_bytes: int = COUNT_MAX_BYTES) -> int | None:
@@ -210,4 +508,16 @@ def count_rows(path: Path, fmt: str, *, max_bytes: int = COUNT_MAX_BYTES) -> int
     return lines
 
 
-__all__ = ["COUNT_MAX_BYTES", "FORMATS", "check_input", "count_rows", "detect_format", "read_rows"]
+__all__ = [
+    "COUNT_MAX_BYTES",
+    "DEFAULT_ENCODING",
+    "FORMATS",
+    "MAX_RECORD_BYTES",
+    "check_encoding",
+    "check_input",
+    "count_rows",
+    "detect_format",
+    "parquet_content_line",
+    "parquet_rows",
+    "read_rows",
+]

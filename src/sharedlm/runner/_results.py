@@ -3,7 +3,11 @@
 These are the records the bulk runner yields and writes, one JSON line per input row::
 
     {"id": 7, "output": {...} | null, "error": null | {"type": ..., "message": ...},
-     "attempts": 1, "latency_s": 0.412, "usage": {"prompt_tokens": 310, "completion_tokens": 42}}
+     "attempts": 1, "latency_s": 0.412, "usage": {"prompt_tokens": 310, "completion_tokens": 42},
+     "cost_usd": 0.0000717}
+
+``cost_usd`` is what the row's LM calls cost at the models' prices (over all attempts), or null when a model it
+used has no known price.
 
 The prediction's fields are nested under ``"output"`` so they never clash with the bookkeeping keys.
 """
@@ -24,7 +28,7 @@ def id_key(row_id: RowId) -> str:
 
 
 # Bookkeeping keys of one output line, in the order they are written.
-OUTPUT_KEYS = ("id", "output", "error", "attempts", "latency_s", "usage")
+OUTPUT_KEYS = ("id", "output", "error", "attempts", "latency_s", "usage", "cost_usd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class RowResult:
         attempts: How many times the program was called for this row (0 when the row never ran).
         latency_s: Seconds from the first attempt's start to the last attempt's end.
         usage: Tokens spent on this row, over all attempts.
+        cost_usd: USD this row's LM calls cost, over all attempts; None when a model it used has no known price.
     """
 
     id: RowId
@@ -97,6 +102,7 @@ class RowResult:
     attempts: int
     latency_s: float
     usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float | None = 0.0
 
     @property
     def ok(self) -> bool:
@@ -112,6 +118,7 @@ class RowResult:
             "attempts": self.attempts,
             "latency_s": round(self.latency_s, 6),
             "usage": self.usage.as_json_dict(),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 12),
         }
 
     @classmethod
@@ -130,7 +137,15 @@ class RowResult:
             attempts=int(data.get("attempts") or 0),
             latency_s=float(data.get("latency_s") or 0.0),
             usage=TokenUsage.from_json_dict(data.get("usage")),
+            cost_usd=_cost(data.get("cost_usd", 0.0)),
         )
+
+
+def _cost(value: Any) -> float | None:
+    """An output line's ``cost_usd``: a number, or None when it was unknown (null) or is unreadable."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 __all__ = ["OUTPUT_KEYS", "RowError", "RowId", "RowResult", "TokenUsage", "id_key"]

@@ -73,9 +73,34 @@ def prepare_resume(path: Path) -> ResumeState:
     Args:
         path: The output file; a missing or empty file means nothing was done yet.
     """
-    temp_path_for(path).unlink(missing_ok=True)
+    scan = scan_output(path)
+    compact_output(path, scan)
+    return scan.state
+
+
+@dataclass(frozen=True)
+class OutputScan:
+    """What :func:`scan_output` found, and which lines a compaction keeps.
+
+    Args:
+        state: What the earlier run left.
+        keep: Indexes of the lines to keep.
+        line_count: Lines in the file.
+    """
+
+    state: ResumeState
+    keep: list[int]
+    line_count: int
+
+
+def scan_output(path: Path) -> OutputScan:
+    """Read the output of an earlier run without changing it (see :func:`compact_output`).
+
+    Args:
+        path: The output file; a missing or empty file means nothing was done yet.
+    """
     if not path.exists():
-        return ResumeState()
+        return OutputScan(state=ResumeState(), keep=[], line_count=0)
     latest: dict[str, int] = {}
     failed = torn = superseded = 0
     line_count = 0
@@ -99,9 +124,20 @@ def prepare_resume(path: Path) -> ResumeState:
                 superseded += 1
             latest[key] = index
     rewrite = bool(failed or torn or superseded or not ends_with_newline)
-    if rewrite:
-        _compact(path, keep=latest.values(), line_count=line_count)
-    return ResumeState(done_keys=set(latest), failed=failed, torn=torn, superseded=superseded, rewritten=rewrite)
+    state = ResumeState(done_keys=set(latest), failed=failed, torn=torn, superseded=superseded, rewritten=rewrite)
+    return OutputScan(state=state, keep=list(latest.values()), line_count=line_count)
+
+
+def compact_output(path: Path, scan: OutputScan) -> None:
+    """Rewrite the output to the lines ``scan`` keeps, when it needs it; remove a crashed compaction's file.
+
+    Args:
+        path: The output file.
+        scan: What :func:`scan_output` found in it.
+    """
+    temp_path_for(path).unlink(missing_ok=True)
+    if scan.state.rewritten:
+        _compact(path, keep=scan.keep, line_count=scan.line_count)
 
 
 def _compact(path: Path, *, keep: Iterable[int], line_count: int) -> None:
@@ -133,4 +169,4 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["ResumeState", "prepare_resume", "temp_path_for"]
+__all__ = ["OutputScan", "ResumeState", "compact_output", "prepare_resume", "scan_output", "temp_path_for"]

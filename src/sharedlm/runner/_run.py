@@ -1,11 +1,14 @@
 """``sharedlm run``: from command-line options to a finished output file and an exit code.
 
 Everything that can be wrong with the command (options, input file, output file, configuration, the
-PROGRAM itself) is checked before the first row is sent, and fails with a usage error (exit code 2). Then
-:func:`run_to_file` streams the rows through the program, appending each result to the output as it
-finishes, with progress, Ctrl-C handling and a summary. ``sharedlm demo`` uses the same function.
+PROGRAM itself) is checked before the first row is sent, and fails with a usage error (exit code 2). The
+run holds the output's lock (:mod:`sharedlm.runner._lock`) from before it looks at the output until the
+end, so a second run on the same output fails at once. A ``--resume`` checks the input against the
+fingerprint the earlier run left (:mod:`sharedlm.runner._fingerprint`) before it changes anything. Then
+:func:`~sharedlm.runner._file_runner.run_to_file` streams the rows through the program, appending each result
+to the output as it finishes, with progress, Ctrl-C handling and a summary.
 
-With ``--backend ray`` the rows run on Ray worker processes instead (:mod:`sharedlm.runner._ray_runner`):
+With ``--backend ray`` the rows run on Ray worker processes instead (:mod:`sharedlm.runner._ray._runner`):
 Ray is checked for before anything else, the session is opened (a local Ray on loopback, or the cluster at
 ``--ray-address``) after the program loads on the driver, and the workers start before the output is
 touched; reading, resume, writing, progress, signals and the summary stay here, in this process.
@@ -14,25 +17,27 @@ touched; reading, resume, writing, progress, signals and the summary stay here, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import shlex
-import sys
-import time
-from collections.abc import AsyncIterable, Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from sharedlm._batch._options import DEFAULT_LINGER_S, DEFAULT_POLL_INITIAL_S
 from sharedlm._errors import UsageError
-from sharedlm.runner._core import RowRunner
+from sharedlm.runner._backend import check_backend, open_ray_plan
 from sharedlm.runner._defaults import (
-    BACKENDS,
     DEFAULT_BACKEND,
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE_S,
     DEFAULT_ID_FIELD,
     DEFAULT_RETRY_BACKOFF_S,
 )
+from sharedlm.runner._file_runner import run_to_file
+from sharedlm.runner._file_runner import say as _say
+from sharedlm.runner._fingerprint import ContentDigest, FingerprintRecorder, check_resume_input, load_fingerprint
+from sharedlm.runner._lock import OutputLock
+from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import (
     PreparedProgram,
     build_program,
@@ -40,15 +45,19 @@ from sharedlm.runner._program import (
     prepare_program,
     unbound_predictors,
 )
-from sharedlm.runner._progress import engine_stats, start_progress
-from sharedlm.runner._ray_program import ProgramRecipe
-from sharedlm.runner._ray_runner import RayPlan, RayRowRunner
+from sharedlm.runner._ray._program import ProgramRecipe
+from sharedlm.runner._ray._runner import RayPlan
 from sharedlm.runner._readers import check_input, count_rows, detect_format, read_rows
-from sharedlm.runner._resume import prepare_resume
-from sharedlm.runner._signals import InterruptHandler
-from sharedlm.runner._source import SourceRow
-from sharedlm.runner._summary import RunReport, print_summary
-from sharedlm.runner._writer import ResultWriter, check_output
+from sharedlm.runner._resume import compact_output, scan_output
+from sharedlm.runner._run_cost import (
+    build_run_cost,
+    check_cost_options,
+    execute_dry_run,
+    say_spend_cap,
+    spent_in_output,
+)
+from sharedlm.runner._summary import print_summary
+from sharedlm.runner._writer import check_output
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +85,14 @@ class RunOptions:
         workers: Ray workers, or None for one per CPU of the Ray cluster.
         ray_address: The Ray cluster to join, or None to start a local Ray on loopback (or use the session
             this process already has).
+        encoding: The text encoding of a JSONL or CSV input, or None for UTF-8.
+        max_cost: A hard spend cap in USD for the output (earlier runs included on resume), or None.
+        price: The model's price, ``prompt=0.15,completion=0.6`` in USD per million tokens, or None for the
+            price in DSPy's bundled model metadata.
+        dry_run: Run this many rows spread over the input and project the whole run, or None for a real run.
+        batch: Send every LM call through the provider's batch API; batch ids are journaled beside the output.
+        batch_linger: Seconds without a new call before the calls queued so far go as one batch.
+        batch_poll: Seconds before a batch is first polled (doubling up to a minute).
     """
 
     program: str
@@ -97,9 +114,31 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND
     workers: int | None = None
     ray_address: str | None = None
+    encoding: str | None = None
+    max_cost: float | None = None
+    price: str | None = None
+    dry_run: int | None = None
+    batch: bool = False
+    batch_linger: float = DEFAULT_LINGER_S
+    batch_poll: float = DEFAULT_POLL_INITIAL_S
 
-    def resume_command(self) -> str:
-        """The command that continues this run where it stopped (``--overwrite`` dropped, ``--resume`` added)."""
+    @functools.cached_property
+    def row_options(self) -> RowOptions:
+        """The run's :class:`RowOptions`, built once; DSPy's call history off (it would hold 10,000 calls in memory).
+
+        Raises:
+            UsageError: Naming the option whose value is out of range.
+        """
+        return RowOptions(concurrency=self.concurrency, id_field=self.id_field, retries=self.retries,
+                          retry_backoff=self.retry_backoff, ignore_extra_fields=self.ignore_extra_fields,
+                          limit=self.limit, grace_s=self.grace_s, record_history=False)
+
+    def resume_command(self, *, max_cost: float | None = None) -> str:
+        """The command that continues this run where it stopped (``--overwrite`` dropped, ``--resume`` added).
+
+        Args:
+            max_cost: The spend cap the command sets, instead of this run's ``--max-cost``.
+        """
         parts = ["sharedlm", "run", self.program, "--input", str(self.input), "--output", str(self.output)]
         if self.id_field != "id":
             parts += ["--id-field", self.id_field]
@@ -110,6 +149,8 @@ class RunOptions:
             parts += ["--retries", str(self.retries)]
         if self.input_format is not None:
             parts += ["--format", self.input_format]
+        if self.encoding is not None:
+            parts += ["--encoding", self.encoding]
         if self.model is not None:
             parts += ["--model", self.model]
         if self.api_base is not None:
@@ -122,53 +163,31 @@ class RunOptions:
             parts += ["--workers", str(self.workers)]
         if self.ray_address is not None:
             parts += ["--ray-address", self.ray_address]
+        cap = max_cost if max_cost is not None else self.max_cost
+        if cap is not None:
+            parts += ["--max-cost", f"{cap:g}"]
+        if self.price is not None:
+            parts += ["--price", self.price]
+        if self.batch:
+            parts.append("--batch")
+            if self.batch_linger != DEFAULT_LINGER_S:
+                parts += ["--batch-linger", f"{self.batch_linger:g}"]
+            if self.batch_poll != DEFAULT_POLL_INITIAL_S:
+                parts += ["--batch-poll", f"{self.batch_poll:g}"]
         parts.append("--resume")
         return shlex.join(parts)
 
 
-def _check_numbers(options: RunOptions) -> None:
-    if options.concurrency < 1:
-        raise UsageError(f"--concurrency must be >= 1, got {options.concurrency}")
-    if options.retries < 0:
-        raise UsageError(f"--retries must be >= 0, got {options.retries}")
-    if options.limit is not None and options.limit < 1:
-        raise UsageError(f"--limit must be >= 1, got {options.limit}")
-    if options.grace_s < 0:
-        raise UsageError(f"--grace must be >= 0 seconds, got {options.grace_s}")
+def _check_options(options: RunOptions) -> None:
+    _ = options.row_options  # the row options are validated where they are built
     check_backend(options.backend, workers=options.workers, ray_address=options.ray_address, flags=True)
+    check_cost_options(options)
+    if options.batch and options.backend == "ray":
+        raise UsageError("--batch runs the rows in this process and its shared LM; drop --backend ray")
+    if options.batch and options.dry_run is not None:
+        raise UsageError("--dry-run sends its sample rows online to project the run; drop --batch for it")
 
 
-def check_backend(backend: str, *, workers: int | None, ray_address: str | None, flags: bool = False) -> None:
-    """Fail with a usage error when the backend options do not fit together, or Ray is needed but missing.
-
-    Args:
-        backend: ``local`` or ``ray``.
-        workers: Ray workers, or None.
-        ray_address: The Ray cluster's address, or None.
-        flags: Name the options as command-line flags in messages (else as keyword arguments).
-    """
-    def name(flag: str, keyword: str) -> str:
-        return flag if flags else keyword
-
-    if backend not in BACKENDS:
-        raise UsageError(f"{name('--backend', 'backend')} must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend != "ray":
-        given = [name(flag, keyword) for flag, keyword, value in (("--workers", "workers", workers),
-                                                                 ("--ray-address", "ray_address", ray_address))
-                 if value is not None]
-        if given:
-            ray_backend = name("--backend ray", "backend='ray'")
-            raise UsageError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to {ray_backend}")
-        return
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UsageError(f"{name('--workers', 'workers')} must be a whole number >= 1, got {workers!r}")
-    from sharedlm.runner._ray_session import require_ray
-
-    require_ray()
-
-
-def _say(message: str, stream: IO[str] | None = None) -> None:
-    print(f"sharedlm: {message}", file=stream if stream is not None else sys.stderr, flush=True)
 
 
 def load_cli_program(spec: str, *, model: str | None, api_base: str | None) -> PreparedProgram:
@@ -179,20 +198,21 @@ def load_cli_program(spec: str, *, model: str | None, api_base: str | None) -> P
         model: ``--model``, or None.
         api_base: ``--api-base``, or None.
     """
-    import sharedlm
     from sharedlm._env import key_variables
+    from sharedlm._errors import MissingAPIKeyError
+    from sharedlm._singleton import configure, get_shared_lm
 
-    settings = sharedlm.configure(model=model, api_base=api_base)
+    settings = configure(model=model, api_base=api_base)
     if settings.api_key is None:
         # The engine would refuse every call; say so once, before any row, instead of failing each row.
         variables = key_variables(settings.model)
-        raise sharedlm.MissingAPIKeyError(
+        raise MissingAPIKeyError(
             f"no API key for {settings.model!r}: set {' or '.join(variables)} (any value for a local server), "
             "or pick another model with --model",
             env_keys=variables,
         )
     target = load_program_target(spec)
-    shared_lm = sharedlm.get_shared_lm()
+    shared_lm = get_shared_lm()
     program = build_program(target, shared_lm)
     prepared = prepare_program(program)
     _check_bound(prepared)
@@ -216,51 +236,74 @@ def execute_run(options: RunOptions) -> int:
     Args:
         options: The parsed command-line options.
     """
-    _check_numbers(options)
+    _check_options(options)
     fmt = detect_format(options.input, options.input_format)
-    check_input(options.input, fmt)
-    check_output(options.output, resume=options.resume, overwrite=options.overwrite)
-    prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base)
-    if options.backend == "ray":
-        recipe = ProgramRecipe.from_spec(options.program, name=prepared.name)
-        with open_ray_plan(recipe, workers=options.workers, ray_address=options.ray_address) as plan:
-            return _execute(options, fmt, prepared, plan)
-    return _execute(options, fmt, prepared, None)
+    check_input(options.input, fmt, encoding=options.encoding)
+    if options.dry_run is not None:  # the output is not touched: not locked, not checked, not written
+        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base)
+        return execute_dry_run(options, fmt, prepared, lambda: read_rows(options.input, fmt, encoding=options.encoding))
+    with OutputLock(options.output):  # first, so a second run on this output is refused before anything else
+        check_output(options.output, resume=options.resume, overwrite=options.overwrite)
+        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base)
+        if options.batch:
+            from sharedlm.runner._batch_mode import check_batch_provider
+
+            check_batch_provider()  # before anything is sent
+        if options.backend == "ray":
+            recipe = ProgramRecipe.from_spec(options.program, name=prepared.name)
+            with open_ray_plan(recipe, workers=options.workers, ray_address=options.ray_address) as plan:
+                return _execute(options, fmt, prepared, plan)
+        return _execute(options, fmt, prepared, None)
 
 
-@contextlib.contextmanager
-def open_ray_plan(recipe: ProgramRecipe, *, workers: int | None, ray_address: str | None) -> Iterator[RayPlan]:
-    """Open the Ray session for a run and plan it on the driver's shared LM settings; close the session after.
+async def _in_batch_mode(work: Any, options: RunOptions) -> Any:
+    """Run ``work`` with every LM call sent through the provider's batch API, journaled beside the output."""
+    from sharedlm._batch import BatchOptions
+    from sharedlm.runner._batch_mode import batch_mode, journal_path_for, say
 
-    Args:
-        recipe: How workers build the program.
-        workers: Ray workers, or None for one per CPU of the cluster.
-        ray_address: The cluster to join, or None for the session this process has, else a new local Ray.
+    journal = journal_path_for(options.output)
+    if options.overwrite and not options.resume:
+        journal.unlink(missing_ok=True)  # a fresh run must not reuse the answers of the batches it replaces
+    batch_options = BatchOptions(linger=options.batch_linger, poll_initial=options.batch_poll, journal=journal)
+    async with batch_mode(batch_options, report=None if options.progress == "off" else say):
+        return await work
+
+
+def _prepare_resume(options: RunOptions, fmt: str) -> tuple[set[str], FingerprintRecorder]:
+    """Check the input against the earlier run's fingerprint, then compact the output; the done ids and a recorder.
+
+    Nothing is changed when the check refuses the resume.
     """
-    import os
+    scan = scan_output(options.output)
+    state = scan.state
+    base = load_fingerprint(options.output) if state.done_keys else None
+    if state.done_keys:
+        if base is None:
+            _say(f"warning: {options.output} has no input fingerprint beside it (written by an older sharedlm, or "
+                 "by another tool), so this resume cannot check that the input did not change since")
+        else:
+            check_resume_input(base, input_path=options.input, fmt=fmt, id_field=options.id_field,
+                               output=options.output)
+    compact_output(options.output, scan)
+    if state.done_keys or state.failed or state.torn:
+        _say(f"resuming {options.output}: {state.describe()}")
+    return state.done_keys, _recorder(options, fmt, base)
 
-    import dspy
 
-    from sharedlm._singleton import get_shared_lm, shared_engines
-    from sharedlm.runner._ray_session import open_ray_session
-
-    shared_lm = get_shared_lm()
-    settings = shared_engines()[1].settings
-    session = open_ray_session(ray_address, num_cpus=max(os.cpu_count() or 1, workers or 0))
-    try:
-        yield RayPlan(session=session, workers=workers or session.cpus(), recipe=recipe, settings=settings,
-                      configure_dspy_lm=dspy.settings.lm is shared_lm)
-    finally:
-        session.close()
+def _recorder(options: RunOptions, fmt: str, base: Any = None) -> FingerprintRecorder:
+    return FingerprintRecorder(options.output, input_path=options.input, fmt=fmt, id_field=options.id_field,
+                               digest=ContentDigest(), base=base)
 
 
 def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: RayPlan | None) -> int:
+    cost = build_run_cost(options)  # a cap on a model without a price is refused here, before the output changes
+    if options.resume:  # what earlier runs spent counts toward the cap; read before the resume drops failed lines
+        cost = build_run_cost(options, spent_before=spent_in_output(options.output)[0])
     skip_keys: set[str] = set()
     if options.resume:
-        state = prepare_resume(options.output)
-        skip_keys = state.done_keys
-        if state.done_keys or state.failed or state.torn:
-            _say(f"resuming {options.output}: {state.describe()}")
+        skip_keys, recorder = _prepare_resume(options, fmt)
+    else:
+        recorder = _recorder(options, fmt)
     total = count_rows(options.input, fmt)
     if options.limit is not None:
         total = options.limit if total is None else min(total, options.limit)
@@ -269,27 +312,29 @@ def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: Ray
     per_worker = "" if plan is None else " per worker"
     _say(f"running {prepared.name} over {options.input} -> {options.output}{where} (concurrency "
          f"{options.concurrency}{per_worker}, results in completion order)")
-    report = asyncio.run(run_to_file(
+    work = run_to_file(
         prepared,
-        read_rows(options.input, fmt),
+        read_rows(options.input, fmt, encoding=options.encoding, digest=recorder.digest),
         output=options.output,
         truncate=options.overwrite,
         total=total,
-        concurrency=options.concurrency,
-        id_field=options.id_field,
-        retries=options.retries,
-        retry_backoff=options.retry_backoff,
-        ignore_extra_fields=options.ignore_extra_fields,
-        limit=options.limit,
+        options=options.row_options,
         skip_keys=skip_keys,
         progress=options.progress,
-        grace_s=options.grace_s,
         ray=plan,
-    ))
+        fingerprint=recorder,
+        cost=cost if plan is None else None,
+    )
+    report = asyncio.run(_in_batch_mode(work, options) if options.batch else work)
     print_summary(report)
+    if report.missing_ids:
+        _say(f"{report.missing_ids:,} ids of {options.output} are no longer in {options.input}; their lines stay in "
+             "the output")
     if report.interrupted:
         _say(f"interrupted; {report.not_run:,} rows in flight were not written. Finished rows are in {options.output}. "
              f"To run the rest:\n  {options.resume_command()}")
+    elif report.spend_capped:
+        say_spend_cap(report, options, say=_say)
     elif report.failure:
         _say(f"the run could not finish: {report.failure}. Finished rows are in {options.output}. To run the rest:\n"
              f"  {options.resume_command()}")
@@ -297,84 +342,6 @@ def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: Ray
         _say(f"{report.failed:,} rows failed (their errors are in {options.output}); to retry only those:\n"
              f"  {options.resume_command()}")
     return report.exit_code
-
-
-async def run_to_file(
-    program: PreparedProgram,
-    rows: Iterable[SourceRow] | AsyncIterable[SourceRow],
-    *,
-    output: Path,
-    truncate: bool = False,
-    total: int | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    id_field: str = DEFAULT_ID_FIELD,
-    retries: int = 0,
-    retry_backoff: float = DEFAULT_RETRY_BACKOFF_S,
-    ignore_extra_fields: bool = False,
-    limit: int | None = None,
-    skip_keys: Container[str] | None = None,
-    record_history: bool = False,
-    progress: str = "auto",
-    grace_s: float = DEFAULT_GRACE_S,
-    label: str | None = None,
-    stream: IO[str] | None = None,
-    ray: RayPlan | None = None,
-) -> RunReport:
-    """Stream ``rows`` through ``program``, appending each result to ``output`` as it finishes.
-
-    Args:
-        program: The prepared program.
-        rows: The input rows, read lazily.
-        output: The output JSONL file (appended to).
-        truncate: Empty ``output`` first.
-        total: Rows expected, for progress, or None.
-        concurrency: The most rows in flight at once.
-        id_field: The field holding a row's id.
-        retries: Extra attempts for a failed row.
-        retry_backoff: Seconds before a row's first retry.
-        ignore_extra_fields: Drop row fields the program does not take.
-        limit: Take at most this many rows.
-        skip_keys: Id keys of rows already done.
-        record_history: Keep DSPy's call history during the run (off: it would hold 10,000 calls in memory).
-        progress: ``auto``, ``rich``, ``plain`` or ``off``.
-        grace_s: Seconds rows in flight may take to finish after Ctrl-C.
-        label: What progress calls the run; the program's name by default.
-        stream: Where progress and messages go; stderr by default.
-        ray: Run the rows on Ray workers as planned (``concurrency`` is then per worker), or None to run them here.
-    """
-    runner: RowRunner | RayRowRunner
-    engine: Callable[[], dict[str, Any] | None]
-    if ray is None:
-        runner = RowRunner(program, concurrency=concurrency, id_field=id_field, retries=retries,
-                           retry_backoff=retry_backoff, skip_keys=skip_keys, ignore_extra_fields=ignore_extra_fields,
-                           limit=limit, record_history=record_history)
-        engine = engine_stats
-    else:
-        runner = RayRowRunner(ray, program, concurrency=concurrency, id_field=id_field, retries=retries,
-                              retry_backoff=retry_backoff, skip_keys=skip_keys,
-                              ignore_extra_fields=ignore_extra_fields, limit=limit)
-        engine = runner.engine_stats
-        starting = time.monotonic()
-        await runner.start()  # workers that cannot start fail the run before the output is touched
-        _say(f"{ray.workers} Ray worker{'s' if ray.workers > 1 else ''} ready in {time.monotonic() - starting:.1f}s "
-             f"(each with its own shared LM: max_parallel_requests {ray.worker_settings().max_parallel_requests})",
-             stream)
-    interrupts = InterruptHandler(runner, grace_s=grace_s, stream=stream)
-    started = time.monotonic()
-    with ResultWriter(output, truncate=truncate) as writer:
-        interrupts.install()
-        display = start_progress(runner.counters, total=total, label=label or program.name, mode=progress,
-                                 stream=stream, engine=engine)
-        try:
-            async for result in runner.results(rows):
-                writer.write(result)
-        finally:
-            await display.close()
-            interrupts.uninstall()
-    return RunReport.from_counters(runner.counters, not_run=runner.counters.cancelled,
-                                   wall_s=time.monotonic() - started, interrupted=interrupts.interrupted,
-                                   output=output, engine=engine(), failure=getattr(runner, "failure", None),
-                                   workers=None if ray is None else ray.workers)
 
 
 __all__ = ["RunOptions", "check_backend", "execute_run", "load_cli_program", "open_ray_plan", "run_to_file"]

@@ -9,6 +9,7 @@ error row instead of vanishing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,17 @@ class SourceRow:
     fields: dict[str, Any] | None
     where: str
     problem: str | None = None
+
+
+def own_id(fields: Mapping[str, Any], id_field: str) -> Any:
+    """The value of a row's id field, or None when the row takes its number as id (field missing or empty).
+
+    Args:
+        fields: The row's fields.
+        id_field: The field holding a row's id.
+    """
+    value = fields.get(id_field)
+    return None if value is None or value == "" else value
 
 
 def _to_source_row(number: int, row: object) -> SourceRow:
@@ -58,4 +70,17 @@ async def _async_source_rows(rows: AsyncIterable[Any]) -> AsyncIterator[SourceRo
         yield _to_source_row(number, row)
 
 
-__all__ = ["SourceRow", "source_rows"]
+async def close_rows(iterator: Iterator[Any] | AsyncIterator[Any]) -> None:
+    """Close a source's iterator at the end of a run, so its file closes then, not when it is collected.
+
+    Args:
+        iterator: The iterator a runner took rows from (a generator, an async generator, or anything else).
+    """
+    close = getattr(iterator, "aclose", None) or getattr(iterator, "close", None)
+    if close is not None:
+        closed = close()
+        if asyncio.iscoroutine(closed):
+            await closed
+
+
+__all__ = ["SourceRow", "close_rows", "own_id", "source_rows"]

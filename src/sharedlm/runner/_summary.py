@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,6 +13,8 @@ from sharedlm.runner._progress import format_duration
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+# The spend cap (--max-cost / max_cost=) stopped the run before every row ran; --resume with a higher cap goes on.
+EXIT_SPEND_CAP = 3
 # Engine stats shown in the summary, in this order, when the shared engine reports them.
 ENGINE_FIELDS = ("requests_sent", "retries", "rate_limited", "peak_in_flight", "limit", "cap", "open_connections")
 _PER_WORKER_FIELDS = ("peak_in_flight", "limit", "cap", "open_connections")
@@ -36,6 +38,15 @@ class RunReport:
         engine: The shared engine's stats at the end, when available (summed over workers on Ray).
         failure: Why the run ended before every row ran (every Ray worker died), or None.
         workers: Ray workers the run used, or None for the local runner.
+        cost_usd: USD this run's rows cost, or None when a model they used has no known price.
+        cost_by_model: USD per model this run used (None for a model without a price); empty when not tracked.
+        spent_before: USD earlier runs of the same output spent (``--resume``).
+        cost_cap: The spend cap in USD, or None.
+        spend_capped: The cap stopped the run before every row ran.
+        prices: One line per model: its price and where it came from.
+        suggested_cap: A cap that should let a capped run finish on resume, or None.
+        missing_ids: Of the ids a resumed run found done in the output, how many its input no longer has; None
+            when the run did not resume finished rows or did not read its whole input.
     """
 
     succeeded: int
@@ -51,13 +62,21 @@ class RunReport:
     engine: dict[str, Any] | None = None
     failure: str | None = None
     workers: int | None = None
+    cost_usd: float | None = None
+    cost_by_model: dict[str, float | None] = field(default_factory=dict)
+    spent_before: float = 0.0
+    cost_cap: float | None = None
+    spend_capped: bool = False
+    prices: tuple[str, ...] = ()
+    suggested_cap: float | None = None
+    missing_ids: int | None = None
 
     @classmethod
     def from_counters(cls, counters: RunCounters, **kwargs: Any) -> RunReport:
         """Build the report from a run's final counters plus the remaining fields."""
         return cls(succeeded=counters.succeeded, failed=counters.failed, skipped=counters.skipped,
                    prompt_tokens=counters.prompt_tokens, completion_tokens=counters.completion_tokens,
-                   retries=counters.retries, **kwargs)
+                   retries=counters.retries, cost_usd=counters.cost_usd if counters.cost_known else None, **kwargs)
 
     @property
     def rows_per_s(self) -> float:
@@ -66,9 +85,12 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """130 when interrupted, 1 when some row failed or the run could not finish, else 0."""
+        """130 when interrupted, 3 when the spend cap stopped it, 1 when some row failed or the run could not
+        finish, else 0."""
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.spend_capped:
+            return EXIT_SPEND_CAP
         return EXIT_FAILED if self.failed or self.failure else EXIT_OK
 
 
@@ -89,6 +111,8 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
     table.add_row("rows ok", f"{report.succeeded:,}")
     table.add_row("rows failed", f"{report.failed:,}")
     table.add_row("rows skipped (done before)", f"{report.skipped:,}")
+    if report.missing_ids is not None:
+        table.add_row("output ids not in the input", f"{report.missing_ids:,}")
     if report.interrupted or report.failure:
         table.add_row("rows cancelled (not written)", f"{report.not_run:,}")
     if report.workers is not None:
@@ -99,12 +123,18 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
                   f"{report.prompt_tokens + report.completion_tokens:,} ({report.prompt_tokens:,} + "
                   f"{report.completion_tokens:,})")
     table.add_row("row retries", f"{report.retries:,}")
+    for row in cost_rows(report):
+        table.add_row(*row)
     if report.engine:
         for name in ENGINE_FIELDS:
             if name in report.engine:
                 # Over Ray workers, peaks and limits are sums of each worker's own.
                 summed = " (sum over workers)" if report.workers is not None and name in _PER_WORKER_FIELDS else ""
                 table.add_row(f"engine {name.replace('_', ' ')}{summed}", f"{report.engine[name]:,}")
+        owner = report.engine.get("budget_owner")
+        if isinstance(owner, str) and owner != "this process":  # a shared budget: who holds it, what was leased
+            table.add_row("in-flight budget owner", owner)
+            table.add_row("engine lease held at the end", f"{report.engine.get('lease_held', 0):,}")
         errors = report.engine.get("errors_by_kind") or {}
         if errors:
             table.add_row("engine errors", ", ".join(f"{kind} {count:,}" for kind, count in sorted(errors.items())))
@@ -113,4 +143,23 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
     Console(file=stream if stream is not None else sys.stderr, soft_wrap=False).print(table)
 
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "RunReport", "print_summary"]
+def cost_rows(report: RunReport) -> list[tuple[str, str]]:
+    """The summary's cost lines: this run's cost, per model, earlier runs' and the cap; unknown is never 0."""
+    def usd(value: float | None) -> str:
+        return "unknown (no price: use --price)" if value is None else f"${value:,.6f}"
+
+    rows = [("cost (this run)", usd(report.cost_usd))]
+    for model, cost in sorted(report.cost_by_model.items()):
+        rows.append((f"cost {model}", usd(cost)))
+    if report.spent_before:
+        rows.append(("cost (earlier runs)", usd(report.spent_before)))
+    if report.cost_cap is not None:
+        total = None if report.cost_usd is None else report.spent_before + report.cost_usd
+        state = "reached" if report.spend_capped else "not reached"
+        rows.append(("spend cap", f"${report.cost_cap:,.6f} ({state}; spent {usd(total)})"))
+    for line in report.prices:
+        rows.append(("price", line))
+    return rows
+
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SPEND_CAP", "RunReport", "cost_rows", "print_summary"]

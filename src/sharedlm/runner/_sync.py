@@ -10,31 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterable, Iterable
+import logging
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable
 from typing import Any
 
+from sharedlm._batch import BatchOptions
+from sharedlm._errors import UsageError
+from sharedlm._loop_thread import LoopThread
+from sharedlm._pricing import ModelPrice
+from sharedlm.runner._backend import check_backend, open_ray_plan
 from sharedlm.runner._core import RowRunner
-from sharedlm.runner._defaults import DEFAULT_BACKEND, DEFAULT_CONCURRENCY, DEFAULT_ID_FIELD, DEFAULT_RETRY_BACKOFF_S
+from sharedlm.runner._cost import run_cost
+from sharedlm.runner._defaults import DEFAULT_BACKEND
+from sharedlm.runner._options import RowOptions, row_options
 from sharedlm.runner._program import PreparedProgram, prepare_program
 from sharedlm.runner._results import RowResult
 from sharedlm.runner._source import source_rows
+
+logger = logging.getLogger("sharedlm")
 
 
 def run_many(
     program: object,
     rows: Iterable[Any] | AsyncIterable[Any],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    id_field: str = DEFAULT_ID_FIELD,
-    retries: int = 0,
-    retry_backoff: float = DEFAULT_RETRY_BACKOFF_S,
-    ignore_extra_fields: bool = False,
+    concurrency: int | None = None,
+    id_field: str | None = None,
+    retries: int | None = None,
+    retry_backoff: float | None = None,
+    ignore_extra_fields: bool | None = None,
     limit: int | None = None,
     progress: bool = False,
     backend: str = DEFAULT_BACKEND,
     workers: int | None = None,
     ray_address: str | None = None,
+    max_cost: float | None = None,
+    price: ModelPrice | str | None = None,
+    batch: bool = False,
+    batch_options: BatchOptions | None = None,
+    options: RowOptions | None = None,
 ) -> list[RowResult]:
     """Run ``program`` on every row and return the results, in completion order (ids make them joinable).
 
@@ -45,11 +59,11 @@ def run_many(
     Args:
         program: A program instance (a ``dspy.Module``, or any object with ``acall``/``aforward``/``__call__``).
         rows: Dicts of field values, as an iterable or an async iterable; read lazily.
-        concurrency: The most rows in flight at once.
-        id_field: The field holding a row's id; a row without it gets its 1-based position as id.
-        retries: Extra attempts for a row whose program call failed with an error worth retrying.
-        retry_backoff: Seconds before the first retry; doubles per retry, up to 30 s.
-        ignore_extra_fields: Drop fields the program does not take instead of failing the row.
+        concurrency: The most rows in flight at once (default 200).
+        id_field: The field holding a row's id (default ``"id"``); a row without it gets its 1-based position as id.
+        retries: Extra attempts for a row whose program call failed with an error worth retrying (default 0).
+        retry_backoff: Seconds before the first retry (default 1); doubles per retry, up to 30 s.
+        ignore_extra_fields: Drop fields the program does not take instead of failing the row (default False).
         limit: Take at most this many rows.
         progress: Show a progress display on stderr while the rows run.
         backend: ``"local"`` runs the rows in this process; ``"ray"`` runs them in Ray worker processes, each with
@@ -58,39 +72,71 @@ def run_many(
         workers: Ray workers; one per CPU of the Ray cluster when None.
         ray_address: The Ray cluster to join; None uses the Ray session this process has, else starts a local
             Ray on 127.0.0.1 for the call.
+        max_cost: A hard cap in USD on what the rows' LM calls may cost (local backend): each call books its worst
+            case before it is sent and no row starts once the next one may not fit; rows not started are not in
+            the returned list (a warning says how many rows ran and what they cost).
+        price: The shared model's price when DSPy's metadata has none (or to override it): a
+            ``sharedlm._pricing.ModelPrice`` or ``"prompt=0.15,completion=0.6"`` (USD per million tokens).
+        batch: Send every LM call through the provider's batch API (OpenAI, Anthropic, Gemini: half price, results
+            within 24 hours) instead of online: each call waits on a batch, so a two-step program runs as two rounds
+            of batches. ``concurrency`` bounds the rows in flight and so the size of a round. Local backend only.
+        batch_options: How calls are grouped into batches and polled (``sharedlm.BatchOptions``); the defaults when
+            None. Give it a ``journal`` path to reattach to the batches after a crash.
+        options: All the row options as one :class:`~sharedlm.runner.RowOptions`; the keyword arguments above
+            that are given override its fields. The same value reaches the local runner or, whole, every Ray worker.
 
     Example:
         >>> results = sharedlm.run_many(pipeline, [{"id": 1, "text": "..."}], concurrency=50)  # doctest: +SKIP
     """
-    from sharedlm.runner._run import check_backend
-
+    options = row_options(options, concurrency=concurrency, id_field=id_field, retries=retries,
+                          retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
     check_backend(backend, workers=workers, ray_address=ray_address)
+    if backend == "ray" and (max_cost is not None or price is not None):
+        raise UsageError("max_cost and price apply to backend='local' only (Ray workers have no shared spend ledger)")
+    cost = run_cost(max_cost=max_cost, price=price, batch=batch)  # a cap without a price is refused here
+    if batch and backend == "ray":
+        raise UsageError("batch=True runs the rows in this process and its shared LM; drop backend='ray'")
+    if batch_options is not None and not batch:
+        raise UsageError("batch_options is only used with batch=True")
     prepared = prepare_program(program)
+    if batch:
+        from sharedlm.runner._batch_mode import check_batch_provider
+
+        check_batch_provider()  # before anything is sent
     if backend == "ray":
-        return _run_many_on_ray(prepared, rows, workers=workers, ray_address=ray_address, progress=progress,
-                                concurrency=concurrency, id_field=id_field, retries=retries,
-                                retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
-    runner = RowRunner(prepared, concurrency=concurrency, id_field=id_field, retries=retries,
-                       retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
-    return _collect(runner, rows, limit=limit, progress=progress)
+        return _run_many_on_ray(prepared, rows, options, workers=workers, ray_address=ray_address, progress=progress)
+    runner = RowRunner(prepared, options, cost=cost)
+    results = _collect(runner, rows, limit=options.limit, progress=progress,
+                       batch=(batch_options or BatchOptions()) if batch else None)
+    if cost.capped:
+        logger.warning("sharedlm: spend cap $%g reached after %d rows ($%.6f spent); the rest of the rows were not run",
+                       max_cost, len(results), cost.cost_usd)
+    return results
 
 
-def _run_many_on_ray(prepared: PreparedProgram, rows: Iterable[Any] | AsyncIterable[Any], *, workers: int | None,
-                     ray_address: str | None, progress: bool, limit: int | None, **options: Any) -> list[RowResult]:
-    import sharedlm
-    from sharedlm.runner._ray_program import ProgramRecipe
-    from sharedlm.runner._ray_runner import RayRowRunner
-    from sharedlm.runner._run import open_ray_plan
+def _run_many_on_ray(prepared: PreparedProgram, rows: Iterable[Any] | AsyncIterable[Any], options: RowOptions, *,
+                     workers: int | None, ray_address: str | None, progress: bool) -> list[RowResult]:
+    from sharedlm._singleton import get_shared_lm
+    from sharedlm.runner._ray._program import ProgramRecipe
+    from sharedlm.runner._ray._runner import RayRowRunner
 
-    recipe = ProgramRecipe.from_program(prepared.program, shared_lm=sharedlm.get_shared_lm(), name=prepared.name)
+    recipe = ProgramRecipe.from_program(prepared.program, shared_lm=get_shared_lm(), name=prepared.name)
     with open_ray_plan(recipe, workers=workers, ray_address=ray_address) as plan:
-        runner = RayRowRunner(plan, prepared, limit=limit, **options)
-        return _collect(runner, rows, limit=limit, progress=progress, engine=runner.engine_stats)
+        runner = RayRowRunner(plan, prepared, options)
+        return _collect(runner, rows, limit=options.limit, progress=progress, engine=runner.engine_stats)
 
 
 def _collect(runner: Any, rows: Iterable[Any] | AsyncIterable[Any], *, limit: int | None, progress: bool,
-             engine: Any = None) -> list[RowResult]:
+             engine: Any = None, batch: BatchOptions | None = None) -> list[RowResult]:
     async def collect() -> list[RowResult]:
+        async with contextlib.AsyncExitStack() as stack:
+            if batch is not None:
+                from sharedlm.runner._batch_mode import batch_mode, say
+
+                await stack.enter_async_context(batch_mode(batch, report=say if progress else None))
+            return await collect_rows()
+
+    async def collect_rows() -> list[RowResult]:
         display = None
         if progress:
             from sharedlm.runner._progress import engine_stats, start_progress
@@ -118,40 +164,16 @@ def _known_length(rows: object, limit: int | None) -> int | None:
     return length if limit is None else min(length, limit)
 
 
-def _run_on_helper_thread(collect: Any) -> list[RowResult]:
-    outcome: dict[str, Any] = {}
-    ready = threading.Event()
-    state: dict[str, Any] = {}
-
-    async def main() -> list[RowResult]:
-        state["loop"] = asyncio.get_running_loop()
-        state["task"] = asyncio.current_task()
-        ready.set()
-        return await collect()
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(main())
-        except BaseException as exc:  # handed to the waiting thread, which re-raises it
-            outcome["error"] = exc
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=target, name="sharedlm-run-many", daemon=True)
-    thread.start()
+def _run_on_helper_thread(collect: Callable[[], Coroutine[Any, Any, list[RowResult]]]) -> list[RowResult]:
+    loop_thread = LoopThread("sharedlm-run-many").start()
+    future = loop_thread.submit(collect())
     try:
-        thread.join()
+        return future.result()
     except KeyboardInterrupt:
-        ready.wait()
-        loop, task = state.get("loop"), state.get("task")
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already finished
-                loop.call_soon_threadsafe(task.cancel)
-        thread.join()
+        future.cancel()  # cancels the rows in flight; stop() below gives them a bounded time to finish
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    finally:
+        loop_thread.stop()
 
 
 __all__ = ["run_many"]

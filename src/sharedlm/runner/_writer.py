@@ -3,6 +3,10 @@
 Each line goes to the operating system in a single unbuffered write as soon as its row finishes, so a
 crash or ``kill -9`` loses only rows still in flight, never a finished one waiting in a buffer. A write cut
 short by the crash leaves at most one torn last line, which ``--resume`` tolerates.
+
+Every result can be written: text that UTF-8 cannot encode (a lone surrogate such as ``"\\ud83d"``) is
+written as a JSON ``\\u`` escape, and a result that cannot be made into JSON at all becomes an error line
+for its row (``OutputError``), so one row's output never ends the run.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sharedlm._errors import UsageError
-from sharedlm.runner._results import RowResult
+from sharedlm.runner._results import RowError, RowResult
+
+OUTPUT_ERROR = "OutputError"
 
 
 def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
@@ -52,13 +58,34 @@ def _probe_writable(path: Path) -> None:
 
 
 def dumps_result(result: RowResult) -> bytes:
-    """One output line (newline included) for ``result``."""
+    """One output line (newline included) for ``result``; raises only when it cannot be JSON at all."""
     return _dumps(result.as_json_dict())
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
     # default=str: outputs are made JSON-ready before this; the fallback only guards against surprises.
-    return (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: ASCII JSON writes it as a \u escape, which reads back the same
+        return (json.dumps(data, ensure_ascii=True, default=str) + "\n").encode("ascii")
+
+
+def writable_result(result: RowResult) -> tuple[RowResult, bytes]:
+    """The result to write for ``result`` and its line: itself, or an error result when it cannot be written.
+
+    Args:
+        result: A row's outcome.
+    """
+    try:
+        return result, dumps_result(result)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        failed = RowResult(id=result.id, output=None, attempts=result.attempts, latency_s=result.latency_s,
+                           usage=result.usage, error=RowError(type=OUTPUT_ERROR,
+                                                              message=f"the row's result could not be written as "
+                                                                      f"JSON: {reason}"))
+        return failed, dumps_result(failed)
 
 
 class ResultWriter:
@@ -79,15 +106,20 @@ class ResultWriter:
         state = "open" if self._fd is not None else "closed"
         return f"ResultWriter(path={str(self.path)!r}, lines_written={self.lines_written}, {state})"
 
-    def write(self, result: RowResult) -> None:
-        """Append one result line and hand it to the operating system at once."""
+    def write(self, result: RowResult) -> RowResult:
+        """Append one result line and hand it to the operating system at once; return the result written.
+
+        That is ``result`` itself, or an ``OutputError`` result for its row when it cannot be written as JSON.
+        """
         if self._fd is None:
             raise ValueError(f"{self!r} is closed")
-        data = memoryview(dumps_result(result))
+        written_result, line = writable_result(result)
+        data = memoryview(line)
         while data:
             written = os.write(self._fd, data)
             data = data[written:]
         self.lines_written += 1
+        return written_result
 
     def close(self) -> None:
         """Flush the file to disk and close it; safe to call twice."""
@@ -106,4 +138,4 @@ class ResultWriter:
         self.close()
 
 
-__all__ = ["ResultWriter", "check_output", "dumps_result"]
+__all__ = ["OUTPUT_ERROR", "ResultWriter", "check_output", "dumps_result", "writable_result"]

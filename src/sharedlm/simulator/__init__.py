@@ -7,9 +7,11 @@ request/token budgets (429 with an honest ``Retry-After``), 5xx answers, connect
 """
 
 from sharedlm.simulator._background import BackgroundSimulator
+from sharedlm.simulator._batch_store import BatchSettings
 from sharedlm.simulator._process import SimulatorProcess
 from sharedlm.simulator._server import Simulator
 from sharedlm.simulator._settings import SimulatorSettings
 from sharedlm.simulator._stats import SimulatorStats
 
-__all__ = ["BackgroundSimulator", "Simulator", "SimulatorProcess", "SimulatorSettings", "SimulatorStats"]
+__all__ = ["BackgroundSimulator", "BatchSettings", "Simulator", "SimulatorProcess", "SimulatorSettings",
+           "SimulatorStats"]

@@ -1,16 +1,15 @@
 """The simulator on a thread of its own, for synchronous code and tests.
 
-The server runs its own event loop on a daemon thread; the calling thread talks to it only through
-thread-safe loop calls, so the counters are still touched from one loop only.
+The server runs on a :class:`~sharedlm._loop_thread.LoopThread`; the calling thread talks to it only by
+running coroutines on that loop, so the counters are still touched from one loop only.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sharedlm._loop_thread import LoopThread
 from sharedlm.simulator._server import Simulator
 from sharedlm.simulator._settings import SimulatorSettings
 from sharedlm.simulator._stats import SimulatorStats
@@ -30,11 +29,7 @@ class BackgroundSimulator:
     def __init__(self, settings: SimulatorSettings | None = None) -> None:
         self.settings = settings if settings is not None else SimulatorSettings()
         self._simulator: Simulator | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        self._loop_thread: LoopThread | None = None
 
     def __repr__(self) -> str:
         if self._simulator is None or not self._simulator.running:
@@ -42,29 +37,35 @@ class BackgroundSimulator:
         return f"BackgroundSimulator(running at {self._simulator.root_url})"
 
     def start(self) -> BackgroundSimulator:
-        """Start the thread and wait until the server accepts connections."""
-        if self._thread is not None:
+        """Start the thread and wait until the server accepts connections.
+
+        Raises:
+            OSError: When the server cannot listen (a port in use).
+            RuntimeError: When it is already running, or did not start within ``START_TIMEOUT_S``.
+        """
+        if self._loop_thread is not None:
             raise RuntimeError("the background simulator is already running")
-        self._ready.clear()
-        self._failure = None
-        self._thread = threading.Thread(target=self._run, name="sharedlm-simulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise RuntimeError(f"the simulator did not start within {START_TIMEOUT_S:g} s")
-        if self._failure is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._failure
+        loop_thread = LoopThread("sharedlm-simulator").start()
+        simulator = Simulator(self.settings)
+        try:
+            loop_thread.run(simulator.start(), timeout=START_TIMEOUT_S)
+        except TimeoutError:
+            loop_thread.stop()
+            raise RuntimeError(f"the simulator did not start within {START_TIMEOUT_S:g} s") from None
+        except BaseException:
+            loop_thread.stop()
+            raise
+        self._simulator, self._loop_thread = simulator, loop_thread
         return self
 
     def stop(self) -> None:
-        """Stop the server and its thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
+        """Stop the server and its thread (each step bounded by ``CALL_TIMEOUT_S``)."""
+        loop_thread, simulator = self._loop_thread, self._simulator
+        self._loop_thread = self._simulator = None
+        if loop_thread is None:
             return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        thread.join(CALL_TIMEOUT_S)
+        assert simulator is not None
+        loop_thread.stop(before_stop=simulator.stop(), timeout=CALL_TIMEOUT_S)
 
     def __enter__(self) -> BackgroundSimulator:
         return self.start()
@@ -72,35 +73,15 @@ class BackgroundSimulator:
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        simulator = Simulator(self.settings)
-        try:
-            await simulator.start()
-        except BaseException as exc:
-            self._failure = exc
-            self._ready.set()
-            return
-        self._simulator = simulator
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await simulator.stop()
-            self._simulator = None
-
     def _on_loop(self, make: Callable[[], T]) -> T:
-        if self._loop is None or self._simulator is None or self._thread is None:
+        loop_thread = self._loop_thread
+        if loop_thread is None or self._simulator is None:
             raise RuntimeError("the background simulator is not running; use `with BackgroundSimulator(...) as sim:`")
 
         async def call() -> T:
             return make()
 
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(CALL_TIMEOUT_S)
+        return loop_thread.run(call(), timeout=CALL_TIMEOUT_S)
 
     @property
     def _running(self) -> Simulator:
@@ -132,6 +113,11 @@ class BackgroundSimulator:
         """A snapshot of the counters, taken on the server's loop."""
         simulator = self._running
         return self._on_loop(simulator.stats)
+
+    def batch_stats(self) -> dict[str, int]:
+        """The batch APIs' counters (files, batches, lines), taken on the server's loop."""
+        simulator = self._running
+        return self._on_loop(simulator.batches.stats)
 
     def reset(self) -> None:
         """Zero the counters."""

@@ -12,7 +12,17 @@ from typing import Any
 
 from sharedlm._cli_types import real_number, whole_number
 from sharedlm._errors import ConfigurationError, UsageError
-from sharedlm.simulator._settings import DEFAULT_HOST, DEFAULT_PORT, SimulatorSettings
+from sharedlm.simulator._batch_store import BatchSettings
+from sharedlm.simulator._settings import (
+    DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_MAX_URL_BYTES,
+    DEFAULT_PERSONALITY,
+    DEFAULT_PORT,
+    PERSONALITY_NAMES,
+    SimulatorSettings,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,6 +35,17 @@ _limit = whole_number(low=1)
 _rate = real_number("a probability", low=0, high=1)
 _port = whole_number(low=0, high=65535)
 _seed = whole_number()
+_bytes = whole_number(low=1)
+_positive_seconds = real_number("a number of seconds", low=0)
+
+
+def _idle_timeout(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    value = _positive_seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 or 'none', got {text!r}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +73,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--reset-rate", type=_rate, default=0.0, metavar="P", help="chance of a connection reset")
     parser.add_argument("--hang-rate", type=_rate, default=0.0, metavar="P", help="chance of never answering")
     parser.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of faults, jitter and answers")
+    parser.add_argument("--personality", choices=PERSONALITY_NAMES, default=DEFAULT_PERSONALITY,
+                        help="reproduce a provider's limiting style, rate-limit headers and 429s: openai (token "
+                             "buckets, x-ratelimit-* headers, no Retry-After), anthropic (token buckets, "
+                             "anthropic-ratelimit-* headers, Retry-After in whole seconds), gemini (fixed windows, "
+                             "RESOURCE_EXHAUSTED with RetryInfo), vllm (no 429: requests above --max-concurrency "
+                             "queue); default: the simulator's own (sliding windows, exact Retry-After)")
+    parser.add_argument("--max-head-bytes", type=_bytes, default=DEFAULT_MAX_HEAD_BYTES, metavar="N",
+                        help=f"answer 431 to a request head over N bytes (default {DEFAULT_MAX_HEAD_BYTES})")
+    parser.add_argument("--max-url-bytes", type=_bytes, default=DEFAULT_MAX_URL_BYTES, metavar="N",
+                        help=f"answer 414 to a request URL over N bytes (default {DEFAULT_MAX_URL_BYTES})")
+    parser.add_argument("--idle-timeout", type=_idle_timeout, default=DEFAULT_IDLE_TIMEOUT_S, metavar="S",
+                        help=f"close a keep-alive connection idle for S seconds; 'none' never does "
+                             f"(default {DEFAULT_IDLE_TIMEOUT_S:g})")
+    parser.add_argument("--batch-turnaround", type=_seconds, default=0.0, metavar="S",
+                        help="seconds from a batch's creation until it is done (OpenAI, Anthropic and Gemini batch "
+                             "APIs; default 0)")
+    parser.add_argument("--batch-failure-rate", type=_rate, default=0.0, metavar="P",
+                        help="chance that one batch line fails with a server error")
+    parser.add_argument("--batch-expiry-rate", type=_rate, default=0.0, metavar="P",
+                        help="chance that one batch line expires unprocessed")
+    parser.add_argument("--batch-whole-failure-rate", type=_rate, default=0.0, metavar="P",
+                        help="chance that a whole batch fails with no results")
+    parser.add_argument("--batch-fail-first", type=whole_number(low=0), default=0, metavar="N",
+                        help="fail the first N batches whole (for tests)")
     # SimulatorProcess passes its own pid, so that a crashed benchmark does not leave servers behind.
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(handler=run)
@@ -68,11 +113,20 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
             host=args.host, port=args.port, latency=args.latency, jitter=args.jitter,
             max_concurrency=args.max_concurrency, rpm=args.rpm, tpm=args.tpm, error_rate=args.error_rate,
             reset_rate=args.reset_rate, hang_rate=args.hang_rate, seed=args.seed,
+            personality=getattr(args, "personality", DEFAULT_PERSONALITY),
+            max_head_bytes=getattr(args, "max_head_bytes", DEFAULT_MAX_HEAD_BYTES),
+            max_url_bytes=getattr(args, "max_url_bytes", DEFAULT_MAX_URL_BYTES),
+            idle_timeout=getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT_S),
+            batch=BatchSettings(turnaround=getattr(args, "batch_turnaround", 0.0),
+                                line_failure_rate=getattr(args, "batch_failure_rate", 0.0),
+                                line_expiry_rate=getattr(args, "batch_expiry_rate", 0.0),
+                                batch_failure_rate=getattr(args, "batch_whole_failure_rate", 0.0),
+                                fail_first_batches=getattr(args, "batch_fail_first", 0)),
         )
     except ConfigurationError as exc:
         message = str(exc)
         for name in ("max_concurrency", "error_rate", "reset_rate", "hang_rate", "latency", "jitter", "rpm", "tpm",
-                     "seed", "host", "port"):
+                     "seed", "host", "port", "personality", "max_head_bytes", "max_url_bytes", "idle_timeout"):
             message = message.replace(name, "--" + name.replace("_", "-"))
         raise UsageError(message) from None
 

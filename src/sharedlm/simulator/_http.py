@@ -4,6 +4,10 @@ One :class:`HttpConnection` per client TCP connection. Requests on a connection 
 arrival order (pipelined requests wait their turn), with keep-alive unless the client or the answer says
 otherwise. What to do with a request is the :class:`RequestHandler`'s business; it answers through
 :meth:`HttpConnection.respond`, drops the connection with :meth:`HttpConnection.reset`, or never answers.
+
+Like a real server it bounds what a client may send (:class:`HeadBounds`): a request URL over ``max_url_bytes`` is
+answered ``414`` and a request head over ``max_head_bytes`` ``431``, and the connection is closed; a connection
+idle longer than ``idle_timeout`` is closed by the server's sweep (:meth:`HttpConnection.idle_for`).
 """
 
 from __future__ import annotations
@@ -13,16 +17,44 @@ import contextlib
 import socket
 import struct
 from collections import deque
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import httptools
 
-from sharedlm.simulator import _json
+import sharedlm.simulator._json as _json
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+# Request bounds: real servers refuse heads of 8-64 KiB (nginx 4 x 8 KiB, Node 16 KiB) and URLs of 8 KiB; an LLM
+# API request's head is a few hundred bytes. Keep-alive: nginx closes idle connections after 75 s; sharedlm's client
+# drops its own after 15 s, so the default never closes a connection a benchmark would reuse.
+DEFAULT_MAX_HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_URL_BYTES = 16 * 1024
+DEFAULT_IDLE_TIMEOUT_S = 75.0
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
-            413: b"Payload Too Large", 429: b"Too Many Requests", 500: b"Internal Server Error",
-            503: b"Service Unavailable"}
+            413: b"Payload Too Large", 414: b"URI Too Long", 429: b"Too Many Requests",
+            431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class HeadBounds:
+    """What one request's head may hold.
+
+    Args:
+        max_head_bytes: The request line and headers together; more is answered 431 and the connection closed.
+        max_url_bytes: The request target; more is answered 414 and the connection closed.
+    """
+
+    max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+
+
+DEFAULT_HEAD_BOUNDS = HeadBounds()
+# After refusing a request the server half-closes and reads on (and discards) what the client still sends, for at
+# most this long, so that the client reads the refusal instead of a reset (RFC 9112 section 9.6, nginx's
+# lingering close).
+_LINGER_S = 2.0
 # SO_LINGER on with a zero timeout: close() sends a TCP RST instead of a FIN, as a crashed proxy would.
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -65,13 +97,26 @@ class HttpConnection(asyncio.Protocol):
 
     Args:
         handler: Receives each complete request and the connection's life events.
+        bounds: What one request's head may hold.
+        clock: Monotonic seconds, for how long the connection has been idle.
     """
 
-    __slots__ = ("_body", "_body_size", "_busy", "_draining", "_handler", "_keep_alive", "_parser",
-                 "_pending", "_url", "closed", "exchange", "generation", "transport")
+    __slots__ = ("_body", "_body_size", "_bounds", "_busy", "_clock", "_draining", "_handler", "_head_fresh",
+                 "_head_reads", "_head_size", "_in_head", "_keep_alive", "_parser", "_pending", "_url", "closed",
+                 "exchange", "generation", "last_active", "transport")
 
-    def __init__(self, handler: RequestHandler) -> None:
+    def __init__(self, handler: RequestHandler, bounds: HeadBounds = DEFAULT_HEAD_BOUNDS,
+                 clock: Callable[[], float] | None = None) -> None:
         self._handler = handler
+        self._bounds = bounds
+        self._clock = clock
+        # When a byte last arrived or the last answer was written; the server's sweep closes idle connections.
+        self.last_active = clock() if clock is not None else 0.0
+        # Head bookkeeping: whether a head is being read, its complete lines' bytes, and reads that ended inside it.
+        self._in_head = False
+        self._head_fresh = False
+        self._head_size = 0
+        self._head_reads = 0
         self._parser = httptools.HttpRequestParser(self)
         self._pending: deque[Request] = deque()
         self._busy = False
@@ -94,8 +139,9 @@ class HttpConnection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's transports have every method used here but derive from none of
+        # asyncio's transport classes.
+        self.transport = cast(asyncio.Transport, transport)
         self._handler.connection_opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -106,12 +152,38 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        if self._clock is not None:
+            self.last_active = self._clock()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(400, "Protocol upgrades are not supported.")
+            return
         except httptools.HttpParserError:
             self._refuse(400, "Malformed HTTP request.")
+            return
+        if self._in_head and not self.closed:
+            # The parser holds the line it has not finished; an endless one must be refused too. The read the head
+            # began in is not counted: it may hold the end of the previous request's body.
+            if self._head_fresh:
+                self._head_fresh = False
+            else:
+                self._head_reads += len(data)
+                if self._head_reads > self._bounds.max_head_bytes:
+                    self._head_too_large()
+
+    def idle_for(self, now: float) -> float:
+        """How long the connection has been idle at ``now``: 0 while a request is pending or being handled.
+
+        Args:
+            now: The clock's time.
+        """
+        if self._busy or self._pending or self._in_head or self.closed:
+            return 0.0
+        return now - self.last_active
+
+    def _head_too_large(self) -> None:
+        self._refuse(431, f"Request header fields larger than {self._bounds.max_head_bytes} bytes.")
 
     # --- httptools callbacks --------------------------------------------------------------------------------------
 
@@ -119,16 +191,35 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         self._body = []
         self._body_size = 0
+        self._in_head = True
+        self._head_fresh = True
+        self._head_size = 0
+        self._head_reads = 0
 
     def on_url(self, url: bytes) -> None:
+        if self.closed:
+            return
         self._url += url
+        if len(self._url) > self._bounds.max_url_bytes:
+            self._refuse(414, f"Request URL longer than {self._bounds.max_url_bytes} bytes.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.closed:
+            return
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size + len(self._url) > self._bounds.max_head_bytes:
+            self._head_too_large()
+            return
         if len(name) == 6 and name.lower() == b"expect" and value.lower() == b"100-continue" and self.transport:
             # Clients that ask first (curl with a large body) would otherwise wait a second before sending it.
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+
     def on_body(self, body: bytes) -> None:
+        if self.closed:
+            return
         self._body_size += len(body)
         if self._body_size > MAX_BODY_BYTES:
             self._refuse(413, f"Request body larger than {MAX_BODY_BYTES} bytes.")
@@ -160,7 +251,7 @@ class HttpConnection(asyncio.Protocol):
             self._draining = False
 
     def respond(self, status: int, content_type: bytes, body: bytes, headers: bytes = b"",
-                close: bool = False) -> None:
+                close: bool = False, linger: bool = False) -> None:
         """Answer the request in progress, then go on with the next one.
 
         Args:
@@ -169,6 +260,8 @@ class HttpConnection(asyncio.Protocol):
             body: The whole body.
             headers: Extra header lines, each ending with CRLF.
             close: Close the connection after this answer.
+            linger: With ``close``, half-close and discard what the client still sends for a while, so that a
+                client still writing a refused request reads this answer rather than a reset.
         """
         transport = self.transport
         if self.closed or transport is None:
@@ -178,9 +271,15 @@ class HttpConnection(asyncio.Protocol):
             status, _REASONS.get(status, b"Unknown"), content_type, len(body), headers,
             b"" if keep_alive else b"connection: close\r\n", body))
         self._busy = False
+        if self._clock is not None:
+            self.last_active = self._clock()
         if not keep_alive:
             self.closed = True
-            transport.close()
+            if linger and transport.can_write_eof():
+                transport.write_eof()
+                asyncio.get_running_loop().call_later(_LINGER_S, transport.close)
+            else:
+                transport.close()
         elif not self._draining and self._pending:
             self._drain()
 
@@ -208,7 +307,8 @@ class HttpConnection(asyncio.Protocol):
             self.close()
             return
         self._busy = True
-        self.respond(status, b"application/json", _error_body(message), close=True)
+        self.respond(status, b"application/json", _error_body(message), close=True, linger=True)
 
 
-__all__ = ["MAX_BODY_BYTES", "HttpConnection", "Request", "RequestHandler"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_MAX_HEAD_BYTES", "DEFAULT_MAX_URL_BYTES", "MAX_BODY_BYTES", "HeadBounds",
+           "HttpConnection", "Request", "RequestHandler"]

@@ -1,4 +1,10 @@
-"""A provider's limits: a cap on requests in flight and sliding-window request and token budgets.
+"""A provider's limits: a cap on requests in flight and request and token budgets of three styles.
+
+The budgets come in the styles real providers use (see ``sharedlm.simulator._personality``): a sliding window
+(the default simulator), a token bucket refilled continuously (OpenAI, Anthropic: "continuously replenished ...
+rather than being reset at fixed intervals", https://platform.claude.com/docs/en/api/rate-limits) and a fixed
+window that resets at once at the end of each window. A cap on requests in flight either refuses what is above it
+(429) or, as vLLM does, queues it (:class:`SlotSchedule`).
 
 Every check answers with an honest wait: how long until the request would be admitted, which the server sends
 as ``Retry-After`` / ``retry-after-ms`` so that clients can pace themselves. Nothing here reads a clock; callers
@@ -16,6 +22,8 @@ from itertools import count
 BUDGET_WINDOW_S = 60.0
 # The wait announced when nothing in flight has a known end (every request in flight hangs).
 UNKNOWN_WAIT_S = 1.0
+# Seconds of refill a request bucket holds: per-minute limits are enforced in slices of about a second.
+REQUEST_BURST_S = 1.0
 # The smallest wait announced: a 429 that says "retry now" invites a tight loop.
 MIN_WAIT_S = 0.001
 
@@ -74,6 +82,149 @@ class SlidingWindowBudget:
         """Record ``units`` spent at ``now``."""
         self._spent.append((now, units))
         self._total += units
+
+
+class TokenBucketBudget:
+    """A bucket of ``limit`` per window, refilled continuously, holding at most ``burst`` seconds of its refill.
+
+    Providers enforce a per-minute limit in finer slices ("60 RPM may be enforced as 1 request per second"), so
+    the bucket holds ``burst`` seconds of refill, not a whole minute; its state is still reported in per-minute
+    units, as the headers do (:meth:`remaining`, :meth:`reset_s`).
+
+    Args:
+        limit: Units per window.
+        window: The window's length in seconds (the refill rate is ``limit / window``).
+        burst: Seconds of refill the bucket holds when full.
+    """
+
+    __slots__ = ("_at", "_level", "capacity", "limit", "rate", "window")
+
+    def __init__(self, limit: int, window: float = BUDGET_WINDOW_S, burst: float = 1.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.rate = limit / window
+        self.capacity = max(1.0, self.rate * burst)
+        self._level = self.capacity
+        self._at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenBucketBudget(limit={self.limit}, capacity={self.capacity:g}, level={self._level:g})"
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None and now > self._at:
+            self._level = min(self.capacity, self._level + (now - self._at) * self.rate)
+        self._at = now if self._at is None else max(self._at, now)
+
+    def in_window(self, now: float) -> int:
+        """Units the bucket is short of full, in per-window units."""
+        return self.limit - self.remaining(now)
+
+    def wait(self, units: int, now: float) -> float:
+        """Seconds until ``units`` are in the bucket; ``inf`` when they can never be (more than it holds)."""
+        if units > self.capacity:
+            return math.inf
+        self._refill(now)
+        missing = units - self._level
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def spend(self, units: int, now: float) -> None:
+        self._refill(now)
+        self._level -= units
+
+    def remaining(self, now: float) -> int:
+        """What is left, in per-window units (``limit`` when full)."""
+        self._refill(now)
+        return max(0, math.floor(self._level / self.capacity * self.limit + 1e-9))
+
+    def reset_s(self, now: float) -> float:
+        """Seconds until the bucket is full again."""
+        self._refill(now)
+        return max(0.0, (self.capacity - self._level) / self.capacity * self.window)
+
+
+class FixedWindowBudget:
+    """At most ``limit`` units in each window ``[k * window, (k + 1) * window)``; the count resets at the boundary.
+
+    Args:
+        limit: Units per window.
+        window: The window's length in seconds.
+    """
+
+    __slots__ = ("_spent", "_start", "limit", "window")
+
+    def __init__(self, limit: int, window: float = BUDGET_WINDOW_S) -> None:
+        self.limit = limit
+        self.window = window
+        self._start = -math.inf
+        self._spent = 0
+
+    def __repr__(self) -> str:
+        return f"FixedWindowBudget(limit={self.limit}, window={self.window:g}s, spent={self._spent})"
+
+    def _roll(self, now: float) -> None:
+        start = math.floor(now / self.window) * self.window
+        if start != self._start:
+            self._start = start
+            self._spent = 0
+
+    def in_window(self, now: float) -> int:
+        self._roll(now)
+        return self._spent
+
+    def wait(self, units: int, now: float) -> float:
+        """Seconds until ``units`` fit: 0 now, the rest of the window when full, ``inf`` above the limit."""
+        if units > self.limit:
+            return math.inf
+        self._roll(now)
+        if self._spent + units <= self.limit:
+            return 0.0
+        return self._start + self.window - now
+
+    def spend(self, units: int, now: float) -> None:
+        self._roll(now)
+        self._spent += units
+
+    def remaining(self, now: float) -> int:
+        self._roll(now)
+        return max(0, self.limit - self._spent)
+
+    def reset_s(self, now: float) -> float:
+        self._roll(now)
+        return self._start + self.window - now
+
+
+class SlotSchedule:
+    """``slots`` servers working a FIFO queue, as vLLM's scheduler does: nothing is refused, everything waits.
+
+    Each request is given to the slot that frees first; it starts then (or now) and holds the slot for its delay.
+
+    Args:
+        slots: How many requests are served at once.
+    """
+
+    __slots__ = ("_free",)
+
+    def __init__(self, slots: int) -> None:
+        self._free = [0.0] * slots
+
+    def __repr__(self) -> str:
+        return f"SlotSchedule(slots={len(self._free)})"
+
+    def book(self, now: float, delay: float | None) -> float | None:
+        """When a request arriving ``now`` and served for ``delay`` seconds is done (None: it hangs).
+
+        Args:
+            now: The arrival time.
+            delay: How long serving it takes, or None for a request that never finishes (its slot is lost).
+        """
+        start = max(now, heapq.heappop(self._free))
+        done = None if delay is None else start + delay
+        heapq.heappush(self._free, math.inf if done is None else done)
+        return done
+
+
+Budget = SlidingWindowBudget | TokenBucketBudget | FixedWindowBudget
+STYLES = ("sliding", "bucket", "fixed")
 
 
 class Ticket:
@@ -148,19 +299,35 @@ class Limits:
 
     Args:
         max_concurrency: Cap on requests in flight, or None.
-        rpm: Requests per sliding window, or None.
-        tpm: Tokens per sliding window, or None.
+        rpm: Requests per window, or None.
+        tpm: Tokens per window, or None.
         window: The budgets' window in seconds.
+        style: How the budgets count: ``"sliding"`` window, token ``"bucket"`` or ``"fixed"`` window.
+        queue: Queue requests above ``max_concurrency`` (vLLM) instead of refusing them.
     """
 
-    __slots__ = ("_requests", "_tokens", "in_flight", "max_concurrency")
+    __slots__ = ("_requests", "_tokens", "in_flight", "max_concurrency", "queue")
 
     def __init__(self, *, max_concurrency: int | None, rpm: int | None, tpm: int | None,
-                 window: float = BUDGET_WINDOW_S) -> None:
-        self.max_concurrency = max_concurrency
-        self.in_flight = InFlight(track_due=max_concurrency is not None)
-        self._requests = SlidingWindowBudget(rpm, window) if rpm is not None else None
-        self._tokens = SlidingWindowBudget(tpm, window) if tpm is not None else None
+                 window: float = BUDGET_WINDOW_S, style: str = "sliding", queue: bool = False) -> None:
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+        self.queue = SlotSchedule(max_concurrency) if queue and max_concurrency is not None else None
+        self.max_concurrency = None if self.queue is not None else max_concurrency
+        self.in_flight = InFlight(track_due=self.max_concurrency is not None)
+        self._requests = _budget(style, rpm, window, burst=REQUEST_BURST_S)
+        # A bucket of one second of tokens could never hold one large request: token buckets hold the window.
+        self._tokens = _budget(style, tpm, window, burst=window)
+
+    @property
+    def requests(self) -> Budget | None:
+        """The request budget, or None."""
+        return self._requests
+
+    @property
+    def tokens(self) -> Budget | None:
+        """The token budget, or None."""
+        return self._tokens
 
     def __repr__(self) -> str:
         return (f"Limits(max_concurrency={self.max_concurrency}, requests={self._requests!r}, "
@@ -208,7 +375,21 @@ class Limits:
 
     def too_large(self, tokens: int) -> bool:
         """Whether ``tokens`` exceed the whole token budget, so that waiting can never help."""
-        return self._tokens is not None and tokens > self._tokens.limit
+        budget = self._tokens
+        if budget is None:
+            return False
+        return tokens > (budget.capacity if isinstance(budget, TokenBucketBudget) else budget.limit)
 
 
-__all__ = ["BUDGET_WINDOW_S", "InFlight", "Limits", "Rejection", "SlidingWindowBudget", "Ticket"]
+def _budget(style: str, limit: int | None, window: float, *, burst: float) -> Budget | None:
+    if limit is None:
+        return None
+    if style == "bucket":
+        return TokenBucketBudget(limit, window, burst)
+    if style == "fixed":
+        return FixedWindowBudget(limit, window)
+    return SlidingWindowBudget(limit, window)
+
+
+__all__ = ["BUDGET_WINDOW_S", "STYLES", "Budget", "FixedWindowBudget", "InFlight", "Limits", "Rejection",
+           "SlidingWindowBudget", "SlotSchedule", "Ticket", "TokenBucketBudget"]

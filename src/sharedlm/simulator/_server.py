@@ -14,11 +14,14 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from sharedlm.simulator import _json
+import sharedlm.simulator._json as _json
 from sharedlm.simulator._answers import Answer, AnswerBook
+from sharedlm.simulator._batch import BatchDesk
+from sharedlm.simulator._bedrock import BEDROCK, converse_model
 from sharedlm.simulator._faults import FaultDice, Outcome
-from sharedlm.simulator._http import HttpConnection, Request
+from sharedlm.simulator._http import HeadBounds, HttpConnection, Request
 from sharedlm.simulator._limits import Limits, Ticket
+from sharedlm.simulator._personality import personality_named
 from sharedlm.simulator._settings import SimulatorSettings
 from sharedlm.simulator._stats import Counters, SimulatorStats
 from sharedlm.simulator._wire import ANTHROPIC, GEMINI, JSON, OPENAI, BadRequest, Call, Dialect, OpenAIChat
@@ -64,7 +67,9 @@ class SimulatorEngine:
     def __init__(self, settings: SimulatorSettings, clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.counters = Counters()
-        self.limits = Limits(max_concurrency=settings.max_concurrency, rpm=settings.rpm, tpm=settings.tpm)
+        self.personality = personality_named(settings.personality)
+        self.limits = Limits(max_concurrency=settings.max_concurrency, rpm=settings.rpm, tpm=settings.tpm,
+                             style=self.personality.style, queue=self.personality.queue)
         self.dice = FaultDice(settings)
         self.book = AnswerBook()
         self.connections: set[HttpConnection] = set()
@@ -73,6 +78,8 @@ class SimulatorEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seed = settings.seed & 0xFFFFFFFF
         self._sequence = 0
+        # The batch APIs: their own counters, so batch traffic never shows as online requests.
+        self.batches = BatchDesk(settings.batch, book=self.book, seed=settings.seed, clock=self.now)
 
     def __repr__(self) -> str:
         return (f"SimulatorEngine(in_flight={self.counters.in_flight}, requests={self.counters.requests}, "
@@ -108,6 +115,9 @@ class SimulatorEngine:
         path = request.path
         if path.startswith(b"/sim/"):
             self._control(connection, request)
+            return
+        if BatchDesk.handles(path):
+            self.batches.handle(connection, request)
             return
         counters = self.counters
         counters.requests += 1
@@ -145,6 +155,11 @@ class SimulatorEngine:
                     self._reply(connection, 200, JSON, _json.dumps(OpenAIChat.model_entry(name)))
                     return
                 break
+        converse = converse_model(path)
+        if converse is not None:
+            if self._allowed(connection, request, b"POST"):
+                self._generate(connection, request, BEDROCK, converse, False)
+            return
         self._reply_error(connection, OPENAI, 404, f"Invalid URL ({request.method.decode()} "
                                                    f"{path.decode(errors='replace')})", code="unknown_url")
 
@@ -185,13 +200,15 @@ class SimulatorEngine:
         rejection = limits.check(tokens, now)
         if rejection is not None:
             self.counters.rate_limited_by[rejection.reason] += 1
-            self._reply_error(connection, dialect, 429, rejection.message,
-                              reason="tokens" if rejection.reason == "tpm" else "requests",
-                              headers=b"retry-after: %d\r\nretry-after-ms: %d\r\n" % (
-                                  rejection.retry_after_s, rejection.retry_after_ms))
+            body, headers = self.personality.rejection(dialect, rejection, limits, now)
+            self._reply(connection, 429, JSON, body, headers)
             return
         outcome = self.dice.outcome()
         delay = self.dice.delay()
+        if limits.queue is not None:  # vLLM: above the batch, wait for a slot instead of a 429
+            done = limits.queue.book(now, None if outcome is Outcome.HANG else delay)
+            if done is not None:
+                delay = done - now
         if outcome is Outcome.ANSWER and delay <= 0.0:
             # Answered before any other request can run: it spends the budgets but never holds a slot.
             limits.spend(tokens, now)
@@ -233,7 +250,9 @@ class SimulatorEngine:
         limit = call.max_tokens
         counters.completion_tokens += sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens)
                                           for a in answers)
-        self._reply(connection, 200, content_type, body)
+        personality = self.personality
+        headers = personality.answer_headers(self.limits, self.now()) if personality.reports else b""
+        self._reply(connection, 200, content_type, body, headers)
 
     def _leave(self, ticket: Ticket) -> None:
         if not ticket.done:
@@ -289,6 +308,7 @@ class Simulator:
         self._engine = SimulatorEngine(self.settings, clock)
         self._server: asyncio.AbstractServer | None = None
         self._port: int | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         if self._server is None:
@@ -331,10 +351,36 @@ class Simulator:
         loop = asyncio.get_running_loop()
         self._engine.bind(loop)
         engine = self._engine
-        self._server = await loop.create_server(lambda: HttpConnection(engine), self.settings.host,
-                                                self.settings.port, backlog=LISTEN_BACKLOG, reuse_address=True)
+        settings = self.settings
+        bounds = HeadBounds(max_head_bytes=settings.max_head_bytes, max_url_bytes=settings.max_url_bytes)
+        clock = engine.now
+        self._server = await loop.create_server(lambda: HttpConnection(engine, bounds, clock), settings.host,
+                                                settings.port, backlog=LISTEN_BACKLOG, reuse_address=True)
         self._port = int(self._server.sockets[0].getsockname()[1])
+        engine.batches.root_url = self.root_url
+        if settings.idle_timeout is not None:
+            self._sweeper = loop.create_task(self._sweep_idle(settings.idle_timeout))
         return self
+
+    def close_idle_connections(self) -> int:
+        """Close every keep-alive connection idle for ``idle_timeout`` or longer; return how many were closed.
+
+        The server calls it on its own several times per ``idle_timeout``; tests with a fake clock call it directly.
+        """
+        timeout = self.settings.idle_timeout
+        if timeout is None:
+            return 0
+        now = self._engine.now()
+        idle = [c for c in self._engine.connections if c.idle_for(now) >= timeout]
+        for connection in idle:
+            connection.close()
+        return len(idle)
+
+    async def _sweep_idle(self, idle_timeout: float) -> None:
+        # A quarter of the idle timeout between sweeps: a connection is closed at most 25% after its time is up.
+        while True:
+            await asyncio.sleep(idle_timeout / 4)
+            self.close_idle_connections()
 
     async def stop(self) -> None:
         """Stop accepting, close every connection (hanging requests included) and release the port."""
@@ -342,6 +388,9 @@ class Simulator:
         if server is None:
             return
         server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for connection in list(self._engine.connections):
             connection.close()
         # Let the transports report their closing, so that timers are cancelled and counters settle.
@@ -353,6 +402,11 @@ class Simulator:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.stop()
+
+    @property
+    def batches(self) -> BatchDesk:
+        """The batch APIs' desk: ``batches.stats()`` counts files, batches and lines."""
+        return self._engine.batches
 
     def stats(self) -> SimulatorStats:
         """A snapshot of the counters (the same as ``GET /sim/stats``)."""

@@ -7,15 +7,23 @@ arguments from these fields, so the two spellings cannot drift apart.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sharedlm._errors import ConfigurationError
+from sharedlm.simulator._batch_store import BatchSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0
 DEFAULT_LATENCY_S = 0.0
 DEFAULT_JITTER_S = 0.0
 DEFAULT_SEED = 0
+DEFAULT_PERSONALITY = "default"
+# Mirrors of sharedlm.simulator._http's defaults (settings import nothing of the server); a test keeps them equal.
+DEFAULT_MAX_HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_URL_BYTES = 16 * 1024
+DEFAULT_IDLE_TIMEOUT_S = 75.0
+# The names of sharedlm.simulator._personality.PERSONALITIES, kept here so settings import nothing of the server.
+PERSONALITY_NAMES = ("default", "openai", "anthropic", "gemini", "vllm")
 # Fault rates are probabilities per admitted request; their sum is the chance that a request fails at all.
 _RATE_FIELDS = ("error_rate", "reset_rate", "hang_rate")
 
@@ -51,8 +59,16 @@ class SimulatorSettings:
         reset_rate: Chance that an admitted request's connection is reset without an answer.
         hang_rate: Chance that an admitted request is never answered (until the client or the server gives up).
         seed: Seed of the random draws (faults, jitter) and of the answers' content.
+        personality: Which provider's habits to reproduce: its limiting style, headers and 429s
+            (``sharedlm.simulator._personality``); ``"default"`` is the simulator's own.
         host: The address to bind; 127.0.0.1 unless told otherwise.
         port: The port to bind; 0 picks a free one.
+        max_head_bytes: A request head larger than this is answered 431 and its connection closed.
+        max_url_bytes: A request URL longer than this is answered 414 and its connection closed.
+        idle_timeout: Seconds a keep-alive connection may sit idle before the server closes it; None never closes
+            one. The default (75 s, nginx's) is well above sharedlm's own 15 s keep-alive, so benchmarks never
+            see it.
+        batch: How the batch APIs behave: turnaround, failed and expired lines, whole-batch failures.
     """
 
     latency: float = DEFAULT_LATENCY_S
@@ -64,8 +80,13 @@ class SimulatorSettings:
     reset_rate: float = 0.0
     hang_rate: float = 0.0
     seed: int = DEFAULT_SEED
+    personality: str = DEFAULT_PERSONALITY
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
+    max_url_bytes: int = DEFAULT_MAX_URL_BYTES
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT_S
+    batch: BatchSettings = field(default_factory=BatchSettings)
 
     def __post_init__(self) -> None:
         _check_seconds("latency", self.latency)
@@ -81,10 +102,23 @@ class SimulatorSettings:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigurationError(f"seed must be a whole number, got {self.seed!r}")
+        if self.personality not in PERSONALITY_NAMES:
+            raise ConfigurationError(
+                f"personality must be one of {', '.join(PERSONALITY_NAMES)}, got {self.personality!r}")
+        if self.personality == "vllm" and (self.rpm is not None or self.tpm is not None):
+            raise ConfigurationError("the vllm personality has no rate limits (vLLM queues instead); drop rpm and tpm")
         if not isinstance(self.host, str) or not self.host.strip():
             raise ConfigurationError(f"host must be a non-empty address such as '127.0.0.1', got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port must be a whole number from 0 to 65535, got {self.port!r}")
+        _check_limit("max_head_bytes", self.max_head_bytes)
+        _check_limit("max_url_bytes", self.max_url_bytes)
+        if self.max_head_bytes is None or self.max_url_bytes is None:
+            raise ConfigurationError("max_head_bytes and max_url_bytes must be whole numbers >= 1, not None")
+        if self.idle_timeout is not None:
+            _check_seconds("idle_timeout", self.idle_timeout)
+            if self.idle_timeout == 0:
+                raise ConfigurationError("idle_timeout must be a positive number of seconds (or None), got 0")
 
     @property
     def fault_rate(self) -> float:
@@ -101,7 +135,15 @@ class SimulatorSettings:
                 args += [f"--{name.replace('_', '-')}", str(value)]
         for name in _RATE_FIELDS:
             args += [f"--{name.replace('_', '-')}", repr(float(getattr(self, name)))]
-        return args
+        if self.personality != DEFAULT_PERSONALITY:
+            args += ["--personality", self.personality]
+        if self.max_head_bytes != DEFAULT_MAX_HEAD_BYTES:
+            args += ["--max-head-bytes", str(self.max_head_bytes)]
+        if self.max_url_bytes != DEFAULT_MAX_URL_BYTES:
+            args += ["--max-url-bytes", str(self.max_url_bytes)]
+        if self.idle_timeout != DEFAULT_IDLE_TIMEOUT_S:
+            args += ["--idle-timeout", "none" if self.idle_timeout is None else repr(float(self.idle_timeout))]
+        return args + self.batch.command_args()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SimulatorSettings"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PERSONALITY", "DEFAULT_PORT", "PERSONALITY_NAMES", "SimulatorSettings"]

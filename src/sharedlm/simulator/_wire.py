@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sharedlm.simulator import _json
+import sharedlm.simulator._json as _json
 from sharedlm.simulator._answers import CHARS_PER_TOKEN, Answer, Prompt, count_tokens
 
 JSON = b"application/json"

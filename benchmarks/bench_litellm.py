@@ -1,0 +1,204 @@
+"""Issue 15: a provider DSPy reaches only through LiteLLM, through sharedlm's pool against a plain ``dspy.LM``.
+
+Two measurements against the simulator in its own process, with ``together_ai/`` (a prefix lm15 refuses, so both
+sides go through ``litellm.acompletion``) pointed at it by ``api_base``:
+
+1. ``workflows``: 1,000 typed two-step workflows (2,000 calls) at 1 s latency, all started at once, through one
+   shared plain ``dspy.LM("together_ai/...")`` (DSPy's defaults) and through ``sharedlm.get_shared_lm()``, one
+   after the other, each in a fresh worker process against a fresh simulator. The provider admits
+   ``--provider-concurrency`` requests at once (429 with ``Retry-After`` above it, as hosted providers do; 0 =
+   unlimited, the default). Reported: wall time, the ratio, failed workflows, server 429s, and the peak of open
+   file descriptors of each worker against sharedlm's ``max_parallel_requests`` plus its descriptor reserve.
+2. ``calls``: 3,000 single calls at once through sharedlm against a provider capped at 64 in flight
+   (0.2 s latency): every call must succeed (none lost), and the server's peak in flight is reported.
+3. ``overhead`` (information, no target): 1,000 single calls at zero latency, calls/s of one process, for the plain
+   LM and sharedlm on the LiteLLM route and for sharedlm on the native route (``openai/``): what LiteLLM's own
+   per-call work costs.
+
+    python benchmarks/bench_litellm.py [--workflows 1000] [--latency 1.0] [--provider-concurrency 0]
+        [--calls 3000] [--calls-cap 64] [--overhead 1000] [--json FILE]
+
+Exit code 0 when sharedlm is at least 3x faster in (1) with no failed workflow, its descriptors stay within the
+cap plus the reserve, and (2) loses no call; 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+
+MODEL = "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo"
+KEY = "bench-key-not-secret"
+NATIVE_MODEL = "openai/sim-model"
+TARGET_RATIO = 3.0
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _sample_fds(peak: list[int], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], _open_fds())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.02)
+
+
+def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any) -> None:
+    """Run ``count`` workflows (or single calls) in this process, then report through ``queue``."""
+    import dspy
+
+    import sharedlm
+    from sharedlm._fdlimit import plan_connection_cap
+
+    class Count(dspy.Signature):
+        """Count the items of a topic."""
+
+        topic: str = dspy.InputField()
+        count: int = dspy.OutputField()
+
+    class Describe(dspy.Signature):
+        """Describe a number of items."""
+
+        topic: str = dspy.InputField()
+        count: int = dspy.InputField()
+        summary: str = dspy.OutputField()
+
+    if variant == "plain":
+        lm = dspy.LM(model, api_key=KEY, api_base=base_url, cache=False)  # noqa: SLM005 - the baseline
+    else:
+        sharedlm.configure(model=model, api_key=KEY, api_base=base_url, cache=False, max_retries=50)
+        lm = sharedlm.get_shared_lm()
+    count_step, describe_step = dspy.Predict(Count), dspy.Predict(Describe)
+    count_step.set_lm(lm)
+    describe_step.set_lm(lm)
+
+    async def workflow(i: int) -> None:
+        counted = await count_step.acall(topic=f"topic {i}")
+        await describe_step.acall(topic=f"topic {i}", count=counted.count)
+
+    async def call(i: int) -> None:
+        await count_step.acall(topic=f"topic {i}")
+
+    async def run() -> dict[str, Any]:
+        unit = workflow if kind == "workflows" else call
+        await unit(-1)  # warm-up: imports, LiteLLM's first-call set-up, the pool's first connection
+        baseline = _open_fds()
+        peak, stop = [baseline], asyncio.Event()
+        sampler = asyncio.create_task(_sample_fds(peak, stop))
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(unit(i) for i in range(count)), return_exceptions=True)
+        wall = time.perf_counter() - started
+        stop.set()
+        await sampler
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        return {"wall": wall, "failed": len(failures), "peak_fds": peak[0], "baseline_fds": baseline,
+                "first_error": repr(failures[0])[:300] if failures else None}
+
+    result = asyncio.run(run())
+    if variant == "sharedlm":
+        settings = sharedlm.get_settings()
+        plan = plan_connection_cap(settings.max_parallel_requests, reserve=settings.fd_reserve)
+        stats = sharedlm.stats()
+        result.update(cap=plan.cap, reserve=settings.fd_reserve, calls_succeeded=stats.calls_succeeded,
+                      retries=stats.retries, rate_limited=stats.rate_limited, peak_in_flight=stats.peak_in_flight,
+                      connections_opened=stats.connections_opened)
+    queue.put(result)
+
+
+def _run_worker(variant: str, model: str, base_url: str, count: int, kind: str) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue))
+    process.start()
+    result: dict[str, Any] = queue.get(timeout=3600)
+    process.join(60)
+    return result
+
+
+def _simulated(latency: float, concurrency: int) -> Any:
+    from sharedlm.simulator import SimulatorProcess, SimulatorSettings
+
+    return SimulatorProcess(SimulatorSettings(latency=latency, jitter=0.0,
+                                              max_concurrency=concurrency or None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=1000, help="two-step workflows in (1), default 1000")
+    parser.add_argument("--latency", type=float, default=1.0, help="provider latency in (1), seconds, default 1.0")
+    parser.add_argument("--provider-concurrency", type=int, default=0,
+                        help="requests the provider admits at once in (1), 0 = unlimited (default)")
+    parser.add_argument("--calls", type=int, default=3000, help="single calls in (2), default 3000")
+    parser.add_argument("--calls-cap", type=int, default=64, help="the provider's in-flight cap in (2), default 64")
+    parser.add_argument("--model", default=MODEL, help=f"model string, default {MODEL} (LiteLLM path)")
+    parser.add_argument("--variants", default="plain,sharedlm", help="which of plain,sharedlm to run in (1)")
+    parser.add_argument("--overhead", type=int, default=1000,
+                        help="single calls at zero latency for the CPU comparison (3), 0 to skip, default 1000")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {"args": vars(args)}
+
+    rows: dict[str, dict[str, Any]] = {}
+    for variant in args.variants.split(","):
+        with _simulated(args.latency, args.provider_concurrency) as sim:
+            rows[variant] = _run_worker(variant, args.model, sim.base_url, args.workflows, "workflows")
+            server = sim.stats()
+            rows[variant].update(server_requests=server.requests, server_429=server.responses_by_status.get(429, 0),
+                                 server_peak_in_flight=server.peak_in_flight)
+    plain, shared = rows.get("plain"), rows["sharedlm"]
+    ratio = plain["wall"] / shared["wall"] if plain is not None else float("nan")
+    fd_bound = shared["cap"] + shared["reserve"]
+    report["workflows"] = {**rows, "ratio": ratio, "fd_bound": fd_bound}
+    print(f"(1) {args.workflows:,} two-step workflows via {args.model} at {args.latency:g} s latency, provider admits "
+          f"{args.provider_concurrency or 'unlimited'} at once")
+    for variant, row in rows.items():
+        print(f"    {variant:9s} wall {row['wall']:8.2f} s  failed {row['failed']:5d}  server requests "
+              f"{row['server_requests']:6d} (429: {row['server_429']:5d}, peak in flight "
+              f"{row['server_peak_in_flight']:4d})  peak fds {row['peak_fds']:5d} (baseline {row['baseline_fds']})")
+        if row["first_error"]:
+            print(f"              first error: {row['first_error']}")
+    print(f"    sharedlm is {ratio:.2f}x faster (target >= {TARGET_RATIO:g}x); its peak fds {shared['peak_fds']} vs "
+          f"cap {shared['cap']} + reserve {shared['reserve']} = {fd_bound}")
+
+    with _simulated(0.2, args.calls_cap) as sim:
+        calls = _run_worker("sharedlm", args.model, sim.base_url, args.calls, "calls")
+        server = sim.stats()
+        calls.update(server_requests=server.requests, server_ok=server.responses_by_status.get(200, 0),
+                     server_429=server.responses_by_status.get(429, 0), server_peak_in_flight=server.peak_in_flight)
+    report["calls"] = calls
+    lost = args.calls - (calls["calls_succeeded"] - 1)  # minus the warm-up call
+    print(f"(2) {args.calls:,} calls via {args.model} against a {args.calls_cap}-in-flight provider: wall "
+          f"{calls['wall']:.2f} s, failed {calls['failed']}, lost {lost}, server 200s {calls['server_ok']:,} "
+          f"(incl. 1 warm-up), 429s {calls['server_429']:,}, server peak in flight "
+          f"{calls['server_peak_in_flight']}, engine retries {calls['retries']:,}")
+    if args.overhead:
+        overhead: dict[str, float] = {}
+        for variant, model in (("plain", args.model), ("sharedlm", args.model), ("sharedlm", NATIVE_MODEL)):
+            with _simulated(0.0, 0) as sim:
+                row = _run_worker(variant, model, sim.base_url, args.overhead, "calls")
+            overhead[f"{variant} {model}"] = args.overhead / row["wall"]
+        report["overhead"] = overhead
+        print(f"(3) {args.overhead:,} single calls at zero latency, calls/s (one process's CPU):")
+        for name, rate in overhead.items():
+            print(f"    {name:70s} {rate:8.0f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report, out, indent=2)
+    met = (ratio >= TARGET_RATIO and shared["failed"] == 0 and shared["peak_fds"] <= fd_bound
+           and calls["failed"] == 0 and lost == 0)
+    print("all targets met" if met else "a target was missed")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

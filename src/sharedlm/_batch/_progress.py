@@ -1,0 +1,54 @@
+"""What batch mode has done so far, for the progress line, the summary and tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+class BatchProgress:
+    """Counters of batches and lines; :meth:`wait_until` lets a caller wait for a state without polling."""
+
+    def __init__(self) -> None:
+        self.batches_submitted = 0
+        self.batches_done = 0
+        self.batches_failed = 0
+        self.lines_submitted = 0
+        self.lines_retried = 0
+        self.lines_failed = 0
+        self.lines_reattached = 0
+        self.lines_sent_online = 0
+        self.results_ignored = 0
+        self.calls_waiting = 0
+        self._waiters: list[asyncio.Event] = []
+
+    def __repr__(self) -> str:
+        return (f"BatchProgress(submitted={self.batches_submitted}, in_progress={self.batches_in_progress}, "
+                f"done={self.batches_done}, calls_waiting={self.calls_waiting}, lines={self.lines_submitted}, "
+                f"retried={self.lines_retried})")
+
+    @property
+    def batches_in_progress(self) -> int:
+        """Batches submitted and not yet ended."""
+        return self.batches_submitted - self.batches_done
+
+    def describe(self) -> str:
+        """One progress line: batches submitted, in progress and done, and calls waiting."""
+        return (f"batches: {self.batches_submitted} submitted, {self.batches_in_progress} in progress, "
+                f"{self.batches_done} done; {self.calls_waiting} calls waiting")
+
+    def changed(self) -> None:
+        """Wake whoever waits in :meth:`wait_until`."""
+        waiters, self._waiters = self._waiters, []
+        for event in waiters:
+            event.set()
+
+    async def wait_until(self, condition: Callable[[BatchProgress], bool]) -> None:
+        """Return once ``condition(self)`` holds (checked after every change)."""
+        while not condition(self):
+            event = asyncio.Event()
+            self._waiters.append(event)
+            await event.wait()
+
+
+__all__ = ["BatchProgress"]

@@ -1,0 +1,199 @@
+"""Batch mode of the runner: run_many(batch=True) and ``sharedlm run --batch`` against the simulator."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sharedlm
+from sharedlm._batch import BatchOptions
+from sharedlm._errors import UsageError
+from sharedlm.examples.extraction_pipeline import ExtractionPipeline
+from sharedlm.runner import run_many
+from sharedlm.runner._batch_mode import journal_path_for
+from sharedlm.simulator import BackgroundSimulator, SimulatorSettings
+
+# Submit when the round is full, never on a timer; poll at once (the simulator's turnaround is 0).
+ROUND = BatchOptions(linger=10_000.0, poll_initial=0.0, poll_max=0.0, max_requests=12)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[BackgroundSimulator]:
+    with BackgroundSimulator(SimulatorSettings()) as server:
+        yield server
+
+
+def _pipeline(sim: BackgroundSimulator, model: str = "openai/sim-model") -> ExtractionPipeline:
+    sharedlm.configure(model=model, api_key="k", api_base=sim.base_url, cache=False)
+    return ExtractionPipeline(sharedlm.get_shared_lm())
+
+
+def _rows(count: int, tag: str = "") -> list[dict[str, object]]:
+    return [{"id": i, "text": f"{tag}Order {i} arrived broken, please refund"} for i in range(count)]
+
+
+def test_run_many_in_batch_mode_runs_a_two_step_program_in_two_rounds_of_batches(sim: BackgroundSimulator) -> None:
+    program = _pipeline(sim)
+    before, online_before = sim.batch_stats(), sim.stats().requests
+    results = run_many(program, _rows(12), concurrency=12, batch=True, batch_options=ROUND)
+    after = sim.batch_stats()
+    assert all(r.ok for r in results)
+    assert len(results) == 12
+    assert all(r.output is not None and r.output["sentiment"] in ("positive", "neutral", "negative") for r in results)
+    assert after["batches_created"] - before["batches_created"] == 2
+    assert after["lines_submitted"] - before["lines_submitted"] == 24
+    assert sim.stats().requests == online_before
+
+
+def test_after_batch_mode_calls_go_online_again(sim: BackgroundSimulator) -> None:
+    program = _pipeline(sim)
+    run_many(program, _rows(12), concurrency=12, batch=True, batch_options=ROUND)
+    online_before = sim.stats().requests
+    results = run_many(program, _rows(1), concurrency=1)
+    assert results[0].ok
+    assert sim.stats().requests == online_before + 2
+
+
+def test_batch_mode_refuses_a_provider_without_a_batch_api_before_sending(sim: BackgroundSimulator) -> None:
+    program = _pipeline(sim, model="deepseek/sim-model")
+    before = sim.batch_stats()["files_uploaded"], sim.stats().requests
+    with pytest.raises(UsageError, match="batch API"):
+        run_many(program, _rows(1), batch=True)
+    assert (sim.batch_stats()["files_uploaded"], sim.stats().requests) == before
+
+
+def test_batch_mode_with_the_ray_backend_is_a_usage_error(sim: BackgroundSimulator) -> None:
+    with pytest.raises(UsageError, match="drop backend='ray'"):
+        run_many(_pipeline(sim), _rows(1), batch=True, backend="ray")
+
+
+def test_batch_options_without_batch_mode_are_a_usage_error(sim: BackgroundSimulator) -> None:
+    with pytest.raises(UsageError, match="batch=True"):
+        run_many(_pipeline(sim), _rows(1), batch_options=ROUND)
+
+
+async def test_streaming_in_batch_mode_is_a_usage_error(sim: BackgroundSimulator) -> None:
+    from dspy import lm15
+
+    from sharedlm._singleton import shared_engines
+
+    _pipeline(sim)
+    engine = shared_engines()[1]
+    engine.use_batch(ROUND)
+    try:
+        with pytest.raises(UsageError, match="cannot stream"):
+            async for _ in engine.stream(lm15.Request(model="sim-model", messages=(lm15.Message.user("x"),))):
+                pass
+    finally:
+        engine.use_online()
+
+
+def test_sharedlm_run_batch_writes_every_row_and_a_journal_beside_the_output(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sharedlm._cli import main
+
+    source = tmp_path / "in.jsonl"
+    # New texts on every run, so DSPy's disk cache (on for the CLI) cannot answer the first step.
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(6, tag=f"{uuid.uuid4().hex} ")))
+    output = tmp_path / "out.jsonl"
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    before, online_before = sim.batch_stats(), sim.stats().requests
+    code = main(["run", "sharedlm.examples.extraction_pipeline:ExtractionPipeline", "--input", str(source),
+                 "--output", str(output), "--model", "openai/sim-model", "--api-base", sim.base_url, "--batch",
+                 "--batch-linger", "0", "--batch-poll", "0", "--progress", "off"])
+    lines = [json.loads(x) for x in output.read_text().splitlines()]
+    journal = json.loads(journal_path_for(output).read_text())
+    assert code == 0
+    assert len(lines) == 6
+    assert all(x.get("error") is None for x in lines)
+    # Six first steps at least (second steps may repeat a cached prompt); nothing online.
+    assert sim.batch_stats()["lines_submitted"] - before["lines_submitted"] >= 6
+    assert sim.stats().requests == online_before
+    assert journal["batches"]
+    assert all(b["state"] == "ended" and b["batch_id"] for b in journal["batches"])
+
+
+def test_the_cost_line_puts_batch_prices_beside_online_ones() -> None:
+    from sharedlm.runner._batch_mode import cost_line
+
+    line = cost_line("openai/gpt-4o-mini", 1_000_000, 1_000_000)
+    assert line == "1,000,000 prompt + 1,000,000 completion tokens: $0.3750 at batch prices ($0.7500 online)"
+
+
+def test_an_unpriced_model_has_no_cost_line() -> None:
+    from sharedlm.runner._batch_mode import cost_line
+
+    assert cost_line("openai/sim-model", 10, 10) is None
+
+
+def test_the_journal_of_a_batch_run_names_each_calls_row_and_step(sim: BackgroundSimulator, tmp_path: Path) -> None:
+    program = _pipeline(sim)
+    journal = tmp_path / "run.batches.json"
+    options = BatchOptions(linger=10_000.0, poll_initial=0.0, poll_max=0.0, max_requests=3, journal=journal)
+    results = run_many(program, _rows(3, tag="journal "), concurrency=3, batch=True, batch_options=options)
+    lines = [x for b in json.loads(journal.read_text())["batches"] for x in b["lines"].values()]
+    assert all(r.ok for r in results)
+    assert sorted((x["row"], x["call"]) for x in lines) == [(str(r), c) for r in range(3) for c in range(2)]
+
+
+def test_lines_failing_in_every_batch_end_as_clear_error_rows() -> None:
+    from sharedlm.simulator._batch_store import BatchSettings
+
+    with BackgroundSimulator(SimulatorSettings(batch=BatchSettings(line_failure_rate=1.0))) as failing:
+        program = _pipeline(failing)
+        options = BatchOptions(linger=0.0, poll_initial=0.0, poll_max=0.0, max_line_attempts=2)
+        results = run_many(program, _rows(3, tag="failing "), concurrency=3, batch=True, batch_options=options)
+        lines = failing.batch_stats()["lines_submitted"]
+    assert all(r.error is not None and "gave up after 2 batches" in r.error.message for r in results), results
+    assert lines == 6
+
+
+def test_a_batch_that_fails_whole_ends_with_every_row_ok() -> None:
+    from sharedlm.simulator._batch_store import BatchSettings
+
+    with BackgroundSimulator(SimulatorSettings(batch=BatchSettings(fail_first_batches=1,
+                                                                   line_failure_rate=0.2))) as flaky:
+        program = _pipeline(flaky)
+        options = BatchOptions(linger=0.0, poll_initial=0.0, poll_max=0.0, max_line_attempts=20)
+        results = run_many(program, _rows(10, tag="flaky "), concurrency=10, batch=True, batch_options=options)
+        stats = flaky.batch_stats()
+    assert all(r.ok for r in results)
+    assert stats["batches_failed"] == 1
+    assert stats["lines_succeeded"] == 20
+
+
+@pytest.mark.parametrize(("extra", "message"), [(["--dry-run", "2"], "drop --batch"),
+                                                (["--backend", "ray"], "drop --backend ray")])
+def test_sharedlm_run_batch_with_an_option_it_cannot_serve_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str) -> None:
+    from sharedlm._cli import main
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "text": "x"}\n')
+    code = main(["run", "sharedlm.examples.extraction_pipeline:ExtractionPipeline", "--input", str(source),
+                 "--output", str(tmp_path / "out.jsonl"), "--batch", *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_calls_answered_from_a_batch_are_priced_at_the_batch_rates(sim: BackgroundSimulator) -> None:
+    from sharedlm._pricing import model_price
+
+    program = _pipeline(sim, model="openai/gpt-4o-mini")
+    before = sim.batch_stats()
+    results = run_many(program, _rows(12, tag="priced "), concurrency=12, batch=True, batch_options=ROUND)
+    after = sim.batch_stats()
+    price = model_price("openai/gpt-4o-mini")
+    assert price is not None
+    assert all(r.ok for r in results)
+    prompt = after["prompt_tokens"] - before["prompt_tokens"]
+    completion = after["completion_tokens"] - before["completion_tokens"]
+    batch_cost, online_cost = price.cost(prompt, completion, batch=True), price.cost(prompt, completion)
+    assert batch_cost < online_cost
+    assert sum(r.cost_usd or 0.0 for r in results) == pytest.approx(batch_cost)
+    assert sharedlm.stats().cost_usd == pytest.approx(batch_cost)
+    assert sharedlm.get_shared_lm().history[-1]["cost_details"]["kind"] == "batch"

@@ -1,0 +1,121 @@
+"""RunCost: rows priced from their usage per model, and the decision to start another row under a spend cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharedlm._errors import UsageError
+from sharedlm._pricing import ModelPrice
+from sharedlm.runner._cost import NextRow, RunCost, report_fields
+
+PRICE = ModelPrice(model="openai/gpt-4o-mini", prompt=1e-6, completion=2e-6)
+
+
+def usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion}
+
+
+def capped(cap: float, **kwargs: object) -> RunCost:
+    return RunCost(max_cost=cap, price=PRICE, model=PRICE.model, **kwargs)  # type: ignore[arg-type]
+
+
+def test_row_cost_sums_every_call_of_every_model_at_its_price() -> None:
+    cost = RunCost()
+    total = cost.row_cost({"openai/gpt-4o-mini": [usage(1000, 100), usage(500, 50)]})
+    assert total == pytest.approx(1500 * 0.15e-6 + 150 * 0.6e-6)
+    assert cost.cost_by_model == {"openai/gpt-4o-mini": pytest.approx(total)}
+
+
+def test_row_of_a_model_without_a_price_costs_unknown_not_zero() -> None:
+    cost = RunCost()
+    assert cost.row_cost({"openai/sim-model": [usage(10, 5)]}) is None
+    assert not cost.known
+    assert report_fields(cost)["cost_by_model"] == {"openai/sim-model": None}
+
+
+def test_user_price_applies_to_the_shared_model() -> None:
+    cost = RunCost(price=PRICE, model=PRICE.model)
+    assert cost.row_cost({PRICE.model: [usage(100, 10)]}) == pytest.approx(100e-6 + 20e-6)
+
+
+def test_cap_on_a_model_without_a_price_is_refused_naming_price() -> None:
+    with pytest.raises(UsageError, match="--price"):
+        RunCost(max_cost=1.0, model="openai/sim-model")
+
+
+def test_without_a_cap_every_row_may_start() -> None:
+    assert RunCost().next_row(in_flight=10_000) is NextRow.TAKE
+
+
+def test_capped_run_starts_with_one_row_until_a_row_cost_is_known() -> None:
+    cost = capped(1.0)
+    assert cost.next_row(in_flight=0) is NextRow.TAKE
+    assert cost.next_row(in_flight=1) is NextRow.WAIT
+
+
+def test_rows_start_while_spent_plus_rows_in_flight_plus_the_next_fit_at_the_costliest_row() -> None:
+    cost = capped(1.0)
+    cost.row_finished(0.1)
+    assert cost.next_row(in_flight=9) is NextRow.TAKE  # 10 rows x 0.1 fit in 1.0
+    assert cost.next_row(in_flight=10) is NextRow.WAIT  # 11 do not; rows in flight may cost less
+
+
+def test_no_row_starts_when_the_next_cannot_fit_with_nothing_in_flight() -> None:
+    cost = capped(1.0, spent_before=0.95)
+    cost.row_finished(0.1)
+    assert cost.next_row(in_flight=0) is NextRow.STOP
+    assert cost.capped
+
+
+def test_a_refused_call_stops_the_run() -> None:
+    cost = capped(1.0)
+    cost.row_finished(0.01)
+    assert cost.ledger is not None
+    booking = cost.ledger.try_book(0.5)
+    assert booking is not None
+    cost.ledger._refused += 1  # what book() counts when a call's worst case does not fit
+    assert cost.next_row(in_flight=0) is NextRow.STOP
+
+
+def test_earlier_spend_counts_toward_the_cap_and_the_total() -> None:
+    cost = capped(1.0, spent_before=1.0)
+    assert cost.next_row(in_flight=0) is NextRow.STOP
+    assert cost.total_usd == 1.0
+
+
+def test_costliest_row_is_what_the_next_row_is_expected_to_cost() -> None:
+    cost = RunCost()
+    for value in (0.1, 0.3, None, 0.2):
+        cost.row_finished(value)
+    assert cost.max_row_cost == 0.3
+
+
+def test_prices_are_described_for_the_models_used() -> None:
+    cost = RunCost()
+    cost.row_cost({"openai/gpt-4o-mini": [usage(1, 1)], "openai/sim-model": [usage(1, 1)]})
+    lines = cost.describe_prices()
+    assert lines[0].startswith("openai/gpt-4o-mini: $0.15/M prompt")
+    assert lines[1] == "openai/sim-model: no known price (cost unknown)"
+
+
+def test_suggested_cap_covers_the_rows_left_at_the_costliest_row_and_one_calls_worst_case() -> None:
+    cost = capped(0.005)
+    cost.row_cost({PRICE.model: [usage(1000, 500)]})  # $0.002
+    cost.row_finished(0.002)
+    assert cost.ledger is not None
+    assert cost.ledger.try_book(0.001) is not None
+    # $0.002 spent + 10 rows x $0.002 x 1.1 + $0.001 = $0.025
+    assert cost.suggested_cap(rows_left=10) == pytest.approx(0.025)
+
+
+def test_suggested_cap_without_the_rows_left_doubles_the_cap() -> None:
+    assert capped(0.005).suggested_cap(rows_left=None) == pytest.approx(0.01)
+
+
+def test_next_row_keeps_room_for_one_calls_worst_case() -> None:
+    cost = capped(1.0)
+    cost.row_finished(0.1)
+    assert cost.ledger is not None
+    assert cost.ledger.try_book(0.25) is not None
+    assert cost.next_row(in_flight=7) is NextRow.WAIT  # 8 x 0.1 + 0.25 > 1.0
+    assert cost.next_row(in_flight=6) is NextRow.TAKE  # 7 x 0.1 + 0.25 fits

@@ -279,7 +279,7 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-async def wait_until(condition: Callable[[], bool], *, within: float = 2.0) -> None:
+async def wait_until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
     """Yield to the loop until ``condition()`` holds; fail after ``within`` seconds.
 
     The tests' one bounded wait on a condition, for state that has no event to await (a pool's repr, a

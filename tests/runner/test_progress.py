@@ -6,6 +6,7 @@ import asyncio
 import io
 from pathlib import Path
 
+from _http_servers import wait_until
 from sharedlm.runner._core import RunCounters
 from sharedlm.runner._progress import ProgressSnapshot, format_duration, start_progress
 from sharedlm.runner._summary import RunReport, print_summary
@@ -49,8 +50,8 @@ async def test_plain_progress_prints_a_line_every_interval_when_not_a_terminal()
     stream = io.StringIO()
     display = start_progress(counters(succeeded=3), total=10, label="job", stream=stream, interval=0.01,
                              engine=lambda: None)
-    await asyncio.sleep(0.05)
-    await display.close()
+    await wait_until(lambda: stream.getvalue().count("\n") >= 1, within=30.0)  # one line from the interval
+    await display.close()  # and one at the end
 
     lines = stream.getvalue().splitlines()
     assert len(lines) >= 2

@@ -180,12 +180,13 @@ class RunOptions:
 
 def _check_options(options: RunOptions) -> None:
     _ = options.row_options  # the row options are validated where they are built
-    check_backend(options.backend, workers=options.workers, ray_address=options.ray_address, flags=True)
+    # Options that do not go together are named first, before whether this machine has what they need.
     check_cost_options(options)
     if options.batch and options.backend == "ray":
         raise UsageError("--batch runs the rows in this process and its shared LM; drop --backend ray")
     if options.batch and options.dry_run is not None:
         raise UsageError("--dry-run sends its sample rows online to project the run; drop --batch for it")
+    check_backend(options.backend, workers=options.workers, ray_address=options.ray_address, flags=True)
 
 
 

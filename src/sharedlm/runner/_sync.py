@@ -90,14 +90,15 @@ def run_many(
     """
     options = row_options(options, concurrency=concurrency, id_field=id_field, retries=retries,
                           retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
-    check_backend(backend, workers=workers, ray_address=ray_address)
+    # Options that do not go together are named first, before whether this machine has what they need.
     if backend == "ray" and (max_cost is not None or price is not None):
         raise UsageError("max_cost and price apply to backend='local' only (Ray workers have no shared spend ledger)")
-    cost = run_cost(max_cost=max_cost, price=price, batch=batch)  # a cap without a price is refused here
     if batch and backend == "ray":
         raise UsageError("batch=True runs the rows in this process and its shared LM; drop backend='ray'")
     if batch_options is not None and not batch:
         raise UsageError("batch_options is only used with batch=True")
+    check_backend(backend, workers=workers, ray_address=ray_address)
+    cost = run_cost(max_cost=max_cost, price=price, batch=batch)  # a cap without a price is refused here
     prepared = prepare_program(program)
     if batch:
         from sharedlm.runner._batch_mode import check_batch_provider

@@ -149,3 +149,28 @@ def test_error_mode_watches_every_call(monkeypatch: pytest.MonkeyPatch, shared: 
     guard = current_guard()
     assert guard is not None
     assert all(_watch_this_call(guard) for _ in range(500))
+
+
+def test_a_second_shared_model_is_not_a_foreign_lm(shared: dspy.LM) -> None:
+    pipeline = GoodPipeline(shared)
+    pipeline.agent.set_lm(sharedlm.get_shared_lm("openai/judge-model", cache=False))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        pipeline(question="a")
+    assert _guard_warnings(record) == []
+
+
+def test_copies_of_one_lm_count_once_towards_too_many_lms(monkeypatch: pytest.MonkeyPatch, shared: dspy.LM,
+                                                          sim: BackgroundSimulator) -> None:
+    monkeypatch.setenv("SHAREDLM_GUARD_MAX_LMS", "2")
+    pipeline = GoodPipeline(shared)
+    base = _foreign(sim)
+    copies = [base.copy(rollout_id=i, temperature=1.0) for i in range(4)]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for lm in copies:
+            pipeline.agent.set_lm(lm)
+            pipeline(question="a")
+    messages = _guard_warnings(record)
+    assert any("foreign-lm" in m for m in messages)
+    assert not any("too-many-lms" in m for m in messages)

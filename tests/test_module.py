@@ -5,6 +5,7 @@ from __future__ import annotations
 import dspy
 import pytest
 
+import sharedlm
 from sharedlm import SharedLMModule, bind_shared_lm
 
 LM = dspy.LM("openai/unused-model")
@@ -66,6 +67,7 @@ def test_bind_shared_lm_binds_a_plain_module() -> None:
     assert leaf.inner.lm is LM
 
 
-def test_bind_shared_lm_refuses_none() -> None:
-    with pytest.raises(ValueError, match="get_shared_lm"):
-        bind_shared_lm(Leaf(), None)
+def test_bind_shared_lm_without_an_lm_binds_the_default_shared_lm() -> None:
+    sharedlm.configure(model="openai/default-model", api_key="k")
+    leaf = bind_shared_lm(Leaf())
+    assert leaf.inner.lm is sharedlm.get_shared_lm()

@@ -55,6 +55,34 @@ BATCH_PROVIDERS = frozenset({"openai-chat", "anthropic", "gemini"})
 
 
 
+# Set by the registry (sharedlm._registry), which sits above this module: saved state -> this process's
+# (sync engine, async engine) for the state's model. Engines never import the registry themselves.
+ENGINE_RESOLVER: list[Callable[[dict[str, Any]], tuple[Any, SharedEngine]]] = []
+
+
+def resolve_engines(state: dict[str, Any]) -> tuple[Any, SharedEngine]:
+    """This process's shared engines for a saved engine state (``{"model": ...}``).
+
+    Raises:
+        ConfigurationError: When the state names no model, or no registry is installed.
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("model"), str):
+        raise ConfigurationError("a saved shared engine must name its model ({'model': 'provider/name'})")
+    if not ENGINE_RESOLVER:
+        raise ConfigurationError("import sharedlm before loading a program saved with a shared LM")
+    return ENGINE_RESOLVER[0](state)
+
+
+def restore_async_engine(state: dict[str, Any]) -> SharedEngine:
+    """Unpickle a shared engine as this process's engine for the same model."""
+    return resolve_engines(state)[1]
+
+
+def restore_sync_engine(state: dict[str, Any]) -> Any:
+    """Unpickle a shared sync engine as this process's sync engine for the same model."""
+    return resolve_engines(state)[0]
+
+
 def closed_error() -> SharedLMClosedError:
     """The error of a call that meets a closed (reset) shared LM."""
     return SharedLMClosedError(
@@ -87,25 +115,33 @@ def resolve_model(model: str) -> lm15.Resolution:
 class SharedEngine:
     """The async engine of the shared LM.
 
+    Several engines (one per model) may share one transport, so every model served by a process draws on one
+    capped pool per event loop, while each keeps its own flow state (adaptive limit, pauses, budgets): a 429 storm
+    on one model does not slow another.
+
     Args:
         settings: What to connect to and how to pace it.
-        plan: The connection cap the open-file limit allows.
+        plan: The process's connection cap, as the open-file limit allows it.
+        transport: The process's shared transport; None builds one for this engine alone (sized by ``plan``).
     """
 
-    def __init__(self, settings: SharedLMSettings, *, plan: ConnectionCapPlan) -> None:
+    def __init__(self, settings: SharedLMSettings, *, plan: ConnectionCapPlan,
+                 transport: PooledTransport | None = None) -> None:
         self.settings = settings
         self.plan = plan
+        # This model's ceiling: its own max_parallel_requests, within the process's connection cap.
+        self.cap = min(plan.cap, settings.max_parallel_requests)
         # Native (lm15, declared providers included) when lm15 can carry the model, else LiteLLM, as plain DSPy.
         self.route = choose_route(settings.model)
         self.resolution = self.route.resolution
         self.provider = self.route.provider
-        self.transport = PooledTransport(max_connections=plan.cap, connect_timeout=settings.connect_timeout,
-                                         limits=settings.response_limits)
+        self.transport = transport if transport is not None else PooledTransport(
+            max_connections=plan.cap, connect_timeout=settings.connect_timeout, limits=settings.response_limits)
         # What is learned about this deployment (capacity, limits) is remembered across runs; never the key.
         model = self.resolution.model if self.resolution is not None else settings.model
         memory = Memory(state_dir(), Deployment(provider=self.provider, model=model,
                                                 base_url=settings.api_base or "", api_key=settings.api_key))
-        self.pacer = Pacer(settings.flow, cap=plan.cap, memory=memory)
+        self.pacer = Pacer(settings.flow, cap=self.cap, memory=memory)
         self.counters = EngineCounters()
         self.costing = CallCosting(settings.model, provider=self.provider,
                                    wire_model=self.resolution.model if self.resolution is not None else settings.model)
@@ -195,7 +231,7 @@ class SharedEngine:
 
     def __repr__(self) -> str:
         gate = self.pacer.gate
-        return (f"SharedEngine(model={self.settings.model!r}, provider={self.provider!r}, pool_size={self.plan.cap}, "
+        return (f"SharedEngine(model={self.settings.model!r}, provider={self.provider!r}, pool_size={self.cap}, "
                 f"limit={gate.limit}, in_flight={gate.in_flight}, queued={gate.queued}, "
                 f"open_connections={self.transport.open_connections})")
 
@@ -439,16 +475,25 @@ class SharedEngine:
         self.transport.close_nowait()
         self.pacer.flush()
 
-    # --- saving programs that use the shared LM: the engine is saved as a reference, never with secrets ---
+    # --- an engine is a process resource: copies of a program share it, saved programs name only its model ---
+
+    def __copy__(self) -> SharedEngine:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedEngine:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (dspy.load, Ray, multiprocessing) as its model only: never the key, the pools or the locks.
+        return (restore_async_engine, (self.dump_state(),))
 
     def dump_state(self) -> dict[str, Any]:
         return {"model": self.settings.model}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> SharedEngine:
-        from sharedlm._singleton import shared_engines
-
-        return shared_engines()[1]
+        """This process's shared engine for the saved model (DSPy's custom-engine loader)."""
+        return resolve_engines(state)[1]
 
     def stats(self) -> EngineStats:
         """A snapshot of the counters, the gate and the pool."""
@@ -468,7 +513,7 @@ class SharedEngine:
             waits=gate.waits,
             limit=gate.limit,
             peak_limit=pacer.peak_limit,
-            cap=self.plan.cap,
+            cap=self.cap,
             cpu_ceiling=saturation.ceiling if saturation is not None else None,
             cpu_steps_down=saturation.steps_down if saturation is not None else 0,
             open_connections=self.transport.open_connections,
@@ -484,4 +529,5 @@ class SharedEngine:
         )
 
 
-__all__ = ["SharedEngine", "closed_error", "resolve_model"]
+__all__ = ["ENGINE_RESOLVER", "SharedEngine", "closed_error", "resolve_engines", "resolve_model",
+           "restore_async_engine", "restore_sync_engine"]

@@ -16,11 +16,13 @@
 | ``SHAREDLM_MAX_RESPONSE_DECOMPRESSED_BYTES`` | largest answer body once decompressed, default 64 MiB |
 | ``SHAREDLM_GUARD`` | runtime guard mode: ``warn`` (default), ``error`` or ``off`` |
 | ``SHAREDLM_GUARD_MAX_LMS`` | live LM instances the guard tolerates, default 8 |
+| ``SHAREDLM_MODELS`` | more shared models: a JSON object, model string -> its settings (``{}`` for none) |
 | ``SHAREDLM_STATE_DIR`` | where learned limits are remembered, default ``sharedlm`` in the user's cache directory |
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -143,6 +145,39 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
     return SharedLMSettings(flow=FlowSettings(**flow), lm_kwargs=lm_kwargs, **own)
 
 
+def declared_models(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Models declared in ``SHAREDLM_MODELS``: a JSON object from model string to that model's settings.
+
+    For example ``{"openai/gpt-4o": {"rpm": 500}, "anthropic/claude-sonnet-4-5": {"temperature": 0}}``. The
+    settings are the keywords ``sharedlm.get_shared_lm(model, **settings)`` takes.
+
+    Raises:
+        ConfigurationError: When the variable is not such an object; the message names the variable and the
+            part that is wrong, never a value (a declaration may hold a key).
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("SHAREDLM_MODELS", "").strip()
+    if not raw:
+        return {}
+    example = 'e.g. SHAREDLM_MODELS=\'{"openai/gpt-4o": {"rpm": 500}, "openai/gpt-4o-mini": {}}\''
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable SHAREDLM_MODELS is not valid JSON; {example}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigurationError(f"environment variable SHAREDLM_MODELS must be a JSON object; {example}")
+    models: dict[str, dict[str, Any]] = {}
+    for model, settings in parsed.items():
+        if not model.strip():
+            raise ConfigurationError(f"environment variable SHAREDLM_MODELS has an empty model name; {example}")
+        if not isinstance(settings, dict):
+            raise ConfigurationError(
+                f"environment variable SHAREDLM_MODELS: the settings of {model!r} must be a JSON object ({{}} for "
+                f"none); {example}")
+        models[model.strip()] = settings
+    return models
+
+
 def guard_mode(environ: Mapping[str, str] | None = None) -> str:
     """The runtime guard's mode from ``SHAREDLM_GUARD`` (default ``warn``)."""
     env = os.environ if environ is None else environ
@@ -206,5 +241,5 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return (Path(cache) if cache else Path.home() / ".cache") / "sharedlm"
 
 
-__all__ = ["budget_url", "find_api_key", "guard_max_lms", "guard_mode", "key_variables", "provider_prefix",
-           "settings_from_env", "state_dir"]
+__all__ = ["budget_url", "declared_models", "find_api_key", "guard_max_lms", "guard_mode", "key_variables",
+           "provider_prefix", "settings_from_env", "state_dir"]

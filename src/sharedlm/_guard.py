@@ -4,9 +4,10 @@ It watches every LM call through DSPy's public callback hook (``on_lm_start``) a
 
 - ``lm-in-forward``: an LM object created inside a module's ``forward``/``aforward`` (found in that frame's
   locals at its first use); an LM per call leaks sockets until the process runs out of descriptors;
-- ``foreign-lm``: a predictor running on an LM other than the shared one (or a copy of it) while the shared
-  LM exists, typically a predictor that was never bound and fell back to ``dspy.settings.lm``;
-- ``too-many-lms``: more live LM instances than ``SHAREDLM_GUARD_MAX_LMS`` (default 8).
+- ``foreign-lm``: a predictor running on an LM other than the shared ones (one per model, or copies of them)
+  while a shared LM exists, typically a predictor that was never bound and fell back to ``dspy.settings.lm``;
+- ``too-many-lms``: more live LMs with pools of their own than ``SHAREDLM_GUARD_MAX_LMS`` (default 8), outside
+  the shared LMs (one per model, however many); copies of one LM (``lm.copy(...)``) share its pools and count once.
 
 In warn mode it watches the first 64 guarded calls and then one in 64, because DSPy's callback dispatch is
 costly on every call it watches; the mistakes it looks for repeat on every call, so a sample finds them.
@@ -88,6 +89,8 @@ class RuntimeGuard(BaseCallback):
         self.mode = mode
         self.max_lms = max_lms
         self._shared: weakref.ReferenceType[Any] | None = None
+        # The engines of every shared LM (one per model); an LM running on one of them is shared or a copy.
+        self._shared_engines: weakref.WeakSet[Any] = weakref.WeakSet()
         self._seen: weakref.WeakSet[Any] = weakref.WeakSet()
         self._reported: set[tuple[str, str, int]] = set()
         self._lock = threading.Lock()
@@ -96,15 +99,19 @@ class RuntimeGuard(BaseCallback):
         return f"RuntimeGuard(mode={self.mode!r}, max_lms={self.max_lms}, live_lms={len(self._seen)})"
 
     def watch(self, shared_lm: Any) -> None:
-        """Treat ``shared_lm`` (and its copies, which share its engine) as the one allowed LM."""
+        """Treat ``shared_lm`` (and its copies, which share its engine) as an allowed LM, beside the others."""
         self._shared = weakref.ref(shared_lm)
+        engine = getattr(shared_lm, "engine", None)
+        if engine is not None:
+            self._shared_engines.add(engine)
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         shared = self._shared() if self._shared is not None else None
         if instance is shared:
             return
-        if shared is not None and getattr(instance, "engine", None) is getattr(shared, "engine", object()):
-            return  # a copy of the shared LM (lm.copy(temperature=...)) shares its pool
+        engine = getattr(instance, "engine", None)
+        if engine is not None and not isinstance(engine, str) and engine in self._shared_engines:
+            return  # a shared LM for another model, or a copy (lm.copy(temperature=...)) sharing its pool
         first_use = instance not in self._seen
         if first_use:
             self._seen.add(instance)
@@ -118,14 +125,14 @@ class RuntimeGuard(BaseCallback):
                          "sharedlm.get_shared_lm()")
         elif shared is not None:
             self._report("foreign-lm", forward or _user_frame(frame),
-                         f"a predictor ran on {type(instance).__name__}({getattr(instance, 'model', '?')!r}), not the "
-                         "shared LM: bind it with sharedlm.bind_shared_lm(module, sharedlm.get_shared_lm()) or derive "
-                         "the module from sharedlm.SharedLMModule")
-        if first_use and len(self._seen) > self.max_lms:
+                         f"a predictor ran on {type(instance).__name__}({getattr(instance, 'model', '?')!r}), not a "
+                         "shared LM: bind it with sharedlm.bind_shared_lm(module) (each predictor to the shared LM for "
+                         "its model) or derive the module from sharedlm.SharedLMModule")
+        pools = len({_pools_of(lm) for lm in list(self._seen)}) if first_use else 0
+        if pools > self.max_lms:
             self._report("too-many-lms", _user_frame(frame),
-                         f"{len(self._seen)} LM instances are alive (threshold {self.max_lms}, "
-                         "SHAREDLM_GUARD_MAX_LMS); each owns its own connection pools. Share one: "
-                         "sharedlm.get_shared_lm()")
+                         f"{pools} LMs with connection pools of their own are alive (threshold {self.max_lms}, "
+                         "SHAREDLM_GUARD_MAX_LMS). Use one shared LM per model: sharedlm.get_shared_lm(model)")
 
     def _report(self, rule: str, site: FrameType | None, message: str) -> None:
         """Record a violation noticed at ``site`` (the user frame it points at, when one was found)."""
@@ -142,6 +149,12 @@ class RuntimeGuard(BaseCallback):
                 return
             self._reported.add(key)
         warnings.warn_explicit(str(violation), GuardWarning, violation.filename, violation.lineno)
+
+
+def _pools_of(lm: Any) -> int:
+    # dspy.LM keeps its engines (and so its pools) in _engine_store, which lm.copy() shares.
+    store = getattr(lm, "_engine_store", None)
+    return id(store) if store is not None else id(lm)
 
 
 def _is_library(filename: str) -> bool:
@@ -189,9 +202,12 @@ def current_guard() -> RuntimeGuard | None:
     if guard is None or guard.mode != mode or guard.max_lms != max_lms:
         with _guard_lock:
             if _guard is None or _guard.mode != mode or _guard.max_lms != max_lms:
-                watched = _guard._shared if _guard is not None else None
+                previous = _guard
                 _guard = RuntimeGuard(mode=mode, max_lms=max_lms)
-                _guard._shared = watched
+                if previous is not None:
+                    _guard._shared = previous._shared
+                    for engine in list(previous._shared_engines):
+                        _guard._shared_engines.add(engine)
             guard = _guard
     return guard
 

@@ -8,7 +8,10 @@ cannot attach a cost to it either. The one place left is the history entry itsel
 ``entry["cost"]`` and ``entry["cost_details"]`` from the entry's response and the shared engine's price
 before DSPy records it, so ``lm.history[-1]["cost"]`` is what plain DSPy would compute for the same usage.
 
-It saves as a plain ``dspy.LM`` (``dump_state`` names DSPy's class), so programs saved with it load as before.
+It saves as a plain ``dspy.LM`` for the same model (``dump_state`` names DSPy's class and leaves the engines out),
+so a program saved with shared LMs loads with a plain ``program.load(path)``, without ``allow_unsafe_lm_state``;
+:class:`~sharedlm.SharedLMModule` (or ``sharedlm.bind_shared_lm(program)``) then binds its predictors to this
+process's shared LMs for the saved models. Nothing secret is saved: the key and base URL belong to the engine.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ class PricedLM(dspy.LM):
         super().update_history(entry)
 
     def dump_state(self) -> dict[str, Any]:
-        state = super().dump_state()
+        state = dict(super().dump_state())
         state[LM_CLASS_STATE_KEY] = _PLAIN_LM_CLASS
-        return dict(state)
+        # The engines are this process's connections: a loading process binds its own (see the module docstring).
+        state.pop("engine", None)
+        state.pop("async_engine", None)
+        return state
 
 
 __all__ = ["PricedLM"]

@@ -1,47 +1,24 @@
-"""The process-wide shared LM: created lazily and once, configured explicitly or from the environment.
+"""The process's shared LMs as users reach them: configure, get, inspect and reset.
 
-``get_shared_lm()`` returns a real ``dspy.LM`` whose engines are the process's one
-:class:`~sharedlm._engine.SharedEngine` (and its sync bridge), so ``dspy.configure(lm=...)``,
-``set_lm``, ``dspy.context``, history, the DSPy cache and callbacks all behave as with any LM.
+``get_shared_lm()`` returns a real ``dspy.LM`` whose engines are the default model's
+:class:`~sharedlm._engine.SharedEngine` (and its sync bridge), so ``dspy.configure(lm=...)``, ``set_lm``,
+``dspy.context``, history, the DSPy cache and callbacks all behave as with any LM. ``get_shared_lm(model)``
+returns the shared LM for another model, on the same connections (see :mod:`sharedlm._registry`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+from collections.abc import Mapping
 from typing import Any
 
 import dspy
 
 from sharedlm._engine import SharedEngine
-from sharedlm._env import settings_from_env
 from sharedlm._errors import ConfigurationError
-from sharedlm._fdlimit import plan_connection_cap
-from sharedlm._guard import forget_guard, watch_shared_lm
-from sharedlm._priced_lm import PricedLM
+from sharedlm._registry import REGISTRY
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineStats
 from sharedlm._sync_bridge import SharedSyncEngine
-
-logger = logging.getLogger("sharedlm")
-
-
-class _SharedState:
-    """The singleton's state; all access under ``lock``."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.clear()
-
-    def clear(self) -> None:
-        self.explicit: dict[str, Any] = {}
-        self.settings: SharedLMSettings | None = None
-        self.lm: dspy.LM | None = None
-        self.engine: SharedEngine | None = None
-        self.sync_engine: SharedSyncEngine | None = None
-
-
-_state = _SharedState()
 
 
 def configure(
@@ -52,6 +29,7 @@ def configure(
     api_base: str | None = None,
     max_parallel_requests: int | None = None,
     timeout: float | None = None,
+    models: Mapping[str, Mapping[str, Any]] | None = None,
     **overrides: Any,
 ) -> SharedLMSettings:
     """Set the shared LM's settings explicitly, before or instead of the environment.
@@ -68,13 +46,16 @@ def configure(
         api_base: The provider's base URL (OpenAI-compatible servers, proxies, the simulator).
         max_parallel_requests: The cap on requests in flight and pooled connections in this process.
         timeout: The longest one attempt may take, in seconds.
+        models: Further models this process uses, declared up front: model string -> the settings
+            ``get_shared_lm(model, **settings)`` takes, e.g. ``{"openai/gpt-4o": {"rpm": 500}}``. The environment
+            can declare them too (``SHAREDLM_MODELS``, JSON); these win. Each is built on first use.
         **overrides: Flow settings by name, then further ``dspy.LM`` keyword arguments.
 
     Returns:
-        The settings the shared LM is (or will be) built with.
+        The settings the default shared LM is (or will be) built with.
 
     Raises:
-        ConfigurationError: When the shared LM already exists with different settings (the message names the
+        ConfigurationError: When shared LMs already exist with different settings (the message names the
             settings that differ, never their values); call ``sharedlm.reset_shared_lm()`` first.
     """
     if settings is not None and not isinstance(settings, SharedLMSettings):
@@ -85,107 +66,84 @@ def configure(
     explicit = {"model": model, "api_key": api_key, "api_base": api_base,
                 "max_parallel_requests": max_parallel_requests, "timeout": timeout, **overrides}
     explicit = {k: v for k, v in explicit.items() if v is not None}
-    with _state.lock:
-        if settings is not None:
-            resolved = settings.with_changes(**explicit) if explicit else settings
-        else:
-            resolved = settings_from_env(**explicit)
-        if _state.lm is not None:
-            assert _state.settings is not None
-            if resolved != _state.settings:
-                changed = _state.settings.differences(resolved)
-                raise ConfigurationError(
-                    f"the shared LM already exists with other settings ({', '.join(changed)} differ); call "
-                    "sharedlm.reset_shared_lm() first, then configure again"
-                )
-            return resolved
-        _state.explicit = explicit
-        _state.settings = resolved
-        return resolved
+    return REGISTRY.configure(settings, explicit, models)
 
 
-def get_settings() -> SharedLMSettings:
-    """The settings the shared LM is built with, or would be if it were built now (without building it).
+def get_settings(model: str | None = None) -> SharedLMSettings:
+    """The settings a shared LM is built with, or would be if it were built now (without building it).
 
     The object is frozen and can be passed whole to ``configure(settings=...)``, here or in another process.
+
+    Args:
+        model: A model string; None for the default model.
     """
-    with _state.lock:
-        return _state.settings or settings_from_env(**_state.explicit)
+    return REGISTRY.settings_for(model)
 
 
-def get_shared_lm() -> dspy.LM:
-    """The process-wide shared LM, created on first use (thread-safe: racing threads get one object).
+def get_shared_lm(model: str | None = None, **settings: Any) -> dspy.LM:
+    """The process's shared LM for a model, created on first use (thread-safe: racing threads get one object).
+
+    Every shared LM of the process draws on one connection pool per event loop (sized by the default model's
+    ``max_parallel_requests``); each model paces itself (adaptive limit, pauses, rpm/tpm budgets) on its own.
+
+    Args:
+        model: A DSPy model string such as ``"openai/gpt-4o"``; None for the default model (``configure`` or
+            ``SHAREDLM_MODEL``).
+        **settings: The settings ``configure`` takes (``api_key``, ``api_base``, ``timeout``, ``max_retries``,
+            ``rpm``, ``tpm``, ...) and ``dspy.LM`` keywords (``temperature``, ``max_tokens``, ``cache``, ...). A
+            model other than the default starts from the default's settings (the key and base URL only for the
+            same provider), then its declaration (``configure(models=...)``, ``SHAREDLM_MODELS``), then these.
 
     Returns:
-        A ``dspy.LM`` whose connection pool and in-flight limit are sized by ``max_parallel_requests``.
+        A ``dspy.LM``; the same object for the same model every time.
+
+    Raises:
+        ConfigurationError: When the model's shared LM exists with other settings (naming them, never their
+            values). Use ``lm.copy(temperature=...)`` for other sampling settings, or reset first.
     """
-    lm = _state.lm
-    if lm is not None:
-        return lm
-    with _state.lock:
-        if _state.lm is None:
-            _build_locked()
-        assert _state.lm is not None
-        return _state.lm
+    return REGISTRY.get(model, settings)
 
 
-def _build_locked() -> None:
-    settings = _state.settings or settings_from_env(**_state.explicit)
-    plan = plan_connection_cap(settings.max_parallel_requests, reserve=settings.fd_reserve)
-    if plan.clamped or plan.raised_soft_limit:
-        logger.warning(plan.describe())
-    else:
-        logger.info(plan.describe())
-    engine = SharedEngine(settings, plan=plan)
-    sync_engine = SharedSyncEngine(engine)
-    lm_kwargs = dict(settings.lm_kwargs)
-    # One retry layer: the engine retries; DSPy must not retry again.
-    # PricedLM: a dspy.LM whose history entries carry each call's cost (DSPy leaves it None for custom engines).
-    lm = PricedLM(settings.model, engine=sync_engine, async_engine=engine, num_retries=0, **lm_kwargs)
-    _state.settings, _state.engine, _state.sync_engine, _state.lm = settings, engine, sync_engine, lm
-    watch_shared_lm(lm)
+def shared_engines(model: str | None = None) -> tuple[SharedSyncEngine, SharedEngine]:
+    """A shared LM's sync and async engines (building the LM if needed).
 
-
-def shared_engines() -> tuple[SharedSyncEngine, SharedEngine]:
-    """The shared LM's sync and async engines (building the LM if needed)."""
-    get_shared_lm()
-    with _state.lock:
-        assert _state.sync_engine is not None
-        assert _state.engine is not None
-        return _state.sync_engine, _state.engine
+    Args:
+        model: A model string; None for the default model.
+    """
+    entry = REGISTRY.entry(model)
+    return entry.sync_engine, entry.engine
 
 
 def current_engine() -> SharedEngine | None:
-    """The shared engine if the shared LM exists, without building it."""
-    return _state.engine
+    """The default shared engine if the default shared LM exists, without building it."""
+    return REGISTRY.default_engine()
+
+
+def all_engines() -> list[SharedEngine]:
+    """Every shared engine built so far, one per model."""
+    return REGISTRY.engines()
 
 
 def reset_shared_lm() -> None:
-    """Close the shared LM's pools and forget it and any explicit settings (tests, notebooks).
+    """Close every shared LM's pools and forget them and any explicit settings (tests, notebooks).
 
-    Calls still running on the old LM fail with :class:`~sharedlm._errors.SharedLMClosedError`: sync calls at
+    Calls still running on the old LMs fail with :class:`~sharedlm._errors.SharedLMClosedError`: sync calls at
     once (their threads stop waiting), async calls at their next attempt. It returns within seconds, whatever
     the calls in flight do.
     """
-    with _state.lock:
-        engine, sync_engine = _state.engine, _state.sync_engine
-        _state.clear()
-        forget_guard()
-    if engine is not None:
-        engine.close_nowait()  # first, so no attempt starts while the sync loop stops
-    if sync_engine is not None:
-        sync_engine.close()
+    REGISTRY.close()
 
 
 def stats() -> EngineStats:
-    """A snapshot of the shared engine: calls, attempts, in flight, queued, limit, connections, tokens.
+    """A snapshot of the shared LMs: calls, attempts, in flight, queued, limit, connections, tokens, cost.
 
-    Returns an all-zero snapshot when the shared LM has not been built yet.
+    The fields are totals over every model; ``models`` holds each model's own snapshot. Returns an all-zero
+    snapshot when no shared LM has been built yet.
     """
-    engine = _state.engine
-    return engine.stats() if engine is not None else EngineStats()
+    return REGISTRY.stats()
 
 
 __all__ = [
-    "configure", "current_engine", "get_settings", "get_shared_lm", "reset_shared_lm", "shared_engines", "stats",
+    "all_engines", "configure", "current_engine", "get_settings", "get_shared_lm", "reset_shared_lm",
+    "shared_engines", "stats",
 ]

@@ -43,6 +43,11 @@ class EngineStats:
         lease_held: In-flight slots this process holds now of a shared budget (a Ray job's coordinator, or Redis
             at ``SHAREDLM_BUDGET_URL``); 0 without one.
         budget_owner: Who holds the in-flight budget: ``this process``, or the shared budget's coordinator.
+        models: Each model's own snapshot by model string, when the process has built shared LMs (the default
+            model included); empty in a model's own snapshot. The snapshot's other fields are then totals over
+            the models; with several models, ``peak_in_flight`` and ``peak_limit`` are the sums of the models'
+            peaks (an upper bound: they need not have peaked together), ``cpu_ceiling`` is the default model's,
+            and ``cap``, ``open_connections`` and ``connections_opened`` are the process's one pool.
     """
 
     calls: int = 0
@@ -72,10 +77,48 @@ class EngineStats:
     cost_known: bool = True
     lease_held: int = 0
     budget_owner: str = "this process"
+    models: dict[str, EngineStats] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The snapshot as plain JSON-ready data."""
         return asdict(self)
+
+
+_SUMMED = ("calls", "calls_succeeded", "calls_failed", "requests_sent", "retries", "rate_limited", "in_flight",
+           "peak_in_flight", "queued", "waits", "limit", "peak_limit", "cpu_steps_down", "pauses", "tokens_reserved",
+           "tokens_used", "prompt_tokens", "completion_tokens", "lease_held")
+
+
+def combine_stats(per_model: dict[str, EngineStats], *, cap: int, open_connections: int, connections_opened: int,
+                  default: str | None) -> EngineStats:
+    """The process's snapshot: totals over ``per_model``, which it keeps in ``models``.
+
+    Args:
+        per_model: Each model's own snapshot by model string.
+        cap: The process's connection cap.
+        open_connections: Connections open now in the process's one pool, over all event loops.
+        connections_opened: Connections that pool has opened so far.
+        default: The default model, whose CPU ceiling and budget owner the totals show.
+    """
+    snapshots = list(per_model.values())
+    totals: dict[str, Any] = {name: sum(getattr(s, name) for s in snapshots) for name in _SUMMED}
+    errors: Counter[str] = Counter()
+    for snapshot in snapshots:
+        errors.update(snapshot.errors_by_kind)
+    known = all(s.cost_known and s.cost_usd is not None for s in snapshots)
+    lead = per_model.get(default or "") or snapshots[0]
+    return EngineStats(
+        **totals,
+        errors_by_kind=dict(errors),
+        cap=cap,
+        cpu_ceiling=lead.cpu_ceiling,
+        open_connections=open_connections,
+        connections_opened=connections_opened,
+        cost_usd=sum(s.cost_usd or 0.0 for s in snapshots) if known else None,
+        cost_known=known,
+        budget_owner=lead.budget_owner,
+        models=dict(per_model),
+    )
 
 
 class EngineCounters:
@@ -129,4 +172,4 @@ class EngineCounters:
             return dict(self._errors)
 
 
-__all__ = ["EngineCounters", "EngineStats"]
+__all__ = ["EngineCounters", "EngineStats", "combine_stats"]

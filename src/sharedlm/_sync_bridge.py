@@ -17,7 +17,7 @@ from typing import Any
 
 from dspy import lm15
 
-from sharedlm._engine import SharedEngine, closed_error
+from sharedlm._engine import SharedEngine, closed_error, resolve_engines, restore_sync_engine
 from sharedlm._loop_thread import LoopThread
 
 # Events a sync stream's loop side may read ahead of its consumer; it then waits (on the loop, holding no thread).
@@ -38,11 +38,13 @@ class SharedSyncEngine:
 
     Args:
         engine: The async engine that does the work.
+        loop_thread: The process's loop for sync calls, shared by every model so that they share its one pool;
+            None starts one for this engine alone.
     """
 
-    def __init__(self, engine: SharedEngine) -> None:
+    def __init__(self, engine: SharedEngine, loop_thread: LoopThread | None = None) -> None:
         self.engine = engine
-        self._loop_thread = LoopThread("sharedlm-sync-engine", stopped_error=closed_error)
+        self._loop_thread = loop_thread or LoopThread("sharedlm-sync-engine", stopped_error=closed_error)
 
     def __repr__(self) -> str:
         return f"SharedSyncEngine(loop={self._loop_thread!r}, engine={self.engine!r})"
@@ -102,15 +104,24 @@ class SharedSyncEngine:
         """Fail the calls in flight with :class:`SharedLMClosedError`, close the loop's pool and stop the loop."""
         self._loop_thread.stop(before_stop=self.engine.transport.aclose_current())
 
-    # Saved programs keep a reference to the shared LM, never its settings or key.
+    # A process resource, like the async engine: copies share it; saved state names only the model.
+    def __copy__(self) -> SharedSyncEngine:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedSyncEngine:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore_sync_engine, (self.dump_state(),))
+
     def dump_state(self) -> dict[str, Any]:
         return self.engine.dump_state()
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> SharedSyncEngine:
-        from sharedlm._singleton import shared_engines
-
-        return shared_engines()[0]
+        """This process's shared sync engine for the saved model (DSPy's custom-engine loader)."""
+        engine: SharedSyncEngine = resolve_engines(state)[0]
+        return engine
 
 
 __all__ = ["SharedSyncEngine"]

@@ -206,3 +206,30 @@ def test_repr_shows_models_and_pool() -> None:
     assert "openai/model-b" in text
     assert "pool_size=5" in text
     assert "sk-registry-secret" not in text
+
+
+def test_a_429_storm_on_one_model_leaves_the_other_model_alone() -> None:
+    from sharedlm.simulator import ModelLimits
+
+    limits = (ModelLimits(model="storm-model", max_concurrency=2),)
+    with BackgroundSimulator(SimulatorSettings(latency=0.05, model_limits=limits)) as server:
+        sharedlm.configure(model="openai/calm-model", api_key="k", api_base=server.base_url,
+                           max_parallel_requests=32, cache=False, backoff_base=0.01, backoff_max=0.05,
+                           max_retry_after=0.05, max_retries=20)
+        calm = sharedlm.get_shared_lm()
+        storm = sharedlm.get_shared_lm("openai/storm-model", cache=False, backoff_base=0.01, backoff_max=0.05,
+                                       max_retry_after=0.05, max_retries=20)
+
+        async def both() -> None:
+            await asyncio.gather(*[lm.acall(f"q {i}") for i in range(24) for lm in (calm, storm)])
+
+        asyncio.run(both())
+        served = server.stats()
+    stats = sharedlm.stats()
+    calm_stats, storm_stats = stats.models["openai/calm-model"], stats.models["openai/storm-model"]
+    assert served.model("storm-model").rate_limited > 0
+    assert served.model("calm-model").rate_limited == 0
+    assert storm_stats.rate_limited > 0
+    assert (calm_stats.rate_limited, calm_stats.pauses) == (0, 0)
+    assert storm_stats.limit < calm_stats.limit
+    assert calm_stats.calls_succeeded == storm_stats.calls_succeeded == 24

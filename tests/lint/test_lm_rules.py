@@ -433,3 +433,31 @@ def test_slm005_strict_message_on_a_custom_lm_class_does_not_claim_dspy_lm_limit
     """, strict=True)
     assert finding.code == "SLM005"
     assert "100 connections" not in finding.message
+
+
+def test_several_shared_models_are_not_findings_even_in_strict_mode() -> None:
+    assert _codes("""
+        import dspy
+        import sharedlm
+        task_lm = sharedlm.get_shared_lm()
+        judge_lm = sharedlm.get_shared_lm("openai/gpt-4o")
+        class Judge(dspy.Module):
+            def __init__(self):
+                super().__init__()
+                self.judge = dspy.Predict("q, a -> ok")
+                self.judge.set_lm(sharedlm.get_shared_lm("openai/gpt-4o"))
+            def forward(self, q, a):
+                with dspy.context(lm=sharedlm.get_shared_lm("openai/gpt-4o-mini")):
+                    return self.judge(q=q, a=a)
+        def optimize():
+            return dspy.MIPROv2(metric=None, prompt_model=judge_lm, task_model=task_lm, auto="light")
+    """, strict=True) == []
+
+
+def test_slm005_fix_names_the_shared_lm_of_the_same_model() -> None:
+    [finding] = _lint("""
+        import dspy
+        judge_lm = dspy.LM("openai/gpt-4o")
+    """, strict=True)
+    assert finding.code == "SLM005"
+    assert "sharedlm.get_shared_lm('openai/gpt-4o')" in (finding.fix or "")

@@ -217,8 +217,16 @@ class _ImportTimeLMs:
             self.file, call) else ""
         return "SLM005", (f"{spelled}(...) {where} builds an LM whose traffic sharedlm's flow control (its "
                           f"in-flight cap, adaptive concurrency and rate budgets) does not see{native_cap}"), (
-            "Build it lazily with sharedlm.get_shared_lm() (after sharedlm.configure(model=...)), or keep it with "
-            "`# noqa: SLM005` in a script that needs no flow control."), False
+            f"Build it lazily with {_shared_lm_for(call)} (one shared LM per model, all on one connection pool), "
+            "or keep it with `# noqa: SLM005` in a script that needs no flow control."), False
+
+
+def _shared_lm_for(call: ast.Call) -> str:
+    """The shared-LM call that replaces ``call``: naming its model when the model is a literal."""
+    model = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "model"), None)
+    if isinstance(model, ast.Constant) and isinstance(model.value, str):
+        return f"sharedlm.get_shared_lm({model.value!r})"
+    return "sharedlm.get_shared_lm(model)"
 
 
 def _exclusive_branches(file: ParsedFile, first: ast.AST, second: ast.AST) -> bool:

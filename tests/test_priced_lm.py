@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dspy
+import pytest
 
 import sharedlm
 from sharedlm.simulator import Simulator, SimulatorSettings
@@ -35,6 +36,22 @@ async def test_history_cost_equals_plain_dspy_cost_for_the_same_call() -> None:
         assert plain_entry["cost"] is not None
         assert shared_entry["cost"] == plain_entry["cost"]
         assert shared_entry["cost_details"] == plain_entry["cost_details"]
+
+
+async def test_a_litellm_route_call_costs_what_plain_dspy_says() -> None:
+    model = "mistral/mistral-large-latest"
+    async with Simulator(SimulatorSettings(latency=0)) as sim:
+        shared_predict = _shared_predict(model, sim.base_url)
+        await shared_predict.acall(question="what is two plus two?")
+        plain = dspy.LM(model, api_key="sim-key", api_base=sim.base_url, cache=False)  # noqa: SLM001 - the reference
+        plain_predict = dspy.Predict(QA)
+        plain_predict.set_lm(plain)
+        await plain_predict.acall(question="what is two plus two?")
+        shared_entry, plain_entry = sharedlm.get_shared_lm().history[-1], plain.history[-1]
+        assert shared_entry["usage"]["prompt_tokens"] == plain_entry["usage"]["prompt_tokens"]
+        assert shared_entry["usage"]["completion_tokens"] == plain_entry["usage"]["completion_tokens"]
+        assert plain_entry["cost"] is not None
+        assert shared_entry["cost"] == pytest.approx(plain_entry["cost"], rel=1e-9)
 
 
 def test_saved_shared_lm_state_names_dspys_own_lm_class() -> None:

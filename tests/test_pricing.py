@@ -122,3 +122,26 @@ def test_model_with_long_context_prices_is_marked_tiered() -> None:
     assert price is not None
     assert price.tiered
     assert not model_price(PRICED).tiered  # type: ignore[union-attr]
+
+
+def test_a_model_only_litellm_reaches_is_priced_from_the_same_metadata() -> None:
+    from dspy.clients.model_metadata import model_info
+
+    price = model_price("mistral/mistral-large-latest")
+    info = model_info("mistral", "mistral-large-latest")
+    assert price is not None
+    assert (price.prompt, price.completion) == (info["input_cost_per_token"], info["output_cost_per_token"])
+
+
+def test_a_declared_provider_is_priced_from_its_metadata_namespaces() -> None:
+    access = lm15.AccessPolicy(provider="pricedecl", env_keys=("PRICEDECL_API_KEY",), base_url="http://127.0.0.1:9/v1")
+    definition = lm15.ProviderDefinition.chat(access, compat=lm15.OpenAIChatCompat())
+    try:
+        lm15.register_provider(definition, metadata_namespaces=("fireworks_ai",), replace=True)
+        priced = model_price("pricedecl/accounts/fireworks/models/llama-v3p1-8b-instruct")
+        lm15.register_provider(definition, replace=True)
+        unpriced = model_price("pricedecl/accounts/fireworks/models/llama-v3p1-8b-instruct")
+    finally:
+        lm15.unregister_provider("pricedecl")
+    assert priced is not None and priced.prompt > 0
+    assert unpriced is None  # no namespace declared: DSPy prices nothing for it either

@@ -96,12 +96,30 @@ def metadata_source() -> str:
 
 
 def resolve_route(model: str) -> tuple[str, str] | None:
-    """The lm15 provider and wire model a DSPy model string routes to (``openai-chat``, ``gpt-4o-mini``), or None."""
+    """The provider and wire model a DSPy model string is priced under, or None when nothing routes it.
+
+    Natively routed models give lm15's provider and model (``openai-chat``, ``gpt-4o-mini``), providers declared
+    with ``dspy.lm15.register_provider`` included; models only LiteLLM reaches give LiteLLM's provider and the rest
+    of the string (``together_ai``, ``meta-llama/Llama-3.3-70B-Instruct-Turbo``), which is how DSPy's bundled
+    metadata (a snapshot of LiteLLM's price map) names them.
+    """
+    from sharedlm._errors import ConfigurationError
+    from sharedlm._providers import choose_route
+
     try:
-        resolution = lm15.AsyncLMRouter(lm15.RouterConfig(env={})).resolve_openai_chat(model)
-    except lm15.LM15Error:
+        route = choose_route(model)
+    except ConfigurationError:
         return None
-    return resolution.provider, resolution.model
+    if route.resolution is not None:
+        return route.provider, route.resolution.model
+    return route.provider, model.partition("/")[2]
+
+
+def metadata_namespaces(provider: str) -> tuple[str, ...] | None:
+    """The metadata namespaces a provider declared with ``register_provider`` may be priced from; None when the
+    provider is not a declared one (its own name is its namespace)."""
+    binding = next((b for b in lm15.registered_providers() if b.id == provider), None)
+    return None if binding is None else tuple(binding.metadata_namespaces)
 
 
 def _rate(info: Mapping[str, Any], key: str) -> float | None:
@@ -124,7 +142,10 @@ def model_price(model: str) -> ModelPrice | None:
     from dspy.clients.model_metadata import model_info
 
     provider, wire_model = route
-    info = model_info(provider, wire_model)
+    namespaces = metadata_namespaces(provider)
+    if namespaces is not None and not namespaces:
+        return None  # declared without metadata namespaces: DSPy prices nothing for it either
+    info = model_info(provider, wire_model, namespaces=namespaces)
     prompt, completion = _rate(info, "input_cost_per_token"), _rate(info, "output_cost_per_token")
     if prompt is None or completion is None:
         return None
@@ -267,7 +288,9 @@ def response_cost_details(price: ModelPrice | None, response: lm15.Response, *, 
     if price.source != SOURCE_USER:
         from dspy.clients.costs import estimate_cost
 
-        cost, details = estimate_cost(response, provider=provider, requested_model=wire_model, request=request)
+        namespaces = metadata_namespaces(provider) if provider is not None else None
+        cost, details = estimate_cost(response, provider=provider, requested_model=wire_model, request=request,
+                                      namespaces=namespaces)
         return (None if cost is None else float(cost)), dict(details)
     if usage.input_tokens is None or usage.output_tokens is None:
         return None, {"kind": "unknown", "reason": "input or output usage was not reported"}
@@ -286,6 +309,7 @@ __all__ = [
     "PRICE_FIELDS",
     "SOURCE_USER",
     "ModelPrice",
+    "metadata_namespaces",
     "metadata_source",
     "model_price",
     "parse_price",

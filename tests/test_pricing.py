@@ -143,5 +143,6 @@ def test_a_declared_provider_is_priced_from_its_metadata_namespaces() -> None:
         unpriced = model_price("pricedecl/accounts/fireworks/models/llama-v3p1-8b-instruct")
     finally:
         lm15.unregister_provider("pricedecl")
-    assert priced is not None and priced.prompt > 0
+    assert priced is not None
+    assert priced.prompt > 0
     assert unpriced is None  # no namespace declared: DSPy prices nothing for it either

@@ -12,6 +12,7 @@ from sharedlm._lease import (
     LeaseLedger,
     LocalBudgetSource,
     SharedBudget,
+    give_back_all,
     install_shared_budget,
     make_gate,
 )
@@ -227,6 +228,72 @@ async def test_closing_the_gate_gives_its_whole_lease_back() -> None:
 
     assert gate.leased == 0
     assert ledger.free == 16
+
+
+async def test_a_gate_gives_its_whole_lease_back_at_once_on_a_clean_shutdown() -> None:
+    ledger = LeaseLedger(16, clock=FakeClock())
+    gate = leased_gate(ledger, "a")
+    await asyncio.wait_for(gate.acquire(), 5)
+    gate.release()
+
+    gate.give_back_now()  # no await: from reset_shared_lm, an atexit hook or another thread
+
+    assert (gate.leased, ledger.free) == (0, 16)
+
+
+async def test_a_gate_that_gave_its_lease_back_leases_again_for_the_next_call() -> None:
+    ledger = LeaseLedger(16, clock=FakeClock())
+    gate = leased_gate(ledger, "a")
+    await asyncio.wait_for(gate.acquire(), 5)
+    gate.release()
+    gate.give_back_now()
+
+    await asyncio.wait_for(gate.acquire(), 5)
+
+    assert (gate.in_flight, gate.leased) == (1, 4)
+
+
+async def test_at_exit_every_live_gate_of_the_process_gives_its_lease_back() -> None:
+    ledger = LeaseLedger(16, clock=FakeClock())
+    gates = [leased_gate(ledger, "first"), leased_gate(ledger, "second")]
+    for gate in gates:
+        await asyncio.wait_for(gate.acquire(), 5)
+        gate.release()
+
+    give_back_all()
+
+    assert ledger.holdings() == {}
+
+
+class FlakySource(LocalBudgetSource):
+    """A local ledger that cannot be reached until ``reachable`` is set."""
+
+    def __init__(self, ledger: LeaseLedger) -> None:
+        super().__init__(ledger)
+        self.reachable = asyncio.Event()
+        self.refused = asyncio.Event()
+
+    async def grant(self, holder: str, want: int) -> int:
+        if not self.reachable.is_set():
+            self.refused.set()
+            raise ConnectionError("budget server down")
+        return await super().grant(holder, want)
+
+
+async def test_calls_wait_while_the_budget_cannot_be_reached_and_go_once_it_can() -> None:
+    source = FlakySource(LeaseLedger(8, clock=FakeClock()))
+    gate = LeasedGate(8, source=source, holder="a", block=4)
+    gate.unreachable_retry_s = 0.001
+    waiting = asyncio.ensure_future(gate.acquire())
+    await asyncio.wait_for(source.refused.wait(), 5)
+    assert not waiting.done()
+    assert gate.unreachable
+
+    source.reachable.set()
+    await asyncio.wait_for(waiting, 5)
+
+    assert gate.in_flight == 1
+    assert not gate.unreachable
 
 
 def test_without_a_shared_budget_an_engine_gets_a_plain_local_gate(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ import dspy
 import pytest
 
 import sharedlm
+from _redis_server import free_port, start_redis
 from sharedlm._redis_budget import RedisBudgetSource, redis_owner
 from sharedlm.simulator import SimulatorProcess, SimulatorSettings
 
@@ -39,34 +38,10 @@ class FakeClock:
         return self.now
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
-    pytest.importorskip("redis", reason="the redis client is not installed: pip install 'sharedlm[redis]'")
-    port = _free_port()
-    server = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp_path), "--save", "",
-         "--appendonly", "no", "--logfile", ""],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert server.stdout is not None
-        for line in server.stdout:  # its log, until it serves
-            if "Ready to accept connections" in line:
-                break
-        else:
-            pytest.fail(f"redis-server exited with {server.wait()}")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with start_redis(tmp_path) as url:
+        yield url
 
 
 def test_leases_never_add_up_to_more_than_the_budget(redis_url: str) -> None:
@@ -116,6 +91,38 @@ def test_a_process_killed_holding_leases_frees_them_within_the_lease_time(redis_
 
     assert before.grant_now("survivor", 64) == 0  # still leased to the dead process
     assert after.grant_now("survivor", 64) == 64  # one lease time later, all of it is back
+
+
+def test_a_process_that_exits_cleanly_gives_its_lease_back_at_once(redis_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, CHILD, "hold-then-exit", redis_url, "64"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "holding"
+    held = RedisBudgetSource(redis_url, total=64).holdings()
+
+    child.communicate("exit\n", timeout=60)  # returns once the child has exited
+
+    assert held == {"child": 64}
+    assert RedisBudgetSource(redis_url, total=64).holdings() == {}
+
+
+async def test_reset_shared_lm_gives_the_processes_lease_back_at_once(redis_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHAREDLM_BUDGET_URL", redis_url)
+    with SimulatorProcess(SimulatorSettings(latency=0.0)) as sim:
+        sharedlm.configure(model="openai/sim-model", api_key="sim-key", api_base=sim.base_url, cache=False,
+                           max_parallel_requests=32)
+        predict = dspy.Predict("text -> sentiment")
+        predict.set_lm(sharedlm.get_shared_lm())
+        await predict.acall(text="fine")
+        books = RedisBudgetSource(redis_url, total=32)
+        held = sum(books.holdings().values())
+
+        sharedlm.reset_shared_lm()
+
+    assert held >= 1
+    assert books.holdings() == {}
 
 
 def test_two_processes_sharing_a_budget_never_exceed_it_together_and_lose_no_call(redis_url: str) -> None:
@@ -181,7 +188,7 @@ def test_an_eight_worker_uvicorn_service_shares_one_budget_and_loses_no_request(
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     examples = Path(__file__).parent.parent / "examples"
-    port = _free_port()
+    port = free_port()
     run = uuid.uuid4().hex  # questions never asked before: the example keeps DSPy's answer cache on
     with SimulatorProcess(SimulatorSettings(latency=0.3, max_concurrency=64)) as sim:
         env = {**os.environ, "SHAREDLM_BUDGET_URL": redis_url, "SHAREDLM_MODEL": "openai/sim-model",

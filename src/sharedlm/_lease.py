@@ -10,7 +10,10 @@ locally (:class:`LeasedGate`), so a call costs no round trip to the coordinator:
 - a process gives back what it holds beyond its calls in flight plus one block as its calls finish, so an idle
   process keeps at most one block and the rest of the budget serves the processes that have work;
 - a process renews its lease while it holds slots; a process that stops renewing (it died, or its node did)
-  loses its slots after ``lease_s``, and they go to the others.
+  loses its slots after ``lease_s``, and they go to the others;
+- a process that ends cleanly gives its whole lease back at once: when its shared LM is closed
+  (``sharedlm.reset_shared_lm()``, the engine's ``flush``), at interpreter exit (:func:`give_back_all`, run by
+  ``atexit``), and when a Ray run ends its workers.
 
 A process's gate admits at most ``min(its own limit, its lease)`` calls: the adaptive limit still reacts to the
 provider, and the lease bounds the whole job. A process that is installed with no shared budget keeps the plain
@@ -20,18 +23,25 @@ provider, and the lease bounds the whole job. A process that is installed with n
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import itertools
+import logging
 import os
 import platform
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sharedlm._admission import InFlightGate
 from sharedlm._env import budget_url
+
+if TYPE_CHECKING:
+    from sharedlm._shared_rate import RateSource
+
+logger = logging.getLogger("sharedlm")
 
 DEFAULT_LEASE_S = 10.0
 # A Redis budget (processes not known in advance) is leased in blocks of 1/16 of it.
@@ -40,6 +50,8 @@ REDIS_BLOCKS = 16
 WANT_WINDOW_S = 1.0
 # While calls wait and the coordinator had nothing to give, ask again after this long.
 RETRY_GRANT_S = 0.01
+# While the shared budget cannot be reached, calls wait (up to their pool_timeout) and it is asked again this often.
+UNREACHABLE_RETRY_S = 1.0
 
 
 @dataclass
@@ -180,6 +192,10 @@ class BudgetSource(Protocol):
         """Extend the lease; returns the slots still held."""
         ...
 
+    def give_back_now(self, holder: str, slots: int) -> None:
+        """Return ``slots`` of the lease from any thread, without an event loop (a clean shutdown)."""
+        ...
+
 
 class LocalBudgetSource:
     """A ledger in this process as a budget source (tests, and one process sharing a budget among its loops).
@@ -203,6 +219,9 @@ class LocalBudgetSource:
 
     async def renew(self, holder: str) -> int:
         return self.ledger.renew(holder)
+
+    def give_back_now(self, holder: str, slots: int) -> None:
+        self.ledger.give_back(holder, slots)
 
 
 class LeasedGate(InFlightGate):
@@ -234,6 +253,11 @@ class LeasedGate(InFlightGate):
         self._home: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewing = False
+        # Whether this gate is among the process's holders given back at exit (while it holds slots).
+        self._holding = False
+        self.unreachable_retry_s = UNREACHABLE_RETRY_S
+        # The budget could not be reached at the last try (warned once per outage).
+        self.unreachable = False
         with self._lock:
             self._apply_locked()
 
@@ -275,6 +299,9 @@ class LeasedGate(InFlightGate):
     def _apply_locked(self) -> None:
         # Bypasses set_limit's floor of 1: with no lease held, no call may go.
         self._limit = max(0, min(self._wanted, self.leased - self.owed))
+        if (self.leased > 0) is not self._holding:
+            self._holding = self.leased > 0
+            note_holding(self, self._holding)
         self._grant_locked()
 
     def _bind_loop(self) -> None:
@@ -329,7 +356,17 @@ class LeasedGate(InFlightGate):
                     want = min(self.block, self._wanted - self.leased)
                 if want <= 0:
                     return
-                answer = await self.source.grant(self.holder, want)
+                try:
+                    answer = await self.source.grant(self.holder, want)
+                except Exception as exc:  # the budget's server is down: calls wait for it, never past it
+                    self._note_unreachable(exc)
+                    with self._lock:
+                        waiting = self._waiting > 0
+                    if not waiting:
+                        return
+                    await asyncio.sleep(self.unreachable_retry_s)
+                    continue
+                self.unreachable = False
                 granted = max(0, answer)
                 with self._lock:
                     self.leased += granted
@@ -366,17 +403,44 @@ class LeasedGate(InFlightGate):
         finally:
             self._giving = False
 
+    def _note_unreachable(self, exc: Exception) -> None:
+        if not self.unreachable:
+            self.unreachable = True
+            logger.warning("sharedlm: the shared in-flight budget (%s) cannot be reached (%s); calls wait for it "
+                           "(up to pool_timeout) and it is asked again every %g s", self.source.owner,
+                           type(exc).__name__, self.unreachable_retry_s)
+
     async def _renew_loop(self) -> None:
         try:
             while self.leased:
                 await asyncio.sleep(self.lease_s / 3)
-                held = await self.source.renew(self.holder)
+                try:
+                    held = await self.source.renew(self.holder)
+                except Exception as exc:  # try again next time; the lease lasts three renewal periods
+                    self._note_unreachable(exc)
+                    continue
                 with self._lock:
                     if held < self.leased:  # the coordinator took slots back (we were too slow to renew)
                         self.leased = held
                         self._apply_locked()
         finally:
             self._renewing = False
+
+    def give_back_now(self) -> None:
+        """Give the whole lease back at once, from any thread (a clean shutdown); later calls lease again.
+
+        The source is told without waiting for an event loop (Redis: one blocking call; Ray: a message). A source
+        that cannot be reached is left to take the slots back when the lease runs out.
+        """
+        with self._lock:
+            held, self.leased, self.owed = self.leased, 0, 0
+            self._apply_locked()
+        if held:
+            try:
+                self.source.give_back_now(self.holder, held)
+            except Exception as exc:  # shutting down anyway: the lease expires on its own
+                logger.debug("sharedlm: could not give back %s slots of %r: %s", held, self,
+                             type(exc).__name__)
 
     async def close(self) -> None:
         """Give the whole lease back and stop renewing."""
@@ -390,6 +454,14 @@ class LeasedGate(InFlightGate):
             await self.source.give_back(self.holder, held)
 
 
+class RateSources(Protocol):
+    """Where the request and token budgets per minute of each deployment are shared (a Ray coordinator)."""
+
+    def source(self, deployment: str, kind: str) -> RateSource:
+        """The books of ``deployment``'s ``kind`` (``requests`` or ``tokens``) budget."""
+        ...
+
+
 @dataclass(frozen=True)
 class SharedBudget:
     """A shared budget this process's engines lease from.
@@ -399,12 +471,15 @@ class SharedBudget:
         holder: This process's name at the coordinator.
         block: Slots leased at a time.
         lease_s: The coordinator's lease time.
+        rates: Where the request and token budgets are shared too (see :mod:`sharedlm._shared_rate`), or None:
+            each process keeps its own.
     """
 
     source: BudgetSource
     holder: str
     block: int
     lease_s: float = DEFAULT_LEASE_S
+    rates: RateSources | None = None
 
 
 _installed: SharedBudget | None = None
@@ -425,6 +500,50 @@ def install_shared_budget(budget: SharedBudget | None) -> None:
 def installed_shared_budget() -> SharedBudget | None:
     """The shared budget engines built now lease from, or None."""
     return _installed
+
+
+class GivesBack(Protocol):
+    """Something holding part of a shared budget that it can hand back at once."""
+
+    def give_back_now(self) -> None: ...
+
+
+# Every holder of part of a shared budget in this process, given back at interpreter exit. Held strongly while
+# it holds something: a gate dropped without being closed still holds its lease, and must give it back.
+_holders: set[GivesBack] = set()
+_exit_registered = False
+
+
+def note_holding(holder: GivesBack, holding: bool) -> None:
+    """Note whether ``holder`` now holds part of a shared budget, to give it back at exit (:func:`give_back_all`).
+
+    Args:
+        holder: A leased gate or a shared rate budget.
+        holding: Whether it holds something now.
+    """
+    global _exit_registered
+    with _install_lock:
+        if not holding:
+            _holders.discard(holder)
+            return
+        _holders.add(holder)
+        if not _exit_registered:
+            atexit.register(give_back_all)
+            _exit_registered = True
+
+
+def give_back_all() -> None:
+    """Give back every lease and unsent grant this process holds, at once (interpreter exit, a Ray worker's end).
+
+    A shared budget that cannot be reached is left to take its slots back when the lease runs out.
+    """
+    with _install_lock:
+        holders = list(_holders)
+    for holder in holders:
+        try:
+            holder.give_back_now()
+        except Exception as exc:  # the budget's server is gone: the lease expires on its own
+            logger.debug("sharedlm: could not give back %r at exit: %s", holder, type(exc).__name__)
 
 
 # Gates leasing from the same source need names of their own: the coordinator counts slots by holder.
@@ -480,9 +599,12 @@ __all__ = [
     "LeaseLedger",
     "LeasedGate",
     "LocalBudgetSource",
+    "RateSources",
     "SharedBudget",
+    "give_back_all",
     "install_shared_budget",
     "installed_shared_budget",
     "lease_fields",
     "make_gate",
+    "note_holding",
 ]

@@ -2,8 +2,9 @@
 
 The pure policies live in :mod:`sharedlm._flow` (adaptive limit, budgets, ``Retry-After``, backoff); this
 module owns their order and the waiting. A call first books its budgets (so budget order is arrival
-order), sleeps until they allow it, waits out any provider pause, and only then takes an in-flight slot:
-a slot is never held while sleeping.
+order), sleeps until they allow it, draws on the budgets shared with other processes when there are
+(``SHAREDLM_BUDGET_URL``, :mod:`sharedlm._shared_rate`), waits out any provider pause, and only then takes an
+in-flight slot: a slot is never held while sleeping.
 
 The only way to hold a slot is ``async with pacer.attempt(tokens) as slot:``; leaving the block, however it
 is left (an answer, an error, a 429, cancellation), releases the slot and settles the token booking.
@@ -17,7 +18,7 @@ import random
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 from sharedlm._errors import RateLimitedError
@@ -34,8 +35,9 @@ from sharedlm._flow import (
     backoff_delay,
     book_together,
 )
-from sharedlm._lease import make_gate
+from sharedlm._lease import LeasedGate, make_gate
 from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
+from sharedlm._shared_rate import SharedRates, shared_rates
 from sharedlm._transport import AttemptRecord
 
 
@@ -47,11 +49,15 @@ class Booking:
         tokens: The attempt's token estimate.
         request_slot: Its reservation in the request budget, if there is one.
         token_slot: Its reservation in the token budget, if there is one.
+        request_grant: The shared request budget's grant it drew on (0: none).
+        token_grant: The shared token budget's grant it drew on (0: none).
     """
 
     tokens: int
     request_slot: Reservation | None = None
     token_slot: Reservation | None = None
+    request_grant: int = 0
+    token_grant: int = 0
 
 
 _UNBUDGETED = Booking(tokens=0)
@@ -182,6 +188,9 @@ class Pacer:
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
         self.requests: RateBudget | None = self.signals.budgets.requests
         self.tokens: RateBudget | None = self.signals.budgets.tokens
+        # The request and token budgets every process of this deployment shares, with SHAREDLM_BUDGET_URL.
+        deployment = memory.deployment.file_name.removesuffix(".json") if memory is not None else "default"
+        self.shared: SharedRates | None = shared_rates(deployment, window_s=BUDGET_WINDOW_S)
         # Answers seen (successes and failures), for the stall ticks; which loops have a tick running.
         self._answers = 0
         # Weak: a loop that is closed and collected with its tick pending must not keep its place (nor its id).
@@ -239,6 +248,8 @@ class Pacer:
         try:
             if delay > 0:
                 await asyncio.sleep(delay)
+            if self.shared is not None and booking is not _UNBUDGETED:
+                booking = await self._take_shared(booking, self.shared)
             while True:
                 paused = self.pause.remaining()
                 if paused > 0:
@@ -270,15 +281,56 @@ class Pacer:
         delay = max(slot.delay for slot in slots.values())
         return Booking(tokens=tokens, request_slot=request_slot, token_slot=token_slot), delay
 
+    async def _take_shared(self, booking: Booking, shared: SharedRates) -> Booking:
+        """Draw the booking's request and tokens from the budgets shared with other processes."""
+        request_grant = token_grant = 0
+        try:
+            if booking.request_slot is not None and self.requests is not None:
+                request_grant = await shared.requests.take(1, per_minute=self.requests.per_minute)
+            if booking.token_slot is not None and self.tokens is not None:
+                token_grant = await shared.tokens.take(booking.token_slot.amount, per_minute=self.tokens.per_minute)
+        except BaseException:
+            shared.requests.give_back(request_grant, 1)
+            raise
+        self._adopt_published(shared)
+        return replace(booking, request_grant=request_grant, token_grant=token_grant)
+
+    def _adopt_published(self, shared: SharedRates) -> None:
+        """Pace to a limit another process learned from the provider and published."""
+        changed = False
+        for kind, rate in (("requests", shared.requests), ("tokens", shared.tokens)):
+            learned = rate.news()
+            if learned is not None:
+                changed = self.signals.budgets.adopt(kind, learned) or changed
+        if changed:
+            self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
+
+    def _learned_changed(self) -> None:
+        """The budgets were sized from headers: use them, and publish the limits to the other processes."""
+        self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
+        if self.shared is not None:
+            learned = self.signals.budgets.learned
+            for kind, rate in (("requests", self.shared.requests), ("tokens", self.shared.tokens)):
+                value = learned[kind]
+                if value is not None and value != rate.published:
+                    rate.publish(value)
+
     def _cancel(self, booking: Booking) -> None:
         """Return an attempt's booking that was never sent."""
         if self.requests is not None and booking.request_slot is not None:
             self.requests.refund(booking.request_slot.amount, reservation=booking.request_slot)
+        if booking.request_grant and self.shared is not None:
+            self.shared.requests.give_back(booking.request_grant, 1)
         self._refund_tokens(booking, booking.tokens)
 
     def _refund_tokens(self, booking: Booking, amount: float) -> None:
         if self.tokens is not None and booking.token_slot is not None and amount:
             self.tokens.refund(amount, reservation=booking.token_slot)
+            if booking.token_grant and self.shared is not None:
+                if amount > 0:
+                    self.shared.tokens.give_back(booking.token_grant, min(amount, booking.token_slot.amount))
+                else:
+                    self.shared.tokens.charge(-amount)
 
     def _succeeded(self, booking: Booking, *, used_tokens: int | None,
                    headers: list[tuple[str, str]] | None = None, sent_at: float | None = None) -> None:
@@ -289,7 +341,7 @@ class Pacer:
             if now - sent_at < DEFAULT_MIN_STALL_S:
                 self._fast_until = now + FAST_ANSWER_MEMORY_S
         if headers and self.signals.on_answer(headers):
-            self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
+            self._learned_changed()
         gate = self.gate
         gate.release()
         if used_tokens is not None:
@@ -320,7 +372,7 @@ class Pacer:
         if rate_limited:
             report, changed = self.signals.on_rate_limited(headers or [])
             if changed:
-                self.requests, self.tokens = self.signals.budgets.requests, self.signals.budgets.tokens
+                self._learned_changed()
             adaptive = self.adaptive
             if adaptive is not None and report.retry_hint() is None:
                 # Shrink the limit before giving the slot back: released first, the slot would go straight to the
@@ -375,10 +427,19 @@ class Pacer:
         loop.call_later(STALL_TICK_S, self._tick, loop, self._answers)
 
     def flush(self) -> None:
-        """Write what was learned about the deployment now (the engine calls this when it closes)."""
+        """Write what was learned about the deployment now, and give back what is held of shared budgets.
+
+        The engine calls this when it closes: an in-flight lease and unsent grants of shared budgets go back at
+        once instead of when their lease runs out (a call made later leases again).
+        """
         if self.adaptive is not None:
             self.signals.remember(self.adaptive.capacity)
         self.signals.flush()
+        if isinstance(self.gate, LeasedGate):
+            self.gate.give_back_now()
+        if self.shared is not None:
+            self.shared.requests.give_back_now()
+            self.shared.tokens.give_back_now()
 
     def _follow_limit(self) -> None:
         assert self.adaptive is not None

@@ -255,6 +255,11 @@ class SharedLMRegistry:
             self.settings = default
         return self.connections
 
+    def model_names(self) -> list[str]:
+        """Every model built or declared so far (in code or ``SHAREDLM_MODELS``), in order."""
+        with self.lock:
+            return sorted({*self.entries, *self.declared, *declared_models()})
+
     def engines(self) -> list[SharedEngine]:
         """Every shared engine built so far."""
         with self.lock:

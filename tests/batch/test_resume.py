@@ -17,7 +17,7 @@ from sharedlm._transport import PooledTransport
 from sharedlm.simulator import Simulator, SimulatorSettings
 from sharedlm.simulator._batch_store import BatchSettings
 
-from ._helpers import KEY, Clock, bench
+from ._helpers import KEY, Clock, RawRequest, bench
 
 
 class JournalCheckingTransport:
@@ -204,24 +204,78 @@ async def _resumed(sim: Simulator, provider: str, path: Path) -> Any:
 
 
 @pytest.mark.parametrize(("provider", "suffix"), [("openai-chat", "/batches"),
-                                                  ("gemini", ":batchGenerateContent")])
-async def test_a_batch_created_but_not_yet_journaled_is_found_by_its_label_and_not_paid_twice(
+                                                  ("gemini", ":batchGenerateContent"),
+                                                  ("anthropic", "/messages/batches")])
+async def test_a_batch_created_but_not_yet_journaled_is_found_and_not_paid_twice(
         tmp_path: Path, provider: str, suffix: str) -> None:
     path = tmp_path / "out.batches.json"
     async with Simulator() as sim:
         await _killed_while(sim, provider, path, suffix)
         assert json.loads(path.read_text())["batches"][0]["batch_id"] is None
-        await _resumed(sim, provider, path)
+        second = await _resumed(sim, provider, path)
         stats = sim.batches.stats()
     assert (stats["batches_created"], stats["lines_submitted"]) == (1, 4)
+    assert second.transport.progress.lines_reattached == 4
 
 
-async def test_an_anthropic_batch_created_but_not_yet_journaled_is_submitted_again(tmp_path: Path) -> None:
+async def test_an_anthropic_batch_still_in_progress_when_found_is_taken_once_its_results_prove_it(
+        tmp_path: Path) -> None:
+    path = tmp_path / "out.batches.json"
+    clock = Clock()
+    async with Simulator(SimulatorSettings(batch=BatchSettings(turnaround=3600)), clock=clock) as sim:
+        await _killed_while(sim, "anthropic", path, "/messages/batches")
+        second = bench(sim, "anthropic", max_requests=4, journal=path)
+        asks = asyncio.gather(*(second.ask(f"q{i}") for i in range(4)))
+        # The candidate is polled while in progress: it cannot be confirmed before it ends.
+        await sim.batches.wait_until(lambda s: s["batches_retrieved"] >= 1)
+        clock.now += 3600
+        try:
+            answers = await asks
+        finally:
+            await second.aclose()
+        stats = sim.batches.stats()
+    (batch,) = json.loads(path.read_text())["batches"]
+    assert all(answers)
+    assert (stats["batches_created"], stats["lines_submitted"]) == (1, 4)
+    assert batch["batch_id"].startswith("msgbatch_sim")
+
+
+async def _foreign_anthropic_batch(sim: Simulator, size: int) -> None:
+    """Another client's Message Batch of ``size`` requests, in the same workspace."""
+    online = PooledTransport(max_connections=1, connect_timeout=5.0)
+    requests = [{"custom_id": f"other-{i}", "params": {"model": "claude-sonnet-4-5", "max_tokens": 16,
+                                                       "messages": [{"role": "user", "content": f"other {i}"}]}}
+                for i in range(size)]
+    headers = [("x-api-key", KEY), ("anthropic-version", "2023-06-01"), ("Content-Type", "application/json")]
+    try:
+        async with online.stream(RawRequest("POST", f"{sim.root_url}/v1/messages/batches",
+                                            json.dumps({"requests": requests}).encode(), headers)) as response:
+            assert response.status == 200
+            await response.read()
+    finally:
+        await online.aclose()
+
+
+async def test_another_clients_anthropic_batch_of_the_same_size_is_never_taken_for_the_runs(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "out.batches.json"
     async with Simulator() as sim:
-        await _killed_while(sim, "anthropic", path, "/messages/batches")
-        await _resumed(sim, "anthropic", path)
-        assert sim.batches.stats()["lines_submitted"] == 8
+        await _killed_while(sim, "anthropic", path, "/messages/batches", send_first=False)  # never created
+        await _foreign_anthropic_batch(sim, 4)
+        with caplog.at_level("WARNING", logger="sharedlm"):
+            second = await _resumed(sim, "anthropic", path)
+        stats = sim.batches.stats()
+    assert (stats["batches_created"], stats["lines_submitted"]) == (2, 8)  # the other client's, then the run's
+    assert second.transport.progress.lines_submitted == 4
+    assert "was not found among the provider's recent anthropic batches: its lines are submitted again" in caplog.text
+
+
+def test_a_journal_keeps_when_each_batch_was_written_down(tmp_path: Path) -> None:
+    from sharedlm._batch._journal import JournalBatch
+
+    path = tmp_path / "out.batches.json"
+    Journal(path).record(JournalBatch("slm1n1", "anthropic", "http://x/v1", "m", submitting_at=1234.5))
+    assert Journal(path).batches["slm1n1"].submitting_at == 1234.5
 
 
 async def test_a_batch_journaled_but_never_sent_is_submitted_once_on_resume(tmp_path: Path) -> None:
@@ -275,8 +329,9 @@ class LosingTheCreateAnswer:
 
 
 @pytest.mark.parametrize(("provider", "suffix"), [("openai-chat", "/batches"),
-                                                  ("gemini", ":batchGenerateContent")])
-async def test_a_creation_whose_answer_was_lost_is_found_by_its_label_not_created_again(provider: str,
+                                                  ("gemini", ":batchGenerateContent"),
+                                                  ("anthropic", "/messages/batches")])
+async def test_a_creation_whose_answer_was_lost_is_found_not_created_again(provider: str,
                                                                                          suffix: str) -> None:
     async with Simulator() as sim:
         b = bench(sim, provider, max_requests=3)
@@ -290,3 +345,34 @@ async def test_a_creation_whose_answer_was_lost_is_found_by_its_label_not_create
     assert all(answers)
     assert losing.lost == 1
     assert (stats["batches_created"], stats["lines_submitted"]) == (1, 3)
+
+
+class RefusingTheListing:
+    """An online transport whose batch listings meet a 404 (a proxy that does not pass them on)."""
+
+    def __init__(self, online: Any) -> None:
+        self.online = online
+
+    def stream(self, request: Any) -> Any:
+        if request.method == "GET" and "/messages/batches?" in request.url:
+            request = RawRequest("GET", request.url.replace("/messages/batches?", "/messages/batches/none/list?"),
+                                 b"", request.headers)
+        return self.online.stream(request)
+
+
+async def test_when_the_listing_is_refused_the_lines_go_again_with_a_warning_naming_the_risk(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "out.batches.json"
+    async with Simulator() as sim:
+        await _killed_while(sim, "anthropic", path, "/messages/batches")
+        second = bench(sim, "anthropic", max_requests=4, journal=path)
+        second.transport.online = RefusingTheListing(second.transport.online)
+        with caplog.at_level("WARNING", logger="sharedlm"):
+            try:
+                answers = await asyncio.gather(*(second.ask(f"q{i}") for i in range(4)))
+            finally:
+                await second.aclose()
+        stats = sim.batches.stats()
+    assert all(answers)
+    assert stats["lines_submitted"] == 8
+    assert "paid twice" in caplog.text

@@ -210,3 +210,13 @@ async def test_with_retry_online_a_failed_line_is_sent_online_once() -> None:
     assert len(answers) == 3
     assert all(answers)
     assert (stats["lines_submitted"], online, b.transport.progress.lines_sent_online) == (6, 6, 6)
+
+
+def test_the_summary_line_tells_what_became_of_the_lines() -> None:
+    from sharedlm._batch import BatchProgress
+
+    progress = BatchProgress()
+    progress.batches_submitted, progress.batches_done, progress.batches_failed = 3, 3, 1
+    progress.lines_submitted, progress.lines_reattached, progress.lines_retried = 1200, 10, 25
+    assert progress.summary() == ("batches: 3 submitted, 3 done (1 failed whole); lines: 1,200 submitted, "
+                                  "10 reattached, 25 retried, 0 failed")

@@ -106,3 +106,23 @@ def test_a_resized_budget_paces_at_its_new_rate(clock: FakeClock, per_minute: in
     waits = [budgets.requests.reserve(1) for _ in range(per_minute // 10)]
     # After the burst, sends are spaced by 1 / rate.
     assert waits[-1] - waits[-2] == pytest.approx(budgets.requests.rate ** -1)
+
+
+def test_a_limit_another_process_published_sizes_the_budget_within_the_configured_one(clock: FakeClock) -> None:
+    budgets = _budgets(clock, rpm=500.0)
+
+    assert budgets.adopt("requests", 3000.0) is False  # the configured 500 still bounds it
+    assert budgets.adopt("requests", 300.0) is True
+
+    assert budgets.requests is not None
+    assert budgets.requests.per_minute == 300.0
+    assert budgets.learned["requests"] == 300.0
+
+
+def test_an_adopted_limit_books_nothing_for_the_window_the_shared_budget_already_counts(clock: FakeClock) -> None:
+    budgets = _budgets(clock)
+
+    budgets.adopt("tokens", 60_000.0)
+
+    assert budgets.tokens is not None
+    assert budgets.tokens.snapshot().booked == 0.0

@@ -197,3 +197,99 @@ def test_calls_answered_from_a_batch_are_priced_at_the_batch_rates(sim: Backgrou
     assert sum(r.cost_usd or 0.0 for r in results) == pytest.approx(batch_cost)
     assert sharedlm.stats().cost_usd == pytest.approx(batch_cost)
     assert sharedlm.get_shared_lm().history[-1]["cost_details"]["kind"] == "batch"
+
+
+def test_progress_of_a_batch_run_shows_its_batches_and_the_summary_its_cost_at_both_prices(
+        sim: BackgroundSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    program = _pipeline(sim, model="openai/gpt-4o-mini")
+    results = run_many(program, _rows(12, tag="shown "), concurrency=12, batch=True, batch_options=ROUND,
+                       progress=True)
+    err = capsys.readouterr().err
+    assert all(r.ok for r in results)
+    assert "batches 2 submitted, 0 in progress, 2 done | 0 calls waiting" in err
+    assert "at batch prices ($" in err
+
+
+def test_batch_progress_reads_the_shared_engines_batches_only_while_batch_mode_lasts(
+        sim: BackgroundSimulator) -> None:
+    from sharedlm._singleton import shared_engines
+    from sharedlm.runner._progress import batch_progress
+
+    _pipeline(sim)
+    engine = shared_engines()[1]
+    engine.use_batch(ROUND)
+    try:
+        during = batch_progress()
+    finally:
+        engine.use_online()
+    assert during == {"submitted": 0, "in_progress": 0, "done": 0, "calls_waiting": 0}
+    assert batch_progress() is None
+
+
+def test_the_cost_line_uses_the_runs_own_price_when_given() -> None:
+    from sharedlm._pricing import ModelPrice
+    from sharedlm.runner._batch_mode import cost_line
+
+    price = ModelPrice(model="openai/sim-model", prompt=1e-6, completion=2e-6, batch_prompt=0.5e-6,
+                       batch_completion=1e-6)
+    line = cost_line("openai/sim-model", 1_000_000, 1_000_000, price=price)
+    assert line == "1,000,000 prompt + 1,000,000 completion tokens: $1.5000 at batch prices ($3.0000 online)"
+
+
+def test_sharedlm_run_batch_prices_its_cost_line_at_the_runs_own_price(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm._cli import main
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(4, tag=f"{uuid.uuid4().hex} ")))
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    code = main(["run", "sharedlm.examples.extraction_pipeline:ExtractionPipeline", "--input", str(source),
+                 "--output", str(tmp_path / "out.jsonl"), "--model", "openai/sim-model", "--api-base", sim.base_url,
+                 "--batch", "--batch-linger", "0", "--batch-poll", "0", "--progress", "plain",
+                 "--price", "prompt=1,completion=2,batch_prompt=0.5,batch_completion=1"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "at batch prices ($" in err
+    assert "online)" in err
+
+
+class _DraftAndJudge(sharedlm.SharedLMModule):
+    """Two steps on two models: a draft on the default model, a verdict on a judge model."""
+
+    def __init__(self, shared_lm: object) -> None:
+        import dspy
+
+        super().__init__(shared_lm)
+        self.draft = dspy.Predict("text -> summary")
+        self.judge = dspy.Predict("text, summary -> verdict")
+        self.judge.set_lm(sharedlm.get_shared_lm("openai/judge-model", cache=False))
+
+    async def aforward(self, text: str) -> dict[str, str]:
+        summary = (await self.draft.acall(text=text)).summary
+        return {"verdict": (await self.judge.acall(text=text, summary=summary)).verdict}
+
+
+def test_every_model_of_a_program_answers_from_batches(sim: BackgroundSimulator, tmp_path: Path) -> None:
+    sharedlm.configure(model="openai/sim-model", api_key="k", api_base=sim.base_url, cache=False)
+    program = _DraftAndJudge(sharedlm.get_shared_lm())
+    before, online_before = sim.batch_stats(), sim.stats().requests
+    options = BatchOptions(linger=10_000.0, poll_initial=0.0, poll_max=0.0, max_requests=6,
+                           journal=tmp_path / "out.jsonl.batches.json")
+    results = run_many(program, _rows(6), concurrency=6, batch=True, batch_options=options)
+    after = sim.batch_stats()
+    assert all(r.ok for r in results)
+    assert sim.stats().requests == online_before
+    assert after["lines_submitted"] - before["lines_submitted"] == 12
+    assert (tmp_path / "out.jsonl.batches.openai_judge-model.json").exists()
+    models = sharedlm.stats().models
+    assert models["openai/judge-model"].calls_succeeded == models["openai/sim-model"].calls_succeeded == 6
+
+
+def test_batch_mode_refuses_a_second_model_without_a_batch_api_before_sending(sim: BackgroundSimulator) -> None:
+    program = _pipeline(sim)
+    sharedlm.get_shared_lm("deepseek/judge-model")
+    before = sim.batch_stats()["files_uploaded"], sim.stats().requests
+    with pytest.raises(UsageError, match="deepseek/judge-model"):
+        run_many(program, _rows(1), batch=True)
+    assert (sim.batch_stats()["files_uploaded"], sim.stats().requests) == before

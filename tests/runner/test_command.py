@@ -271,3 +271,40 @@ def test_the_demo_runs_end_to_end_without_a_key(tmp_path: Path) -> None:
     assert all(line["error"] is None and line["usage"]["prompt_tokens"] > 0 for line in lines)
     assert "rows ok" in done.stderr
     assert str(out) in done.stderr
+
+
+DSPY_QA = f"{Path(__file__).parent / 'fixtures' / 'dspy_programs.py'}:QA"
+
+
+def test_run_help_names_load_and_the_program_forms() -> None:
+    done = subprocess.run(sharedlm_cmd("run", "--help"), env=env(), capture_output=True, text=True, timeout=WAIT_S)
+
+    assert done.returncode == 0
+    assert "--load STATE.json" in done.stdout
+    assert "factory function" in done.stdout
+
+
+def test_a_state_saved_on_shared_lms_runs_in_a_fresh_process_with_load(tmp_path: Path) -> None:
+    import sharedlm
+    from sharedlm.runner._program import build_program, load_program_target
+
+    nonce = uuid.uuid4().hex  # new questions on every run, so DSPy's cache cannot answer instead of the server
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": n, "question": f"q{n} {nonce}"}) + "\n" for n in range(5)))
+    out, state = tmp_path / "out.jsonl", tmp_path / "optimized.json"
+    with BackgroundSimulator(SimulatorSettings(latency=0)) as sim:
+        sharedlm.configure(model="openai/sim-model", api_key="sim-key", api_base=sim.base_url)
+        program = build_program(load_program_target(DSPY_QA))  # bound to this process's shared LM
+        program.answer.signature = program.answer.signature.with_instructions("Answer like a pirate.")
+        program.save(str(state))
+        done = subprocess.run(
+            sharedlm_cmd("run", DSPY_QA, "--load", state, "--input", source, "--output", out, "--model",
+                         "openai/sim-model", "--api-base", sim.base_url, "--progress", "off"),
+            env=env(), capture_output=True, text=True, timeout=WAIT_S)
+        served = sim.stats()
+    lines = [json.loads(text) for text in out.read_text().splitlines()]
+
+    assert done.returncode == 0, done.stderr
+    assert {line["output"]["instructions"] for line in lines} == {"Answer like a pirate."}
+    assert all(line["output"]["shared"] for line in lines)
+    assert served.requests == 5

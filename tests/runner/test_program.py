@@ -8,16 +8,27 @@ from typing import Any
 import dspy
 import pytest
 
+import sharedlm
 from sharedlm._errors import UsageError
 from sharedlm.runner._program import (
     build_program,
+    is_factory,
     load_program_target,
     prepare_program,
     unbound_predictors,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "programs.py"
+DSPY_FIXTURES = Path(__file__).parent / "fixtures" / "dspy_programs.py"
 LM = object()  # construction only stores it
+OFFLINE = "http://127.0.0.1:9/v1"  # nothing listens there; these tests build shared LMs but send nothing
+on_shared_lm = load_program_target(f"{DSPY_FIXTURES}:on_shared_lm")
+
+
+@pytest.fixture
+def shared_lm() -> dspy.LM:
+    sharedlm.configure(model="openai/sim-model", api_key="k", api_base=OFFLINE)
+    return sharedlm.get_shared_lm()
 
 
 def test_a_program_file_and_class_are_loaded() -> None:
@@ -41,7 +52,7 @@ def test_a_program_file_may_import_its_siblings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("spec", ["no_colon", "file.py:", ":Class", "mod:not-an-identifier"])
 def test_a_malformed_program_spec_is_a_usage_error_showing_the_forms(spec: str) -> None:
-    with pytest.raises(UsageError, match=r"path/to/file\.py:ClassName"):
+    with pytest.raises(UsageError, match=r"path/to/file\.py:NAME .*factory function"):
         load_program_target(spec)
 
 
@@ -74,9 +85,141 @@ def test_a_class_is_constructed_with_the_shared_lm() -> None:
     assert program.shared_lm is LM
 
 
-def test_a_class_that_does_not_take_shared_lm_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="shared_lm"):
-        build_program(load_program_target(f"{FIXTURES}:NoSharedLM"), LM)
+def test_a_missing_name_lists_the_functions_and_instances_the_module_defines() -> None:
+    with pytest.raises(UsageError, match=r"programs it defines: .*NO_CALL.*make_no_call"):
+        load_program_target(f"{DSPY_FIXTURES}:Nope")
+
+
+def test_a_class_that_does_not_take_shared_lm_is_constructed_with_no_arguments() -> None:
+    program = build_program(load_program_target(f"{FIXTURES}:NoSharedLM"), LM)
+
+    assert type(program).__name__ == "NoSharedLM"
+
+
+def test_a_class_whose_constructor_needs_other_arguments_is_a_usage_error_naming_the_rule() -> None:
+    class NeedsConfig:
+        def __init__(self, config: str) -> None:
+            self.config = config
+
+    with pytest.raises(UsageError, match=r"NeedsConfig\(\) failed.*else with no arguments"):
+        build_program(NeedsConfig, LM)
+
+
+def test_a_shared_lm_module_class_is_constructed_with_the_shared_lm(shared_lm: dspy.LM) -> None:
+    class Bound(sharedlm.SharedLMModule):
+        def __init__(self, shared_lm: Any) -> None:
+            super().__init__(shared_lm)
+            self.answer = dspy.Predict("question -> answer")
+
+    program = build_program(Bound, shared_lm)
+
+    assert program.answer.lm is shared_lm
+
+
+def test_a_plain_dspy_module_class_is_built_with_no_arguments_and_bound_to_the_default_shared_lm(
+        shared_lm: dspy.LM) -> None:
+    program = build_program(load_program_target(f"{DSPY_FIXTURES}:QA"), shared_lm)
+
+    assert program.answer.lm is shared_lm
+
+
+def test_a_predictor_holding_a_plain_lm_is_bound_to_the_shared_lm_for_its_model(shared_lm: dspy.LM) -> None:
+    class Judged(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.judge = dspy.Predict("answer -> verdict")
+            self.judge.lm = dspy.LM("openai/judge-model")
+
+        async def aforward(self, answer: str) -> Any:
+            return None
+
+    program = build_program(Judged, shared_lm)
+
+    assert program.judge.lm.model == "openai/judge-model"
+    assert on_shared_lm(program.judge.lm)
+    assert program.judge.lm is not shared_lm
+
+
+def test_a_predictor_holding_an_lm_of_its_own_class_keeps_it(shared_lm: dspy.LM) -> None:
+    from dspy.utils import DummyLM
+
+    class Tested(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer = dspy.Predict("question -> answer")
+            self.answer.lm = DummyLM([{"answer": "a"}])
+
+        async def aforward(self, question: str) -> Any:
+            return None
+
+    program = build_program(Tested, shared_lm)
+
+    assert isinstance(program.answer.lm, DummyLM)
+
+
+def test_a_module_level_dspy_instance_is_bound_in_place(shared_lm: dspy.LM) -> None:
+    instance = load_program_target(f"{DSPY_FIXTURES}:NO_CALL")
+    instance.answer.lm = None
+
+    program = build_program(instance, shared_lm)
+
+    assert program is instance
+    assert instance.answer.lm is shared_lm
+
+
+def test_a_factory_without_parameters_is_called_with_no_arguments(shared_lm: dspy.LM) -> None:
+    program = build_program(load_program_target(f"{DSPY_FIXTURES}:make_no_call"), shared_lm)
+
+    assert type(program).__name__ == "NoCall"
+
+
+def test_a_factory_that_takes_shared_lm_is_called_with_it(shared_lm: dspy.LM) -> None:
+    program = build_program(load_program_target(f"{DSPY_FIXTURES}:make_with_shared_lm"), shared_lm)
+
+    assert program.given_lm is shared_lm
+
+
+def test_a_factorys_dspy_module_is_bound_to_the_shared_lm(shared_lm: dspy.LM) -> None:
+    program = build_program(load_program_target(f"{DSPY_FIXTURES}:make_no_call"), shared_lm)
+
+    assert program.answer.lm is shared_lm
+
+
+def test_without_a_shared_lm_given_a_constructor_gets_the_default_shared_lm(shared_lm: dspy.LM) -> None:
+    program = build_program(load_program_target(f"{FIXTURES}:Echo"))
+
+    assert program.shared_lm is shared_lm
+
+
+def test_a_factory_that_returns_no_program_is_a_usage_error() -> None:
+    def make() -> dict[str, str]:
+        return {"not": "a program"}
+
+    with pytest.raises(UsageError, match=r"factory .*make\(\) returned dict, not a program"):
+        build_program(make, LM)
+
+
+def test_a_factory_that_raises_is_a_usage_error_naming_it() -> None:
+    def make() -> Any:
+        raise RuntimeError("no config file")
+
+    with pytest.raises(UsageError, match=r"make\(\) failed: RuntimeError: no config file"):
+        build_program(make, LM)
+
+
+def test_a_sync_function_with_a_required_field_is_a_row_program_not_a_factory() -> None:
+    def classify(text: str) -> dict[str, str]:
+        return {"text": text}
+
+    assert not is_factory(classify)
+    assert build_program(classify, LM) is classify
+
+
+def test_an_async_function_is_a_row_program_even_without_parameters() -> None:
+    async def ping() -> dict[str, str]:
+        return {}
+
+    assert not is_factory(ping)
 
 
 def test_a_class_whose_constructor_fails_is_a_usage_error_naming_the_cause() -> None:

@@ -100,3 +100,79 @@ def test_exit_codes_follow_the_outcome() -> None:
     assert report().exit_code == 0
     assert report(failed=1).exit_code == 1
     assert report(failed=1, interrupted=True).exit_code == 130
+
+
+BATCHES = {"submitted": 3, "in_progress": 1, "done": 2, "calls_waiting": 250}
+TWO_MODELS = {"in_flight": 0, "queued": 0, "models": {
+    "openai/a": {"calls": 1200, "tokens_used": 34000, "rate_limited": 7},
+    "anthropic/b": {"calls": 30, "tokens_used": 900, "rate_limited": 0}}}
+
+
+def test_in_batch_mode_progress_shows_batches_submitted_in_progress_done_and_calls_waiting() -> None:
+    snap = ProgressSnapshot(counters(), total=None, started=0.0, now=1.0, batch=BATCHES)
+
+    assert snap.details() == ["batches 3 submitted, 1 in progress, 2 done | 250 calls waiting"]
+
+
+def test_outside_batch_mode_with_one_model_progress_has_no_detail_lines() -> None:
+    engine = {"in_flight": 0, "queued": 0, "models": {"openai/a": {"calls": 5, "tokens_used": 9, "rate_limited": 0}}}
+    snap = ProgressSnapshot(counters(), total=None, started=0.0, now=1.0, engine=engine)
+
+    assert snap.details() == []
+
+
+def test_with_several_models_progress_shows_calls_tokens_and_429s_per_model() -> None:
+    snap = ProgressSnapshot(counters(), total=None, started=0.0, now=1.0, engine=TWO_MODELS)
+
+    assert snap.details() == ["anthropic/b: 30 calls | 900 tokens | 0 429s",
+                              "openai/a: 1,200 calls | 34,000 tokens | 7 429s"]
+
+
+async def test_plain_progress_prints_the_batch_and_model_lines_under_the_counts() -> None:
+    stream = io.StringIO()
+    display = start_progress(counters(succeeded=1), total=2, label="job", stream=stream, interval=3600.0,
+                             engine=lambda: TWO_MODELS, batch=lambda: BATCHES)
+    await display.close()
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("sharedlm: job: 1/2 rows")
+    assert lines[1:] == ["sharedlm: job:   batches 3 submitted, 1 in progress, 2 done | 250 calls waiting",
+                         "sharedlm: job:   anthropic/b: 30 calls | 900 tokens | 0 429s",
+                         "sharedlm: job:   openai/a: 1,200 calls | 34,000 tokens | 7 429s"]
+
+
+async def test_rich_progress_renders_the_batch_and_model_lines() -> None:
+    stream = io.StringIO()
+    display = start_progress(counters(succeeded=2), total=4, label="job", mode="rich", stream=stream,
+                             engine=lambda: TWO_MODELS, batch=lambda: BATCHES)
+    await display.close()
+
+    text = stream.getvalue()
+    assert "250 calls waiting" in text
+    assert "openai/a: 1,200 calls | 34,000 tokens | 7 429s" in text
+
+
+def test_batch_progress_is_none_without_a_shared_lm_in_batch_mode() -> None:
+    from sharedlm.runner._progress import batch_progress
+
+    assert batch_progress() is None
+
+
+def test_progress_shows_a_line_per_model_from_the_shared_lms_stats() -> None:
+    import sharedlm
+    from sharedlm.runner._progress import engine_stats
+    from sharedlm.simulator import BackgroundSimulator
+
+    with BackgroundSimulator() as sim:
+        sharedlm.configure(model="openai/sim-a", api_key="k", api_base=sim.base_url, cache=False)
+        sharedlm.get_shared_lm()("one call")
+        second = sharedlm.get_shared_lm("openai/sim-b")
+        second("two")
+        second("calls")
+        snap = ProgressSnapshot(counters(), total=None, started=0.0, now=1.0, engine=engine_stats())
+
+    details = snap.details()
+    assert [line.split(":")[0] for line in details] == ["openai/sim-a", "openai/sim-b"]
+    assert "1 calls" in details[0]
+    assert "2 calls" in details[1]
+    assert all(" tokens | 0 429s" in line for line in details)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sharedlm._cli import main
+from sharedlm.simulator import BackgroundSimulator, SimulatorSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "programs.py"
 ECHO = f"{FIXTURES}:Echo"
@@ -429,3 +432,164 @@ def test_the_resume_command_keeps_the_encoding() -> None:
     options = RunOptions(program="p.py:P", input=Path("in.csv"), output=Path("out.jsonl"), encoding="cp1252")
 
     assert "--encoding cp1252" in options.resume_command()
+
+
+DSPY_FIXTURES = Path(__file__).parent / "fixtures" / "dspy_programs.py"
+
+
+def save_no_call_state(path: Path, instructions: str = "Answer like a pirate.") -> Path:
+    from sharedlm.runner._program import load_program_target
+
+    program = load_program_target(f"{DSPY_FIXTURES}:NoCall")()
+    program.answer.signature = program.answer.signature.with_instructions(instructions)
+    program.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[BackgroundSimulator]:
+    with BackgroundSimulator(SimulatorSettings(latency=0)) as sim:
+        yield sim
+
+
+def test_a_plain_dspy_module_class_runs_on_the_shared_lm(tmp_path: Path, simulator: BackgroundSimulator) -> None:
+    nonce = uuid.uuid4().hex  # new questions on every run, so DSPy's cache cannot answer instead of the server
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": n, "question": f"q{n} {nonce}"} for n in range(6)])
+    out = tmp_path / "out.jsonl"
+    sent_before = simulator.stats().requests
+
+    code = run(f"{DSPY_FIXTURES}:QA", "--input", source, "--output", out, "--model", "openai/sim-model",
+               "--api-base", simulator.base_url)
+
+    lines = read_output(out)
+    assert code == 0, lines
+    assert all(line["output"]["shared"] for line in lines)
+    assert simulator.stats().requests - sent_before == 6
+
+
+def test_a_factory_function_is_a_program(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{DSPY_FIXTURES}:make_no_call", "--input", source, "--output", out)
+
+    assert code == 0
+    assert read_output(out)[0]["output"]["shared"] is True
+
+
+def test_a_module_level_program_instance_is_a_program(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{DSPY_FIXTURES}:NO_CALL", "--input", source, "--output", out)
+
+    assert code == 0
+    assert read_output(out)[0]["output"]["shared"] is True
+
+
+def test_load_runs_every_row_with_the_saved_state(tmp_path: Path) -> None:
+    state = save_no_call_state(tmp_path / "optimized.json")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": f"q{n}"} for n in range(5)])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", state)
+
+    lines = read_output(out)
+    assert code == 0
+    assert {line["output"]["instructions"] for line in lines} == {"Answer like a pirate."}
+    assert all(line["output"]["shared"] for line in lines)
+
+
+def test_a_missing_load_file_exits_2_naming_it_before_the_output_is_touched(tmp_path: Path, capsys: Any) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", tmp_path / "nope.json")
+
+    assert code == 2
+    assert not out.exists()
+    assert "--load" in capsys.readouterr().err
+
+
+def test_a_load_file_of_another_program_exits_2_before_any_row(tmp_path: Path, capsys: Any) -> None:
+    state = save_no_call_state(tmp_path / "optimized.json")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{DSPY_FIXTURES}:Other", "--input", source, "--output", out, "--load", state)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert not out.exists()
+    assert "optimized.json' does not match Other" in err
+
+
+def test_the_resume_command_keeps_load() -> None:
+    from sharedlm.runner._run import RunOptions
+
+    options = RunOptions(program="p.py:P", input=Path("in.jsonl"), output=Path("out.jsonl"), load=Path("opt.json"))
+
+    assert "--load opt.json" in options.resume_command()
+
+
+def test_a_run_over_two_models_shows_each_models_calls_tokens_and_429s(tmp_path: Path, capsys: Any,
+                                                                       simulator: BackgroundSimulator) -> None:
+    nonce = uuid.uuid4().hex
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": f"q{n} {nonce}"} for n in range(4)])
+
+    code = run(f"{DSPY_FIXTURES}:TwoModels", "--input", source, "--output", tmp_path / "out.jsonl", "--model",
+               "openai/sim-model", "--api-base", simulator.base_url)
+
+    rows = [[cell.strip() for cell in line.split("│") if cell.strip()] for line in capsys.readouterr().err.splitlines()]
+    table = {cells[0]: cells[1] for cells in rows if len(cells) == 2}
+    assert code == 0
+    assert table["model openai/sim-model"].startswith("4 calls, ")
+    assert table["model openai/judge-model"].startswith("4 calls, ")
+    assert table["model openai/judge-model"].endswith(" tokens, 0 429s")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_load_with_the_ray_backend_runs_the_saved_state_on_the_workers(tmp_path: Path) -> None:
+    from sharedlm.runner._ray._session import loopback_environment, start_local_ray
+
+    with loopback_environment():
+        pytest.importorskip("ray")
+    state = save_no_call_state(tmp_path / "optimized.json")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": f"q{n}"} for n in range(6)])
+    out = tmp_path / "out.jsonl"
+    session = start_local_ray(num_cpus=1)
+    try:
+        code = run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", state, "--backend",
+                   "ray", "--workers", "1")
+    finally:
+        session.close()
+
+    lines = read_output(out)
+    assert code == 0, lines
+    assert {line["output"]["instructions"] for line in lines} == {"Answer like a pirate."}
+    assert all(line["output"]["shared"] for line in lines)
+
+
+def test_a_program_left_with_a_predictor_without_an_lm_exits_2_naming_it(tmp_path: Path, capsys: Any) -> None:
+    program = tmp_path / "late.py"
+    program.write_text(
+        "import dspy\nimport sharedlm\n\n"
+        "class P(sharedlm.SharedLMModule):\n"
+        "    def __init__(self, shared_lm):\n"
+        "        super().__init__(shared_lm)\n"
+        "        self.answer = dspy.Predict('question -> answer')\n\n"
+        "    async def aforward(self, question):\n"
+        "        return {}\n\n"
+        "def make(shared_lm):\n"
+        "    program = P(shared_lm)\n"
+        "    program.late = dspy.Predict('a -> b')  # added after construction: never bound\n"
+        "    return program\n")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(f"{program}:make", "--input", source, "--output", out)
+
+    assert code == 2
+    assert not out.exists()
+    assert "has predictors without an LM (late)" in capsys.readouterr().err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,66 @@ def test_run_many_shows_progress_on_stderr_and_nothing_on_stdout(capsys: pytest.
     captured = capsys.readouterr()
     assert "1/1 rows" in captured.err
     assert captured.out == ""
+
+
+def _dspy_fixture(name: str) -> Any:
+    from sharedlm.runner._program import load_program_target
+
+    return load_program_target(f"{Path(__file__).parent / 'fixtures' / 'dspy_programs.py'}:{name}")
+
+
+@pytest.fixture
+def offline_shared_lm() -> None:
+    import sharedlm
+
+    # Nothing listens there: the fixture programs below never call the LM.
+    sharedlm.configure(model="openai/sim-model", api_key="k", api_base="http://127.0.0.1:9/v1")
+
+
+def _saved_state(path: Path) -> Path:
+    program = _dspy_fixture("NoCall")()
+    program.answer.signature = program.answer.signature.with_instructions("Answer like a pirate.")
+    program.save(str(path))
+    return path
+
+
+@pytest.mark.usefixtures("offline_shared_lm")
+def test_run_many_builds_a_plain_dspy_module_class_on_the_shared_lm() -> None:
+    results = run_many(_dspy_fixture("NoCall"), [{"question": "a"}])
+
+    assert results[0].output is not None
+    assert results[0].output["shared"] is True
+
+
+@pytest.mark.usefixtures("offline_shared_lm")
+def test_run_many_calls_a_factory_function() -> None:
+    results = run_many(_dspy_fixture("make_with_shared_lm"), [{"question": "a"}])
+
+    assert results[0].output == {"answer": "A", "instructions": "Answer the question.", "shared": True,
+                                 "model": "openai/sim-model"}
+
+
+@pytest.mark.usefixtures("offline_shared_lm")
+def test_run_many_loads_a_saved_state_before_the_first_row(tmp_path: Path) -> None:
+    results = run_many(_dspy_fixture("NoCall"), [{"question": "a"}], load=_saved_state(tmp_path / "state.json"))
+
+    assert results[0].output is not None
+    assert results[0].output["instructions"] == "Answer like a pirate."
+
+
+def test_run_many_with_a_missing_load_file_raises_naming_load(tmp_path: Path) -> None:
+    from sharedlm._errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^load= .*nope\.json' does not exist"):
+        run_many(Upper(), [{"text": "a"}], load=tmp_path / "nope.json")
+
+
+@pytest.mark.usefixtures("offline_shared_lm")
+async def test_arun_many_loads_a_saved_state_before_the_first_row(tmp_path: Path) -> None:
+    from sharedlm.runner import arun_many
+
+    rows = arun_many(_dspy_fixture("NoCall"), [{"question": "a"}], load=_saved_state(tmp_path / "state.json"))
+    results = [result async for result in rows]
+
+    assert results[0].output is not None
+    assert results[0].output["instructions"] == "Answer like a pirate."

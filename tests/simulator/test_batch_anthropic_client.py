@@ -96,3 +96,19 @@ async def test_results_of_a_batch_still_in_progress_are_refused() -> None:
         created = await client.messages.batches.create(requests=[_request("a")])
         with pytest.raises(anthropic.AnthropicError, match="results_url"):
             await client.messages.batches.results(created.id)
+
+
+async def test_listing_batches_pages_through_them_newest_first() -> None:
+    async with Simulator() as sim, _client(sim) as client:
+        created = [(await client.messages.batches.create(requests=[_request(f"r{i}")])).id for i in range(5)]
+        first = await client.messages.batches.list(limit=2)
+        listed = [batch.id async for batch in await client.messages.batches.list(limit=2)]
+    assert [b.id for b in first.data] == created[::-1][:2]
+    assert first.has_more
+    assert listed == created[::-1]
+
+
+async def test_a_listing_limit_above_1000_is_refused() -> None:
+    async with Simulator() as sim, _client(sim) as client:
+        with pytest.raises(anthropic.BadRequestError, match="limit"):
+            await client.messages.batches.list(limit=1001)

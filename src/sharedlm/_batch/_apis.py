@@ -12,7 +12,9 @@ results) for the next batch.
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +30,12 @@ Send = Callable[[str, str, list[tuple[str, str]], bytes], Awaitable[tuple[int, b
 _RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 _DROPPED_HEADERS = frozenset({"content-type", "content-length", "accept", "accept-encoding", "transfer-encoding"})
 _JSON_HEADER = ("Content-Type", "application/json")
+# Finding a batch whose id was never written down (Anthropic, by time): the provider's clock may be this far behind
+# ours, and a creation (with its retries) is over this long after the journal wrote the batch down.
+CLOCK_SKEW_S = 300.0
+CREATE_WINDOW_S = 3600.0
+# Pages of 100 batches looked through at most.
+_MAX_LIST_PAGES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,16 @@ class Poll:
     status: str
     failure: str | None = None
     outcomes: dict[str, Outcome] | None = None
+
+
+def _epoch(value: Any) -> float | None:
+    """An RFC 3339 time (``2024-08-20T18:37:24.100435Z``) as epoch seconds, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def _answer_or_retry(status: int, body: Any, what: str) -> Outcome:
@@ -94,6 +112,23 @@ def _checked(status: int, answer: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True, slots=True)
+class Sought:
+    """A batch a run may have created without learning its id, as its journal describes it.
+
+    Args:
+        label: The label it was submitted with (OpenAI metadata, Gemini display name).
+        custom_ids: Its lines' ids; unique to the run that made them.
+        not_before: Wall-clock seconds (epoch) when it was written down, before its request left; None if unknown.
+        known: Batch ids the journal already holds, never the one sought.
+    """
+
+    label: str
+    custom_ids: frozenset[str]
+    not_before: float | None = None
+    known: frozenset[str] = frozenset()
+
+
 class BatchRequestRefused(UsageError):
     """The provider refused a batch-management request (bad credentials, a batch API not enabled, ...)."""
 
@@ -104,6 +139,9 @@ class BatchApi:
     name = "base"
     max_requests = 1
     max_bytes = 1
+    # Whether :meth:`find` names the sought batch for sure (by its label); else its candidates must be confirmed by
+    # their results' custom_ids once they end.
+    labelled = True
 
     def line_size(self, custom_id: str, body: bytes) -> int:
         """The bytes one line adds to a batch."""
@@ -118,9 +156,10 @@ class BatchApi:
         """Look at a batch; once it has ended, fetch every line's outcome."""
         raise NotImplementedError
 
-    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], label: str) -> str | None:
-        """The id of a recent batch submitted with ``label``, or None (also when the API cannot tell)."""
-        return None
+    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], sought: Sought) -> list[str]:
+        """Ids of recent batches that may be ``sought``: the one batch with its label when :attr:`labelled`, else
+        candidates to confirm; empty when there is none."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +233,13 @@ class OpenAIBatches(BatchApi):
                     outcomes[str(item.get("custom_id"))] = self._outcome(item)
         return Poll(True, status, outcomes=outcomes)
 
-    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], label: str) -> str | None:
+    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], sought: Sought) -> list[str]:
         listing = await _json_call(send, "GET", f"{target.base_url}/batches?limit=100", headers, None,
                                    "the batch listing")
         for batch in listing.get("data") or []:
-            if (batch.get("metadata") or {}).get("sharedlm_batch") == label:
-                return str(batch["id"])
-        return None
+            if (batch.get("metadata") or {}).get("sharedlm_batch") == sought.label:
+                return [str(batch["id"])]
+        return []
 
     @staticmethod
     def _outcome(item: dict[str, Any]) -> Outcome:
@@ -217,6 +256,7 @@ class AnthropicBatches(BatchApi):
     name = "anthropic"
     max_requests = 100_000
     max_bytes = 256 * 1024 * 1024
+    labelled = False
 
     async def submit(self, send: Send, target: Target, headers: list[tuple[str, str]],
                      lines: Sequence[tuple[str, bytes]], label: str) -> str:
@@ -243,6 +283,36 @@ class AnthropicBatches(BatchApi):
                 item = json.loads(raw)
                 outcomes[str(item.get("custom_id"))] = self._outcome(item.get("result") or {})
         return Poll(True, status, outcomes=outcomes)
+
+    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], sought: Sought) -> list[str]:
+        """Batches that may be ``sought``: Message Batches carry no label, so the candidates are those created from
+        shortly before the journal wrote the batch down to an hour after, with as many requests, not already in the
+        journal; closest in time first. Which one (if any) is the run's shows only in its results' ``custom_id``
+        values, so the caller confirms a candidate once it has ended (:attr:`labelled` is False)."""
+        low, high = -math.inf, math.inf
+        if sought.not_before is not None:
+            low, high = sought.not_before - CLOCK_SKEW_S, sought.not_before + CREATE_WINDOW_S
+        found: list[tuple[float, str]] = []
+        after: str | None = None
+        for _ in range(_MAX_LIST_PAGES):
+            query = "limit=100" + (f"&after_id={urllib.parse.quote(after, safe='')}" if after else "")
+            page = await _json_call(send, "GET", f"{target.base_url}/messages/batches?{query}", headers, None,
+                                    "the batch listing")
+            data = [b for b in page.get("data") or [] if isinstance(b, dict) and b.get("id")]
+            for batch in data:  # newest first
+                created = _epoch(batch.get("created_at"))
+                if created is None or created > high or str(batch["id"]) in sought.known:
+                    continue
+                if created < low:
+                    return [batch_id for _, batch_id in sorted(found)]
+                counts = batch.get("request_counts") or {}
+                total = sum(v for v in counts.values() if isinstance(v, int) and not isinstance(v, bool))
+                if total == len(sought.custom_ids):
+                    found.append((abs(created - (sought.not_before or created)), str(batch["id"])))
+            if not page.get("has_more") or not data:
+                break
+            after = str(page.get("last_id") or data[-1]["id"])
+        return [batch_id for _, batch_id in sorted(found)]
 
     @staticmethod
     def _outcome(result: dict[str, Any]) -> Outcome:
@@ -300,13 +370,13 @@ class GeminiBatches(BatchApi):
                 outcomes[key] = _answer_or_retry(status if 400 <= status < 600 else 500, {"error": error}, "the line")
         return Poll(True, state, outcomes=outcomes)
 
-    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], label: str) -> str | None:
+    async def find(self, send: Send, target: Target, headers: list[tuple[str, str]], sought: Sought) -> list[str]:
         listing = await _json_call(send, "GET", f"{target.base_url}/batches?pageSize=100", headers, None,
                                    "the batch listing")
         for operation in listing.get("operations") or []:
-            if (operation.get("metadata") or {}).get("displayName") == label:
-                return str(operation["name"])
-        return None
+            if (operation.get("metadata") or {}).get("displayName") == sought.label:
+                return [str(operation["name"])]
+        return []
 
 
 OPENAI_BATCHES = OpenAIBatches()
@@ -350,5 +420,5 @@ def target_of(method: str, url: str, body: bytes) -> Target | None:
     return Target(api, base, named if isinstance(named, str) else "")
 
 
-__all__ = ["ANTHROPIC_BATCHES", "GEMINI_BATCHES", "OPENAI_BATCHES", "BatchApi", "BatchRequestRefused", "Outcome",
-           "Poll", "Send", "Target", "control_headers", "target_of"]
+__all__ = ["ANTHROPIC_BATCHES", "CLOCK_SKEW_S", "CREATE_WINDOW_S", "GEMINI_BATCHES", "OPENAI_BATCHES", "BatchApi",
+           "BatchRequestRefused", "Outcome", "Poll", "Send", "Sought", "Target", "control_headers", "target_of"]

@@ -6,13 +6,15 @@ to. The file is rewritten whole (to a temporary file, flushed to disk, then rena
 killed at any moment leaves either the previous journal or the new one, never half of one. It holds no
 credentials: a run that reattaches polls with the credentials of the calls that claim the lines.
 
-The order is what makes it safe: a batch is written down (state ``submitting``) before its request leaves, and
-its id is written as soon as the provider answers. A run that finds a batch with an id reattaches to it; lines of a
-batch that never got an id are submitted again unless the provider turns out to hold it (the one window: killed
-between the provider's answer and
-the write that follows it. For that window a run that reattaches looks the batch up by the journal's label among
-the provider's recent batches (OpenAI: ``metadata.sharedlm_batch``; Gemini: ``displayName``); Anthropic's batches
-carry no label, so such lines of an Anthropic batch are submitted again.
+The order is what makes it safe: a batch is written down (state ``submitting``, with the wall-clock time) before
+its request leaves, and its id is written as soon as the provider answers. A run that finds a batch with an id
+reattaches to it. A batch that never got an id may still have been created (the one window: killed between the
+provider's answer and the write that follows it), so a run that reattaches looks for it among the provider's
+recent batches before submitting its lines again: by the journal's label where the API keeps one (OpenAI:
+``metadata.sharedlm_batch``; Gemini: ``displayName``); Anthropic's batches carry no label, so there the
+candidates are the batches created around the time written down with as many requests, and a candidate is taken
+only once its results carry the journal's ``custom_id`` values (unique to this run), see
+:meth:`sharedlm._batch._apis.AnthropicBatches.find`.
 """
 
 from __future__ import annotations
@@ -54,18 +56,22 @@ class JournalBatch:
     state: str = SUBMITTING
     batch_id: str | None = None
     lines: dict[str, JournalLine] = field(default_factory=dict)
+    # Wall-clock seconds (epoch) when the batch was written down, before its request left; None in old journals.
+    submitting_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, "api": self.api, "base_url": self.base_url, "model": self.model,
-                "state": self.state, "batch_id": self.batch_id,
+                "state": self.state, "batch_id": self.batch_id, "submitting_at": self.submitting_at,
                 "lines": {custom_id: line.as_dict() for custom_id, line in self.lines.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalBatch:
         lines = {str(c): JournalLine(str(x["digest"]), x.get("row"), x.get("call"))
                  for c, x in (data.get("lines") or {}).items()}
+        at = data.get("submitting_at")
         return cls(str(data["label"]), str(data["api"]), str(data["base_url"]), str(data["model"]),
-                   str(data.get("state") or SUBMITTING), data.get("batch_id"), lines)
+                   str(data.get("state") or SUBMITTING), data.get("batch_id"), lines,
+                   float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None)
 
 
 class Journal:

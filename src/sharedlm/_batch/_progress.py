@@ -37,6 +37,14 @@ class BatchProgress:
         return (f"batches: {self.batches_submitted} submitted, {self.batches_in_progress} in progress, "
                 f"{self.batches_done} done; {self.calls_waiting} calls waiting")
 
+    def summary(self) -> str:
+        """The end-of-run line: batches and what became of their lines."""
+        failed = f" ({self.batches_failed:,} failed whole)" if self.batches_failed else ""
+        online = f", {self.lines_sent_online:,} sent online" if self.lines_sent_online else ""
+        return (f"batches: {self.batches_submitted:,} submitted, {self.batches_done:,} done{failed}; lines: "
+                f"{self.lines_submitted:,} submitted, {self.lines_reattached:,} reattached, {self.lines_retried:,} "
+                f"retried{online}, {self.lines_failed:,} failed")
+
     def changed(self) -> None:
         """Wake whoever waits in :meth:`wait_until`."""
         waiters, self._waiters = self._waiters, []

@@ -13,16 +13,22 @@ batches per call. Each call's answer is applied once; answers for lines nobody w
 management requests (uploads, creations, polls, downloads) go over the ``online`` transport underneath.
 
 A run that finds a journal reattaches: a new call whose body matches a journaled line of a submitted batch waits
-for that line's answer instead of being submitted again, so a run killed after submitting never pays twice.
+for that line's answer instead of being submitted again, so a run killed after submitting never pays twice. A
+journaled batch without an id (the run stopped while submitting it), and a creation whose answer was lost, are
+looked for at the provider before their lines go again (:meth:`BatchTransport._find`): by label, or, for
+Anthropic, among same-sized recent batches, taken only once their results carry the batch's custom_ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
 import itertools
+import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,8 +40,10 @@ from sharedlm._batch._apis import (
     GEMINI_BATCHES,
     OPENAI_BATCHES,
     BatchApi,
+    BatchRequestRefused,
     Outcome,
     Poll,
+    Sought,
     Target,
     control_headers,
     target_of,
@@ -47,10 +55,13 @@ from sharedlm._batch._queue import BatchQueue, WaitingCall
 from sharedlm._errors import ProviderUnavailableError, RetriesExhaustedError, RetryableError
 from sharedlm._transport import CURRENT_ATTEMPT
 
+logger = logging.getLogger("sharedlm")
 T = TypeVar("T")
 _APIS: dict[str, BatchApi] = {api.name: api for api in (OPENAI_BATCHES, ANTHROPIC_BATCHES, GEMINI_BATCHES)}
 # Tries of one batch-management request (upload, create, poll) that meets a transient failure.
 _CONTROL_TRIES = 6
+# The shortest wait between two polls after the first (unless poll_max is shorter).
+_MIN_BACKOFF_S = 0.5
 
 
 @dataclass(slots=True)
@@ -249,25 +260,77 @@ class BatchTransport:
         """A journaled batch a run was submitting when it stopped: find it at the provider, or submit it again."""
         target, record = batch.target, batch.record
         try:
-            found = await self._control(lambda: target.api.find(self._send, target, headers, record.label))
+            found = await self._find(batch, headers)
         except Exception as exc:
             self._fail(batch, exc)
             return
-        if found is not None:
+        if isinstance(found, str):
             record.batch_id = found
             record.state = SUBMITTED
             self.journal.save()
             await self._watch(batch, headers)
             return
+        if found is not None:  # an unlabelled candidate proved to be this batch, and has ended
+            record.state = ENDED
+            self.journal.save()
+            self._ended(batch, found)
+            return
+        logger.warning("batch %s (%d lines for %s) was being submitted when an earlier run stopped and was not found "
+                       "among the provider's recent %s batches: its lines are submitted again",
+                       record.label, len(record.lines), target.model or target.base_url, target.api.name)
         record.state = ENDED  # never created: its lines go into a new batch as their calls come
         self.journal.save()
         self._ended(batch, Poll(True, "never submitted", failure="the batch was never submitted"))
+
+    async def _find(self, batch: _Batch, headers: list[tuple[str, str]]) -> str | Poll | None:
+        """Find ``batch`` at the provider when its id was never learned: its id (found by label), the ended poll of
+        the candidate whose results carry its custom_ids (APIs without labels), or None when it was never created.
+        """
+        target, record = batch.target, batch.record
+        known = frozenset(b.batch_id for b in self.journal.batches.values() if b.batch_id)
+        sought = Sought(record.label, frozenset(record.lines), record.submitting_at, known)
+        try:
+            candidates = await self._control(lambda: target.api.find(self._send, target, headers, sought))
+        except BatchRequestRefused as exc:
+            # Without the listing the batch cannot be looked for: this is the one case that may pay twice.
+            logger.warning("cannot look for batch %s at the provider (%s); its %d lines are submitted again, and if "
+                           "the provider did create it (its answer lost, or a run stopped before writing its id) they "
+                           "are paid twice", record.label, exc, len(record.lines))
+            return None
+        if not candidates:
+            return None
+        if target.api.labelled:
+            return candidates[0]
+        return await self._confirm(batch, candidates, headers)
+
+    async def _confirm(self, batch: _Batch, candidates: list[str], headers: list[tuple[str, str]]) -> Poll | None:
+        """Watch unlabelled candidates until one ends with results for ``batch``'s custom_ids (it is the batch: its
+        id is recorded and its poll returned) or every one has ended without them (None: never created).
+
+        A candidate that is another client's batch is only polled, never applied: its custom_ids are not this run's.
+        """
+        target, record = batch.target, batch.record
+        pending = list(candidates)
+        delay = self.options.poll_initial
+        while pending:
+            for candidate in list(pending):
+                poll = await self._control(functools.partial(target.api.poll, self._send, target, headers, candidate))
+                if not poll.ended:
+                    continue
+                pending.remove(candidate)
+                if poll.outcomes and any(custom_id in poll.outcomes for custom_id in record.lines):
+                    record.batch_id = candidate
+                    return poll
+            if pending:
+                await asyncio.sleep(delay)
+                delay = self._backoff(delay)
+        return None
 
     # --- batches ----------------------------------------------------------------------------------------------
 
     def _launch(self, target: Target, calls: list[WaitingCall]) -> None:
         label = f"slm{self._run}n{next(self._serial)}"
-        record = JournalBatch(label, target.api.name, target.base_url, target.model)
+        record = JournalBatch(label, target.api.name, target.base_url, target.model, submitting_at=time.time())
         batch = _Batch(record, target)
         for index, call in enumerate(calls):
             custom_id = f"{label}-{index}"
@@ -286,39 +349,45 @@ class BatchTransport:
         return task
 
     async def _submit_and_watch(self, batch: _Batch, headers: list[tuple[str, str]]) -> None:
-        target, record = batch.target, batch.record
+        record = batch.record
         lines = [(custom_id, call.body) for custom_id, call in batch.calls.items()]
         try:
-            batch_id = await self._submit(target, headers, lines, record.label)
+            submitted = await self._submit(batch, headers, lines)
         except Exception as exc:
             self._fail(batch, exc)
             return
-        record.batch_id = batch_id
-        record.state = SUBMITTED
+        if isinstance(submitted, str):
+            record.batch_id = submitted
+        record.state = SUBMITTED if isinstance(submitted, str) else ENDED
         self.journal.save()
         progress = self.progress
         progress.batches_submitted += 1
         progress.lines_submitted += len(lines)
         progress.changed()
-        await self._watch(batch, headers)
+        if isinstance(submitted, str):
+            await self._watch(batch, headers)
+        else:
+            self._ended(batch, submitted)
 
-    async def _submit(self, target: Target, headers: list[tuple[str, str]], lines: list[tuple[str, bytes]],
-                      label: str) -> str:
-        """Submit one batch; after a transient failure, look for it by its label before submitting it again.
+    async def _submit(self, batch: _Batch, headers: list[tuple[str, str]],
+                      lines: list[tuple[str, bytes]]) -> str | Poll:
+        """Submit one batch: its id, or (an answer was lost, see below) the ended poll of the batch found instead.
 
-        A failure may hide a batch the provider did create (the answer was lost), and submitting again would pay
-        twice; APIs that cannot look a batch up by label (Anthropic) are submitted again.
+        A transient failure may hide a batch the provider did create (the answer was lost), and submitting again
+        would pay twice; so before each new try the batch is looked for (:meth:`_find`), by label or, for APIs
+        without labels, among candidates confirmed by their results.
         """
+        target = batch.target
         delay = max(self.options.poll_initial, 0.0)
         for attempt in range(1, _CONTROL_TRIES + 1):
             try:
-                return await target.api.submit(self._send, target, headers, lines, label)
+                return await target.api.submit(self._send, target, headers, lines, batch.record.label)
             except (RetryableError, OSError):
                 if attempt == _CONTROL_TRIES:
                     raise
             await asyncio.sleep(delay)
-            delay = min(max(delay * 2, 0.5), self.options.poll_max)
-            found = await self._control(lambda: target.api.find(self._send, target, headers, label))
+            delay = self._backoff(delay)
+            found = await self._find(batch, headers)
             if found is not None:
                 return found
         raise AssertionError("unreachable")
@@ -334,7 +403,7 @@ class BatchTransport:
                 poll = await self._control(lambda: target.api.poll(self._send, target, headers, batch_id))
                 if poll.ended:
                     break
-                delay = min(delay * 2, self.options.poll_max)
+                delay = self._backoff(delay)
         except Exception as exc:
             self._fail(batch, exc)
             return
@@ -417,8 +486,13 @@ class BatchTransport:
                 if attempt == _CONTROL_TRIES:
                     raise
             await asyncio.sleep(delay)
-            delay = min(max(delay * 2, 0.5), self.options.poll_max)
+            delay = self._backoff(delay)
         raise AssertionError("unreachable")
+
+    def _backoff(self, delay: float) -> float:
+        """The wait after ``delay``: doubled, at least half a second (a first poll at once must not become a busy
+        loop), at most ``poll_max``."""
+        return min(max(delay * 2, _MIN_BACKOFF_S), self.options.poll_max)
 
     async def _send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
         async with self.online.stream(_ControlRequest(method, url, headers, body)) as response:

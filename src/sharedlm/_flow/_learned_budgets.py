@@ -79,8 +79,27 @@ class LearnedBudgets:
                 changed = self._observe(kind, reading) or changed
         return changed
 
+    def adopt(self, kind: str, per_minute: float) -> bool:
+        """Take the account's limit per minute that another process learned (published through a shared budget).
+
+        The same rules as a limit read from headers apply (the configured budget bounds it, small moves are
+        ignored); nothing is booked for the window's earlier sends: the shared budget counts them.
+
+        Args:
+            kind: ``requests`` or ``tokens``.
+            per_minute: The account's limit per minute.
+
+        Returns:
+            Whether a budget was created or resized.
+        """
+        if kind not in self.learned or not per_minute > 0:
+            return False
+        return self._learn(kind, float(per_minute), None)
+
     def _observe(self, kind: str, reading: LimitReading) -> bool:
-        learned = reading.per_minute
+        return self._learn(kind, reading.per_minute, reading)
+
+    def _learn(self, kind: str, learned: float, reading: LimitReading | None) -> bool:
         with self._lock:
             before = self.learned[kind]
             if before is not None and abs(learned - before) <= RESIZE_TOLERANCE * before:
@@ -91,7 +110,7 @@ class LearnedBudgets:
             budget: RateBudget | None = getattr(self, kind)
             if budget is None:
                 budget = RateBudget(per_minute=target, clock=self._clock, name=kind, window_seconds=self._window)
-                if reading.remaining is not None:
+                if reading is not None and reading.remaining is not None:
                     # What the provider already counted in its window, in this budget's per-minute units.
                     used = (reading.limit - reading.remaining) * (learned / reading.limit) * self._share
                     if used > 0:

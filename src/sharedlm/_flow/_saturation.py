@@ -29,6 +29,15 @@ answers of a slow provider then open the window at once instead of a round trip 
   ``hold_s``. So the CPU ceiling never throttles a slow provider (issue 14: 3,000 workflows at 20 s latency
   were held at 128, then 1,024, for a round trip each).
 
+*Busy* means runnable: on a CPU, or ready to run and waiting for one. :func:`busy_clock` reads both from the
+kernel (Linux ``/proc/thread-self/schedstat``: CPU time plus run-queue wait) and falls back to the thread's CPU time
+elsewhere. CPU time alone calls a loop idle while it waits for a CPU other processes hold: on a loaded 2-core machine
+(load average 5) a loop formatting 3,000 prompts without a pause measured under 0.7 CPU seconds per wall second, so
+a round read "CPU to spare" and the ceiling grew 8x to 1,024 and then 2,000 in flight at zero latency (where 16 do
+as well), and garbage collection over 2,000 live calls then took 4.6 s of a 10 s run. A loop that waits for a CPU
+gains nothing from more requests in flight either. (This is the distinction Linux's PSI, pressure stall
+information, makes between a task that is idle and one that is runnable but stalled.)
+
 The ceiling starts at the adaptive limit's starting point, so it grows past it only once a round showed the
 process had CPU to spare: a burst of calls that keeps the loop busy from the start never opens thousands of
 connections first and backs off later. The first round starts at the first admitted call.
@@ -39,6 +48,7 @@ The engine calls this from several threads (one event loop each); a ``threading.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +67,55 @@ DEFAULT_STEP = 0.5
 # back well within it, even from a loaded provider (a simulator sharing 2 busy cores took 0.3 s to refuse a first
 # burst), and a loop that just wrote a burst of requests late is not mistaken for a slow provider.
 DEFAULT_MIN_STALL_S = 0.5
+# The calling thread's scheduler statistics: nanoseconds on a CPU, nanoseconds runnable but waiting for one, slices.
+SCHEDSTAT_PATH = "/proc/thread-self/schedstat"
+
+
+class _SchedStat:
+    """One thread's open ``schedstat`` file (a pread costs about 2 µs; opening it each time, 20 µs)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        try:
+            self.fd = os.open(SCHEDSTAT_PATH, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.fd = -1
+
+    def runnable_s(self) -> float | None:
+        """Seconds this thread ran or waited to run, or None when the kernel does not say (then never again)."""
+        if self.fd < 0:
+            return None
+        try:
+            fields = os.pread(self.fd, 96, 0).split()
+            return (int(fields[0]) + int(fields[1])) / 1e9
+        except (OSError, ValueError, IndexError):
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:  # the thread ended and its threading.local went with it
+        self.close()
+
+
+_per_thread = threading.local()
+
+
+def busy_clock() -> float:
+    """Seconds the calling thread was runnable: on a CPU or waiting for one (``time.thread_time()`` off Linux).
+
+    Only differences of this clock mean anything, and only on one thread. Should the kernel's figure go missing
+    mid-run, the thread falls back to CPU time for good; the one interval that spans the switch reads as idle.
+    """
+    stat: _SchedStat | None = getattr(_per_thread, "stat", None)
+    if stat is None:
+        stat = _per_thread.stat = _SchedStat()
+    runnable = stat.runnable_s()
+    return time.thread_time() if runnable is None else runnable
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -105,7 +164,7 @@ class SaturationCeiling:
         cap: The highest the ceiling may go.
         floor: The lowest a step down may take it.
         clock: Monotonic wall-clock seconds.
-        cpu_clock: CPU seconds the calling thread has used (``time.thread_time``).
+        cpu_clock: Seconds the calling thread was busy (:func:`busy_clock`: on a CPU or waiting for one).
         thread_id: Which thread is calling (``threading.get_ident``); each has its own rounds.
         busy_threshold: CPU seconds per wall second from which a round counts as saturated.
         min_round_s: The shortest round, in seconds (a garbage collection pause alone can take 100 ms).
@@ -118,7 +177,7 @@ class SaturationCeiling:
 
     def __init__(self, *, initial: int, cap: int, floor: int = DEFAULT_SATURATED_FLOOR,
                  clock: Callable[[], float] = time.monotonic,
-                 cpu_clock: Callable[[], float] = time.thread_time,
+                 cpu_clock: Callable[[], float] = busy_clock,
                  thread_id: Callable[[], int] = threading.get_ident,
                  busy_threshold: float = DEFAULT_BUSY_THRESHOLD, min_round_s: float = DEFAULT_MIN_ROUND_S,
                  min_round_calls: int = DEFAULT_MIN_ROUND_CALLS, hold_s: float = DEFAULT_HOLD_S,
@@ -310,6 +369,8 @@ __all__ = [
     "DEFAULT_BUSY_THRESHOLD",
     "DEFAULT_MIN_STALL_S",
     "DEFAULT_SATURATED_FLOOR",
+    "SCHEDSTAT_PATH",
     "SaturationCeiling",
     "SaturationSnapshot",
+    "busy_clock",
 ]

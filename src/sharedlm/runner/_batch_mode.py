@@ -2,21 +2,28 @@
 
 :func:`batch_mode` turns it on for the rows of one ``run_many`` or ``sharedlm run`` and off again at the end; on
 the way it checks that the provider has a batch API (a usage error before anything is sent) and, when asked,
-reports batches submitted, in progress and done and calls waiting. Rows run as usual: each of their LM calls waits
-on a batch instead of a socket (:mod:`sharedlm._batch`), and calls the DSPy cache answers never reach one.
+reports at the end the batches submitted and done and what the batch run's tokens cost at batch prices beside
+the online price. While the run lasts the progress display shows the batches (submitted, in progress, done) and
+the calls waiting (:mod:`sharedlm.runner._progress`). Rows run as usual: each of their LM calls waits on a batch
+instead of a socket (:mod:`sharedlm._batch`), and calls the DSPy cache answers never reach one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sharedlm._batch import BatchOptions, BatchTransport
+from sharedlm._pricing import ModelPrice
 
-# Seconds between two progress reports of the batches (a report is only printed when something changed).
+# Seconds between two progress reports of the batches when asked for (a report is only printed when something
+# changed); the run's progress display shows them by default.
 REPORT_EVERY_S = 5.0
 
 
@@ -31,63 +38,102 @@ def say(line: str) -> None:
 
 
 def check_batch_provider() -> None:
-    """Refuse batch mode before anything is sent when the shared LM's provider has no batch API.
+    """Refuse batch mode before anything is sent when a shared LM's provider has no batch API.
+
+    Every model the process has built is checked (a program bound to several models), the default first.
 
     Raises:
         UsageError: Naming the model and the providers batch mode supports.
     """
-    from sharedlm._singleton import shared_engines
+    from sharedlm._singleton import all_engines, shared_engines
 
     shared_engines()[1].check_batch()
+    for engine in all_engines():
+        engine.check_batch()
+
+
+def journal_for_model(journal: Path | None, model: str) -> Path | None:
+    """The journal of another model's batches beside ``journal``: ``out.jsonl.batches.<model>.json``."""
+    if journal is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model)
+    stem = journal.name[:-len(".json")] if journal.name.endswith(".json") else journal.name
+    return journal.with_name(f"{stem}.{slug}.json")
 
 
 @contextlib.asynccontextmanager
 async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | None = None,
-                     every: float = REPORT_EVERY_S) -> AsyncIterator[BatchTransport]:
+                     every: float | None = None) -> AsyncIterator[BatchTransport]:
     """Answer every call of the shared LM from provider batches inside the block.
 
     Args:
         options: Linger, limits, polling, retries and the journal.
-        report: Called with a progress line (batches submitted, in progress, done; calls waiting) when it changes.
-        every: Seconds between two progress lines.
+        report: Called at the end with the batches' final state and the cost at batch beside online prices.
+        every: Also call ``report`` with the batches' state every this many seconds while it changes (the run's
+            progress display shows it already; e.g. :data:`REPORT_EVERY_S` for callers without one).
+
+    Every other model the process has built (a program bound to several shared LMs) answers from batches too,
+    each with its own journal beside the default's (:func:`journal_for_model`); the transport yielded is the
+    default model's.
 
     Raises:
-        UsageError: When the shared LM's provider has no batch API.
+        UsageError: When a shared LM's provider has no batch API (before any engine leaves online mode).
     """
-    from sharedlm._singleton import shared_engines
+    from sharedlm._singleton import all_engines, shared_engines
 
     _sync_engine, engine = shared_engines()
+    others = [other for other in all_engines() if other is not engine]
+    for other in others:
+        other.check_batch()
     transport = engine.use_batch(options)
+    extra = [other.use_batch(replace(options, journal=journal_for_model(options.journal, other.settings.model)))
+             for other in others]
     before = engine.stats()
-    reporter = asyncio.create_task(_report(transport, report, every)) if report is not None else None
+    tasks = []
+    if report is not None and every is not None:
+        tasks.append(asyncio.create_task(_report(transport, report, every)))
+    # The run's own price (a --price) is on the engine only while its rows run: note it once a batch is out.
+    prices: list[ModelPrice | None] = []
+    if report is not None:
+        tasks.append(asyncio.create_task(_note_price(transport, engine, prices)))
     try:
         yield transport
     finally:
-        if reporter is not None:
-            reporter.cancel()
-            await asyncio.gather(reporter, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await transport.aclose()
         engine.use_online()
+        for other, other_transport in zip(others, extra, strict=True):
+            await other_transport.aclose()
+            other.use_online()
         if report is not None:
-            report(transport.progress.describe())
+            report(transport.progress.summary())
             after = engine.stats()
+            price = prices[0] if prices and prices[0] is not None else engine.costing.price
             line = cost_line(engine.settings.model, after.prompt_tokens - before.prompt_tokens,
-                             after.completion_tokens - before.completion_tokens)
+                             after.completion_tokens - before.completion_tokens, price=price)
             if line:
                 report(line)
 
 
-def cost_line(model: str, prompt_tokens: int, completion_tokens: int) -> str | None:
+async def _note_price(transport: BatchTransport, engine: Any, prices: list[ModelPrice | None]) -> None:
+    await transport.progress.wait_until(lambda progress: progress.batches_submitted > 0)
+    prices.append(engine.costing.price)
+
+
+def cost_line(model: str, prompt_tokens: int, completion_tokens: int, *, price: ModelPrice | None = None) -> str | None:
     """What the batch run's tokens cost at batch prices beside the online price, or None when unpriced.
 
     Args:
         model: The shared LM's model string.
         prompt_tokens: Prompt tokens of the calls answered from batches.
         completion_tokens: Their completion tokens.
+        price: The price the run uses (a ``--price``); the model's bundled price when None.
     """
     from sharedlm._pricing import model_price
 
-    price = model_price(model)
+    price = price if price is not None else model_price(model)
     if price is None or not (prompt_tokens or completion_tokens):
         return None
     online = price.cost(prompt_tokens, completion_tokens)
@@ -109,4 +155,5 @@ async def _report(transport: BatchTransport, report: Callable[[str], None], ever
         await asyncio.sleep(every)
 
 
-__all__ = ["REPORT_EVERY_S", "batch_mode", "check_batch_provider", "cost_line", "journal_path_for", "say"]
+__all__ = ["REPORT_EVERY_S", "batch_mode", "check_batch_provider", "cost_line", "journal_for_model", "journal_path_for",
+           "say"]

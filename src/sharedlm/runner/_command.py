@@ -17,6 +17,15 @@ read as they are needed, so memory stays bounded by --concurrency. Each row's fi
 passed as keyword arguments to the program's async entry point (acall/aforward), or to its sync __call__ in a
 worker thread.
 
+PROGRAM is path/to/file.py:NAME or package.module:NAME, and NAME any DSPy program: a class (a
+sharedlm.SharedLMModule, or any class whose constructor takes shared_lm, is constructed with shared_lm=<the
+shared LM>; any other class, a plain dspy.Module included, with no arguments), a factory function (called with
+shared_lm= if it takes it, else with no arguments), or a program instance. A dspy.Module's predictors are bound
+to this process's shared LMs: one holding a plain dspy.LM to the shared LM for its model (dspy.LM("openai/gpt-4o")
+becomes the shared LM for openai/gpt-4o, keeping its sampling settings), one holding none to the default shared LM.
+--load STATE.json loads a state saved with program.save("STATE.json") (an optimizer's result) into the program
+before the first row; a missing file, or one saved from another program, is a usage error.
+
 The output is JSONL, one line per input row, in completion order (join on "id"):
   {"id": ..., "output": {...prediction fields...} | null, "error": null | {"type": ..., "message": ...},
    "attempts": 1, "latency_s": 0.41, "usage": {"prompt_tokens": ..., "completion_tokens": ...},
@@ -84,8 +93,12 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="run a DSPy program over every row of a file, resumably",
                                 description=RUN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("program", metavar="PROGRAM",
-                     help="path/to/file.py:ClassName or package.module:ClassName; the class is constructed "
-                          "with shared_lm=<the shared LM>")
+                     help="path/to/file.py:NAME or package.module:NAME: a program class (constructed with "
+                          "shared_lm=<the shared LM> if it takes it, else with no arguments), a factory function or "
+                          "a program instance; a dspy.Module's predictors are bound to the shared LM of their model")
+    run.add_argument("--load", type=Path, metavar="STATE.json",
+                     help="load a saved program state (what program.save('STATE.json') writes, e.g. after "
+                          "optimizing) into PROGRAM before the first row")
     run.add_argument("--input", "-i", required=True, type=Path, metavar="FILE", help="input .jsonl, .csv or .parquet")
     run.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="output .jsonl")
     run.add_argument("--id-field", default="id", metavar="NAME", help="the field holding each row's id (default: id)")
@@ -121,6 +134,10 @@ def register(subparsers: Any) -> None:
     run.add_argument("--ray-address", metavar="ADDRESS",
                      help="with --backend ray: the Ray cluster to join (host:port of its head, or auto); "
                           "default: start a local Ray on 127.0.0.1 for this run")
+    run.add_argument("--shared-budget", action="store_true",
+                     help="with --backend ray: one coordinator leases the job's in-flight cap to the workers in "
+                          "blocks that follow the rows, instead of a fixed 1/N share each (a lost worker's lease "
+                          "comes back after 10 s)")
     run.add_argument("--max-cost", type=real_number("a number of USD", low=0), metavar="USD",
                      help="hard spend cap in USD for this output (earlier runs included with --resume): stop "
                           "starting rows when the next may not fit, finish rows in flight, exit 3")
@@ -165,9 +182,10 @@ def _handle_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency, resume=args.resume, overwrite=args.overwrite, limit=args.limit,
         retries=args.retries, input_format=args.input_format, model=args.model, api_base=args.api_base,
         ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
-        backend=args.backend, workers=args.workers, ray_address=args.ray_address,
+        backend=args.backend, workers=args.workers, ray_address=args.ray_address, shared_budget=args.shared_budget,
         max_cost=args.max_cost, price=args.price, dry_run=args.dry_run, encoding=args.encoding,
         batch=args.batch, batch_linger=args.batch_linger, batch_poll=args.batch_poll,
+        load=args.load,
     ))
 
 

@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dspy
@@ -53,7 +54,7 @@ from sharedlm.runner._cost import NextRow, RunCost, run_cost
 from sharedlm.runner._defaults import MAX_RETRY_BACKOFF_S
 from sharedlm.runner._options import RowOptions, row_options
 from sharedlm.runner._outputs import output_dict, row_error, usage_from_tracker
-from sharedlm.runner._program import PreparedProgram, ProgramInputs, prepare_program
+from sharedlm.runner._program import PreparedProgram, ProgramInputs, build_program, prepare_program
 from sharedlm.runner._results import RowError, RowId, RowResult, TokenUsage, id_key
 from sharedlm.runner._source import SourceRow, close_rows, own_id, source_rows
 from sharedlm.runner._threads import DaemonThreadPool
@@ -447,6 +448,7 @@ async def arun_many(
     limit: int | None = None,
     max_cost: float | None = None,
     price: ModelPrice | str | None = None,
+    load: str | Path | None = None,
     options: RowOptions | None = None,
 ) -> AsyncIterator[RowResult]:
     """Run ``program`` on every row and yield each :class:`RowResult` as it completes (completion order).
@@ -457,8 +459,12 @@ async def arun_many(
     ``retries``) yields a result whose ``error`` says why. Closing the generator early cancels rows in flight.
 
     Args:
-        program: A program instance: a ``dspy.Module`` (its ``acall`` is used when it has an ``aforward``,
-            else its sync call runs in a worker thread), or any object with ``acall``/``aforward``/``__call__``.
+        program: Any DSPy program: an instance, a ``dspy.Module`` (its ``acall`` is used when it has an
+            ``aforward``, else its sync call runs in a worker thread) or any object with
+            ``acall``/``aforward``/``__call__``; a program class (constructed with ``shared_lm=`` when it is a
+            ``sharedlm.SharedLMModule`` or takes ``shared_lm``, else with no arguments); or a factory function (sync,
+            no required parameter but ``shared_lm``). A plain ``dspy.Module``'s predictors are bound in place: one
+            holding a plain ``dspy.LM`` to the shared LM for its model, one holding none to the default shared LM.
         rows: Dicts of field values, as an iterable or an async iterable.
         concurrency: The most rows in flight at once (default 200).
         id_field: The field holding a row's id (default ``"id"``); a row without it gets its 1-based position as id.
@@ -470,6 +476,8 @@ async def arun_many(
             is sent, and no row starts once the next one may not fit; the rows not started are not yielded.
         price: The shared model's price when DSPy's metadata has none (or to override it): a
             ``sharedlm._pricing.ModelPrice`` or ``"prompt=0.15,completion=0.6"`` (USD per million tokens).
+        load: A saved program state (the ``.json`` file ``program.save`` writes, e.g. after optimizing), loaded
+            into the program before the first row; its predictors are then bound to the shared LMs.
         options: All the row options as one :class:`~sharedlm.runner.RowOptions`; the keyword arguments above
             that are given override its fields.
 
@@ -479,7 +487,8 @@ async def arun_many(
     """
     options = row_options(options, concurrency=concurrency, id_field=id_field, retries=retries,
                           retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
-    runner = RowRunner(prepare_program(program), options, cost=run_cost(max_cost=max_cost, price=price))
+    prepared = prepare_program(build_program(program, load=load, load_option="load="))
+    runner = RowRunner(prepared, options, cost=run_cost(max_cost=max_cost, price=price))
     results = runner.results(source_rows(rows))
     try:
         async for result in results:

@@ -16,6 +16,11 @@ What is not here, and why:
   runs a sample of rows with these same options;
 - where rows run (``backend``, ``workers``, ``ray_address``) is the Ray plan's business
   (:class:`~sharedlm.runner._ray._runner.RayPlan`).
+- a saved program state (``load=``, ``--load STATE.json``) belongs to the program, not to its rows: it is checked
+  and loaded once, when the program is built and before the first row (:mod:`sharedlm.runner._saved_state`); a
+  Ray worker gets the loaded program (``run_many``) or loads the same file into the program it builds
+  (``sharedlm run``, :class:`~sharedlm.runner._ray._program.ProgramRecipe`); ``sharedlm run`` keeps it in its frozen
+  :class:`~sharedlm.runner._run.RunOptions` and its resume command.
 """
 
 from __future__ import annotations

@@ -1,8 +1,17 @@
-"""The program a run calls for each row: loading ``PROGRAM``, constructing it, and checking row fields.
+"""The program a run calls for each row: loading ``PROGRAM``, building it, and checking row fields.
 
-``PROGRAM`` is ``path/to/file.py:ClassName`` or ``package.module:ClassName``. A class is constructed with
-the shared LM as ``shared_lm=``; any other attribute (a program instance, an async function) is used as
-it is. :func:`prepare_program` then decides how a row is called:
+``PROGRAM`` is ``path/to/file.py:NAME`` or ``package.module:NAME``, where ``NAME`` is any DSPy program
+(:func:`build_program`; ``run_many`` and ``arun_many`` take the same objects):
+
+- a class: a ``sharedlm.SharedLMModule`` (or any class whose constructor takes ``shared_lm``) is constructed
+  with ``shared_lm=``, any other class, a plain ``dspy.Module`` included, with no arguments;
+- a factory function (sync, no required parameter but ``shared_lm``): called, with ``shared_lm=`` if it takes it;
+- anything else, a program instance or a row function (``async def classify(text)``): used as it is.
+
+A plain ``dspy.Module`` built or given this way has every predictor that holds a plain ``dspy.LM`` bound to this
+process's shared LM for that LM's model, and every predictor that holds none to the default shared LM
+(:func:`bind_plain_predictors`); a saved state (``--load``) is loaded before that binding
+(:mod:`sharedlm.runner._saved_state`). :func:`prepare_program` then decides how a row is called:
 
 - a ``dspy.Module`` with an ``aforward``: ``await program.acall(**fields)`` (DSPy's async path);
 - another object with an async ``acall``, ``aforward`` or ``__call__``: awaited directly;
@@ -28,7 +37,8 @@ from typing import Any
 
 from sharedlm._errors import SharedLMError, UsageError
 
-PROGRAM_FORMS = "path/to/file.py:ClassName or package.module:ClassName"
+PROGRAM_FORMS = ("path/to/file.py:NAME or package.module:NAME, NAME a program class, a factory function or a "
+                 "program instance")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,10 +234,10 @@ def _allows_none(annotation: object) -> bool:
 
 
 def load_program_target(spec: str) -> Any:
-    """Import ``PROGRAM`` and return the named attribute (usually a class).
+    """Import ``PROGRAM`` and return the named attribute (a class, a factory function or a program instance).
 
     Args:
-        spec: ``path/to/file.py:ClassName`` or ``package.module:ClassName``.
+        spec: ``path/to/file.py:NAME`` or ``package.module:NAME``.
     """
     module_part, sep, attr = spec.rpartition(":")
     if not sep or not module_part or not attr or not all(p.isidentifier() for p in attr.split(".")):
@@ -241,10 +251,21 @@ def load_program_target(spec: str) -> Any:
         try:
             target = getattr(target, part)
         except AttributeError:
-            available = sorted(n for n, v in vars(module).items() if inspect.isclass(v) and not n.startswith("_"))
-            raise UsageError(f"{module_part} has no attribute {attr!r}; classes it defines: "
-                             f"{', '.join(available) or 'none'}") from None
+            raise UsageError(f"{module_part} has no attribute {attr!r}; programs it defines: "
+                             f"{', '.join(_candidates(module)) or 'none'}") from None
     return target
+
+
+def _candidates(module: types.ModuleType) -> list[str]:
+    """Public names of ``module`` that could be a PROGRAM: the classes and functions it defines (not those it
+    imports), and ``dspy.Module`` instances."""
+    module_class = _import_dspy_module_class()
+
+    def defined_here(value: object) -> bool:
+        return (inspect.isclass(value) or inspect.isfunction(value)) and value.__module__ == module.__name__
+
+    return sorted(name for name, value in vars(module).items() if not name.startswith("_") and (
+        defined_here(value) or (module_class is not None and isinstance(value, module_class))))
 
 
 def _import_file(path: Path) -> types.ModuleType:
@@ -285,26 +306,149 @@ def _import_module(name: str) -> types.ModuleType:
         raise UsageError(f"importing program module {name!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def build_program(target: Any, shared_lm: Any) -> Any:
-    """Construct the program: a class gets ``shared_lm=``; anything else is already a program.
+def build_program(target: Any, shared_lm: Any = None, *, load: str | Path | None = None,
+                  load_option: str = "--load") -> Any:
+    """The program ``target`` names, built, bound to the shared LMs, with a saved state loaded when asked.
+
+    - a class: constructed with ``shared_lm=`` when it is a ``sharedlm.SharedLMModule`` or its constructor takes
+      ``shared_lm``, else with no arguments;
+    - a factory (a sync function with no required parameter but ``shared_lm``): called with ``shared_lm=`` when
+      it takes it, else with no arguments;
+    - anything else (a program instance, a row function): used as it is.
+
+    A plain ``dspy.Module`` built or given this way then has its predictors bound to the shared LMs
+    (:func:`bind_plain_predictors`); with ``load``, the saved state is loaded first
+    (:func:`~sharedlm.runner._saved_state.load_saved_state`).
 
     Args:
-        target: What :func:`load_program_target` returned.
-        shared_lm: The shared LM.
+        target: What :func:`load_program_target` returned, or a program object.
+        shared_lm: The shared LM for a constructor or factory that takes it; None for the default shared LM,
+            built only when one does.
+        load: A state file ``program.save("STATE.json")`` wrote, or None.
+        load_option: How ``load`` was given, for messages (``--load`` or ``load=``).
     """
-    if not inspect.isclass(target):
-        return target
+    if inspect.isclass(target):
+        program = _construct(target, shared_lm)
+    elif is_factory(target):
+        program = _call_factory(target, shared_lm)
+    else:
+        program = target
+    if load is not None:
+        from sharedlm.runner._saved_state import load_saved_state
+
+        load_saved_state(program, load, option=load_option)
+    else:
+        _bind(program)
+    return program
+
+
+def is_factory(target: object) -> bool:
+    """Whether ``target`` is a factory that builds the program rather than the program itself.
+
+    A factory is a sync function (or bound method) whose parameters all have defaults, ``shared_lm`` apart: a
+    row program always takes at least one field, and an ``async def`` is always a row program.
+
+    Args:
+        target: What ``PROGRAM`` named, or what was passed to ``run_many``.
+    """
+    if not (inspect.isfunction(target) or inspect.ismethod(target)) or inspect.iscoroutinefunction(target):
+        return False
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    for parameter in parameters:
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            return False
+        if parameter.default is inspect.Parameter.empty and parameter.name != "shared_lm":
+            return False
+    return True
+
+
+def _takes_shared_lm(function: Any) -> bool:
+    try:
+        parameter = inspect.signature(function).parameters.get("shared_lm")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                        inspect.Parameter.KEYWORD_ONLY)
+
+
+def _shared(shared_lm: Any) -> Any:
+    """``shared_lm``, or the default shared LM when None (built only when a constructor takes it)."""
+    if shared_lm is not None:
+        return shared_lm
+    from sharedlm._singleton import get_shared_lm
+
+    return get_shared_lm()
+
+
+def _construct(target: type, shared_lm: Any) -> Any:
+    from sharedlm._module import SharedLMModule
+
     name = target.__name__
     program_class: Any = target
+    # dspy.Module's metaclass hides the constructor's signature behind its __call__: read __init__'s.
+    with_lm = issubclass(target, SharedLMModule) or _takes_shared_lm(target.__init__)
+    call = f"{name}(shared_lm=...)" if with_lm else f"{name}()"
     try:
-        return program_class(shared_lm=shared_lm)
+        return program_class(shared_lm=_shared(shared_lm)) if with_lm else program_class()
     except SharedLMError:
         raise
     except TypeError as exc:
-        raise UsageError(f"constructing {name}(shared_lm=...) failed: {exc}. A PROGRAM class must take the shared "
-                         "LM as the keyword argument shared_lm (subclass sharedlm.SharedLMModule)") from exc
+        raise UsageError(f"constructing {call} failed: {exc}. A PROGRAM class is constructed with "
+                         "shared_lm=<the shared LM> when its constructor takes shared_lm, else with no arguments: "
+                         "give its other parameters defaults, or name a factory function that builds it") from exc
     except Exception as exc:
-        raise UsageError(f"constructing {name}(shared_lm=...) failed: {type(exc).__name__}: {exc}") from exc
+        raise UsageError(f"constructing {call} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _call_factory(factory: Any, shared_lm: Any) -> Any:
+    name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", "factory")
+    with_lm = _takes_shared_lm(factory)
+    call = f"{name}(shared_lm=...)" if with_lm else f"{name}()"
+    try:
+        program = factory(shared_lm=_shared(shared_lm)) if with_lm else factory()
+    except SharedLMError:
+        raise
+    except Exception as exc:
+        raise UsageError(f"the factory {call} failed: {type(exc).__name__}: {exc}") from exc
+    if program is None or inspect.isclass(program) or isinstance(program, str | bytes | int | float | Mapping):
+        what = program.__name__ if inspect.isclass(program) else type(program).__name__
+        raise UsageError(f"the factory {call} returned {what}, not a program: return the program instance, "
+                         "e.g. a dspy.Module")
+    return program
+
+
+def _bind(program: object) -> None:
+    """Bind a plain ``dspy.Module``'s predictors to the shared LMs (a ``SharedLMModule`` bound itself already)."""
+    import dspy
+
+    from sharedlm._module import SharedLMModule
+
+    if isinstance(program, dspy.Module) and not isinstance(program, SharedLMModule):
+        bind_plain_predictors(program)
+
+
+def bind_plain_predictors(program: Any) -> None:
+    """Bind each predictor of ``program`` that holds no LM, or a plain ``dspy.LM``, to the shared LM for its model.
+
+    ``sharedlm.bind_shared_lm(predictor)`` does the binding: a plain ``dspy.LM("openai/x", temperature=0)``
+    becomes the shared LM for ``openai/x`` (copied with ``temperature=0``), no LM the default shared LM. An LM of
+    any other class is the program's own choice and stays: a shared LM or a copy of one already, a test's
+    ``DummyLM``, a custom ``BaseLM``.
+
+    Args:
+        program: A ``dspy.Module``.
+    """
+    import dspy
+
+    from sharedlm._module import bind_shared_lm
+
+    for _, predictor in program.named_predictors():
+        lm = getattr(predictor, "lm", None)
+        if lm is None or type(lm) is dspy.LM:
+            bind_shared_lm(predictor, None)
 
 
 def unbound_predictors(program: object) -> list[str]:
@@ -319,7 +463,9 @@ __all__ = [
     "PROGRAM_FORMS",
     "PreparedProgram",
     "ProgramInputs",
+    "bind_plain_predictors",
     "build_program",
+    "is_factory",
     "load_program_target",
     "prepare_program",
     "program_inputs",

@@ -2,7 +2,9 @@
 
 Both read the run's :class:`~sharedlm.runner._core.RunCounters` and show rows done, failed, skipped and in
 flight, rows per second, tokens, the shared engine's in-flight and queued calls when it has them, and an ETA
-when the total is known. The total is known when the input was counted before the run (small files, see
+when the total is known. Below that they show, in batch mode, the batches submitted, in progress and done and
+the calls waiting on them, and, when the process has shared LMs for more than one model, each model's calls,
+tokens and 429s. The total is known when the input was counted before the run (small files, see
 :data:`~sharedlm.runner._readers.COUNT_MAX_BYTES`), when it is Parquet, or from ``--limit``; otherwise
 progress shows counts and rates without a bar or ETA rather than read a huge file twice.
 """
@@ -33,6 +35,23 @@ def engine_stats() -> dict[str, Any] | None:
         return None
 
 
+def batch_progress() -> dict[str, int] | None:
+    """The default shared engine's batches (submitted, in progress, done; calls waiting), or None outside batch
+    mode; never builds a shared LM."""
+    try:
+        from sharedlm._singleton import current_engine
+
+        engine = current_engine()
+        transport = getattr(engine, "batch", None)
+        if transport is None:
+            return None
+        progress = transport.progress
+        return {"submitted": progress.batches_submitted, "in_progress": progress.batches_in_progress,
+                "done": progress.batches_done, "calls_waiting": progress.calls_waiting}
+    except Exception:
+        return None
+
+
 def format_duration(seconds: float) -> str:
     """``3725.0`` -> ``"1h02m05s"``, ``65`` -> ``"1m05s"``, ``4.2`` -> ``"4.2s"``."""
     if seconds < 60:
@@ -51,11 +70,12 @@ class ProgressSnapshot:
         total: Rows in the input (or the ``--limit``), or None when unknown.
         started: ``time.monotonic()`` at the start of the run.
         now: ``time.monotonic()`` now.
-        engine: The shared engine's stats, or None.
+        engine: The shared engine's stats (``EngineStats.as_dict()``, with ``models`` per model), or None.
+        batch: The batches of batch mode (:func:`batch_progress`), or None.
     """
 
     def __init__(self, counters: RunCounters, *, total: int | None, started: float, now: float,
-                 engine: dict[str, Any] | None = None) -> None:
+                 engine: dict[str, Any] | None = None, batch: dict[str, int] | None = None) -> None:
         self.succeeded = counters.succeeded
         self.failed = counters.failed
         self.skipped = counters.skipped
@@ -66,6 +86,7 @@ class ProgressSnapshot:
         self.total = total
         self.elapsed = max(now - started, 1e-9)
         self.engine = engine
+        self.batch = batch
 
     @property
     def processed(self) -> int:
@@ -95,6 +116,21 @@ class ProgressSnapshot:
             return "cost unknown"
         cap = f" of ${self.cost_cap:,.4f} cap" if self.cost_cap is not None else ""
         return f"${self.cost:,.4f}{cap}"
+
+    def details(self) -> list[str]:
+        """Lines shown below the counts: the batches in batch mode, then one per model when there are several."""
+        lines = []
+        batch = self.batch
+        if batch is not None:
+            lines.append(f"batches {batch.get('submitted', 0):,} submitted, {batch.get('in_progress', 0):,} in "
+                         f"progress, {batch.get('done', 0):,} done | {batch.get('calls_waiting', 0):,} calls waiting")
+        models = (self.engine or {}).get("models") or {}
+        if len(models) > 1:
+            for model, stats in sorted(models.items()):
+                stats = stats if isinstance(stats, dict) else {}
+                lines.append(f"{model}: {stats.get('calls', 0):,} calls | {stats.get('tokens_used', 0):,} tokens | "
+                             f"{stats.get('rate_limited', 0):,} 429s")
+        return lines
 
     def parts(self) -> tuple[list[str], list[str]]:
         """The snapshot's pieces: row counts, then rates, tokens and times."""
@@ -146,7 +182,9 @@ class _PlainProgress:
             self._print()
 
     def _print(self) -> None:
-        print(f"sharedlm: {self._label}: {self._snapshot().line()}", file=self._stream, flush=True)
+        snap = self._snapshot()
+        text = "".join(f"\nsharedlm: {self._label}:   {line}" for line in snap.details())
+        print(f"sharedlm: {self._label}: {snap.line()}{text}", file=self._stream, flush=True)
 
     async def close(self) -> None:
         self._task.cancel()
@@ -185,6 +223,8 @@ class _RichProgress:
         grid.add_row(Text(self._label, style="bold"), bar)
         grid.add_row(Text(""), Text(" | ".join(counts)))
         grid.add_row(Text(""), Text(" | ".join(rates), style="dim"))
+        for line in snap.details():
+            grid.add_row(Text(""), Text(line))
         return grid
 
     async def close(self) -> None:
@@ -201,6 +241,7 @@ def start_progress(
     stream: IO[str] | None = None,
     interval: float = PLAIN_INTERVAL_S,
     engine: Callable[[], dict[str, Any] | None] = engine_stats,
+    batch: Callable[[], dict[str, int] | None] = batch_progress,
 ) -> ProgressDisplay:
     """Start showing the progress of a run; call from the run's event loop and ``await close()`` at the end.
 
@@ -212,6 +253,7 @@ def start_progress(
         stream: Where to write; stderr by default.
         interval: Seconds between plain lines.
         engine: Returns the shared engine's stats, or None.
+        batch: Returns the batches of batch mode, or None outside it.
     """
     if mode not in PROGRESS_MODES:
         raise ValueError(f"progress mode must be one of {PROGRESS_MODES}, got {mode!r}")
@@ -219,7 +261,8 @@ def start_progress(
     started = time.monotonic()
 
     def snapshot() -> ProgressSnapshot:
-        return ProgressSnapshot(counters, total=total, started=started, now=time.monotonic(), engine=engine())
+        return ProgressSnapshot(counters, total=total, started=started, now=time.monotonic(), engine=engine(),
+                                batch=batch())
 
     if mode == "off":
         return _Off()
@@ -232,6 +275,7 @@ __all__ = [
     "PLAIN_INTERVAL_S",
     "PROGRESS_MODES",
     "ProgressSnapshot",
+    "batch_progress",
     "engine_stats",
     "format_duration",
     "start_progress",

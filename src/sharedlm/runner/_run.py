@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import glob
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ from sharedlm.runner._run_cost import (
     say_spend_cap,
     spent_in_output,
 )
+from sharedlm.runner._saved_state import read_state_file
 from sharedlm.runner._summary import print_summary
 from sharedlm.runner._writer import check_output
 
@@ -65,7 +67,7 @@ class RunOptions:
     """The options of ``sharedlm run`` (see ``sharedlm run --help``).
 
     Args:
-        program: ``path/to/file.py:ClassName`` or ``package.module:ClassName``.
+        program: ``path/to/file.py:NAME`` or ``package.module:NAME`` (a program class, factory or instance).
         input: The input file (JSONL, CSV or Parquet).
         output: The output JSONL file.
         id_field: The field holding a row's id.
@@ -85,6 +87,8 @@ class RunOptions:
         workers: Ray workers, or None for one per CPU of the Ray cluster.
         ray_address: The Ray cluster to join, or None to start a local Ray on loopback (or use the session
             this process already has).
+        shared_budget: With ``backend="ray"``: one coordinator leases the job's in-flight cap to the workers, so
+            it follows the rows, instead of a fixed 1/``workers`` share each.
         encoding: The text encoding of a JSONL or CSV input, or None for UTF-8.
         max_cost: A hard spend cap in USD for the output (earlier runs included on resume), or None.
         price: The model's price, ``prompt=0.15,completion=0.6`` in USD per million tokens, or None for the
@@ -93,6 +97,8 @@ class RunOptions:
         batch: Send every LM call through the provider's batch API; batch ids are journaled beside the output.
         batch_linger: Seconds without a new call before the calls queued so far go as one batch.
         batch_poll: Seconds before a batch is first polled (doubling up to a minute).
+        load: A program state file (``program.save("STATE.json")``) loaded into the program before the first row,
+            or None.
     """
 
     program: str
@@ -114,6 +120,7 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND
     workers: int | None = None
     ray_address: str | None = None
+    shared_budget: bool = False
     encoding: str | None = None
     max_cost: float | None = None
     price: str | None = None
@@ -121,6 +128,7 @@ class RunOptions:
     batch: bool = False
     batch_linger: float = DEFAULT_LINGER_S
     batch_poll: float = DEFAULT_POLL_INITIAL_S
+    load: Path | None = None
 
     @functools.cached_property
     def row_options(self) -> RowOptions:
@@ -140,6 +148,8 @@ class RunOptions:
             max_cost: The spend cap the command sets, instead of this run's ``--max-cost``.
         """
         parts = ["sharedlm", "run", self.program, "--input", str(self.input), "--output", str(self.output)]
+        if self.load is not None:
+            parts += ["--load", str(self.load)]
         if self.id_field != "id":
             parts += ["--id-field", self.id_field]
         parts += ["--concurrency", str(self.concurrency)]
@@ -163,6 +173,8 @@ class RunOptions:
             parts += ["--workers", str(self.workers)]
         if self.ray_address is not None:
             parts += ["--ray-address", self.ray_address]
+        if self.shared_budget:
+            parts.append("--shared-budget")
         cap = max_cost if max_cost is not None else self.max_cost
         if cap is not None:
             parts += ["--max-cost", f"{cap:g}"]
@@ -186,18 +198,23 @@ def _check_options(options: RunOptions) -> None:
         raise UsageError("--batch runs the rows in this process and its shared LM; drop --backend ray")
     if options.batch and options.dry_run is not None:
         raise UsageError("--dry-run sends its sample rows online to project the run; drop --batch for it")
-    check_backend(options.backend, workers=options.workers, ray_address=options.ray_address, flags=True)
+    check_backend(options.backend, workers=options.workers, ray_address=options.ray_address, flags=True,
+                  shared_budget=options.shared_budget)
+    if options.load is not None:
+        read_state_file(options.load)  # a missing or unreadable state is named before the output is touched
 
 
 
 
-def load_cli_program(spec: str, *, model: str | None, api_base: str | None) -> PreparedProgram:
-    """Configure the shared LM, then import, construct and check ``PROGRAM``; no row is sent.
+def load_cli_program(spec: str, *, model: str | None, api_base: str | None,
+                     load: Path | None = None) -> PreparedProgram:
+    """Configure the shared LM, then import, build and check ``PROGRAM`` (its saved state loaded); no row is sent.
 
     Args:
         spec: ``PROGRAM`` as given on the command line.
         model: ``--model``, or None.
         api_base: ``--api-base``, or None.
+        load: ``--load``: a saved program state to load into the program, or None.
     """
     from sharedlm._env import key_variables
     from sharedlm._errors import MissingAPIKeyError
@@ -214,7 +231,7 @@ def load_cli_program(spec: str, *, model: str | None, api_base: str | None) -> P
         )
     target = load_program_target(spec)
     shared_lm = get_shared_lm()
-    program = build_program(target, shared_lm)
+    program = build_program(target, shared_lm, load=load)
     prepared = prepare_program(program)
     _check_bound(prepared)
     return prepared
@@ -227,7 +244,7 @@ def _check_bound(prepared: PreparedProgram) -> None:
     if unbound and dspy.settings.lm is None:
         raise UsageError(
             f"{prepared.name} has predictors without an LM ({', '.join(unbound)}), so every row would fail: "
-            "subclass sharedlm.SharedLMModule, or call sharedlm.bind_shared_lm(self, shared_lm) at the end of __init__"
+            "bind them with sharedlm.bind_shared_lm(program) (sharedlm run does it for a dspy.Module it builds)"
         )
 
 
@@ -241,18 +258,21 @@ def execute_run(options: RunOptions) -> int:
     fmt = detect_format(options.input, options.input_format)
     check_input(options.input, fmt, encoding=options.encoding)
     if options.dry_run is not None:  # the output is not touched: not locked, not checked, not written
-        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base)
+        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base,
+                                    load=options.load)
         return execute_dry_run(options, fmt, prepared, lambda: read_rows(options.input, fmt, encoding=options.encoding))
     with OutputLock(options.output):  # first, so a second run on this output is refused before anything else
         check_output(options.output, resume=options.resume, overwrite=options.overwrite)
-        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base)
+        prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base,
+                                    load=options.load)
         if options.batch:
             from sharedlm.runner._batch_mode import check_batch_provider
 
             check_batch_provider()  # before anything is sent
         if options.backend == "ray":
-            recipe = ProgramRecipe.from_spec(options.program, name=prepared.name)
-            with open_ray_plan(recipe, workers=options.workers, ray_address=options.ray_address) as plan:
+            recipe = ProgramRecipe.from_spec(options.program, name=prepared.name, load=options.load)
+            with open_ray_plan(recipe, workers=options.workers, ray_address=options.ray_address,
+                               shared_budget=options.shared_budget) as plan:
                 return _execute(options, fmt, prepared, plan)
         return _execute(options, fmt, prepared, None)
 
@@ -264,7 +284,11 @@ async def _in_batch_mode(work: Any, options: RunOptions) -> Any:
 
     journal = journal_path_for(options.output)
     if options.overwrite and not options.resume:
-        journal.unlink(missing_ok=True)  # a fresh run must not reuse the answers of the batches it replaces
+        # A fresh run must not reuse the answers of the batches it replaces: the default model's and every other's.
+        journal.unlink(missing_ok=True)
+        stem = journal.name[:-len(".json")]
+        for other in journal.parent.glob(f"{glob.escape(stem)}.*.json"):
+            other.unlink(missing_ok=True)
     batch_options = BatchOptions(linger=options.batch_linger, poll_initial=options.batch_poll, journal=journal)
     async with batch_mode(batch_options, report=None if options.progress == "off" else say):
         return await work

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +19,8 @@ EXIT_SPEND_CAP = 3
 # Engine stats shown in the summary, in this order, when the shared engine reports them.
 ENGINE_FIELDS = ("requests_sent", "retries", "rate_limited", "peak_in_flight", "limit", "cap", "open_connections")
 _PER_WORKER_FIELDS = ("peak_in_flight", "limit", "cap", "open_connections")
+# Per-model engine stats shown, one line per model, when the run's calls went to more than one model.
+MODEL_FIELDS = (("calls", "calls"), ("tokens_used", "tokens"), ("rate_limited", "429s"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +38,8 @@ class RunReport:
         retries: Row attempts beyond the first.
         interrupted: The run was stopped by SIGINT or SIGTERM.
         output: The output file, when there is one.
-        engine: The shared engine's stats at the end, when available (summed over workers on Ray).
+        engine: The shared engine's stats at the end, when available (summed over workers on Ray); its
+            ``models`` maps each model string to that model's own stats.
         failure: Why the run ended before every row ran (every Ray worker died), or None.
         workers: Ray workers the run used, or None for the local runner.
         cost_usd: USD this run's rows cost, or None when a model they used has no known price.
@@ -138,9 +142,34 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
         errors = report.engine.get("errors_by_kind") or {}
         if errors:
             table.add_row("engine errors", ", ".join(f"{kind} {count:,}" for kind, count in sorted(errors.items())))
+        for row in model_rows(report.engine):
+            table.add_row(*row)
     if report.output is not None:
         table.add_row("output", str(report.output))
     Console(file=stream if stream is not None else sys.stderr, soft_wrap=False).print(table)
+
+
+def model_rows(engine: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The summary's per-model lines (calls, tokens, 429s), when calls went to more than one model; else none.
+
+    Args:
+        engine: The engine stats of the run (``sharedlm.stats()`` as a dict), whose ``models`` maps each model
+            string to its own stats (a dict, or an ``EngineStats``).
+    """
+    models = (engine or {}).get("models") or {}
+    used = {model: _fields(stats) for model, stats in models.items()}
+    used = {model: stats for model, stats in used.items() if stats.get("calls")}
+    if len(used) < 2:  # one model: the totals above are its own
+        return []
+    return [(f"model {model}", ", ".join(f"{int(stats.get(name) or 0):,} {label}" for name, label in MODEL_FIELDS))
+            for model, stats in sorted(used.items())]
+
+
+def _fields(stats: object) -> Mapping[str, Any]:
+    if isinstance(stats, Mapping):
+        return stats
+    as_dict = getattr(stats, "as_dict", None)
+    return as_dict() if callable(as_dict) else {}
 
 
 def cost_rows(report: RunReport) -> list[tuple[str, str]]:
@@ -162,4 +191,14 @@ def cost_rows(report: RunReport) -> list[tuple[str, str]]:
     return rows
 
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SPEND_CAP", "RunReport", "cost_rows", "print_summary"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_SPEND_CAP",
+    "MODEL_FIELDS",
+    "RunReport",
+    "cost_rows",
+    "model_rows",
+    "print_summary",
+]

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable
+from pathlib import Path
 from typing import Any
 
 from sharedlm._batch import BatchOptions
@@ -23,7 +24,7 @@ from sharedlm.runner._core import RowRunner
 from sharedlm.runner._cost import run_cost
 from sharedlm.runner._defaults import DEFAULT_BACKEND
 from sharedlm.runner._options import RowOptions, row_options
-from sharedlm.runner._program import PreparedProgram, prepare_program
+from sharedlm.runner._program import PreparedProgram, build_program, prepare_program
 from sharedlm.runner._results import RowResult
 from sharedlm.runner._source import source_rows
 
@@ -44,10 +45,12 @@ def run_many(
     backend: str = DEFAULT_BACKEND,
     workers: int | None = None,
     ray_address: str | None = None,
+    shared_budget: bool = False,
     max_cost: float | None = None,
     price: ModelPrice | str | None = None,
     batch: bool = False,
     batch_options: BatchOptions | None = None,
+    load: str | Path | None = None,
     options: RowOptions | None = None,
 ) -> list[RowResult]:
     """Run ``program`` on every row and return the results, in completion order (ids make them joinable).
@@ -57,7 +60,12 @@ def run_many(
     ``sharedlm run`` command.
 
     Args:
-        program: A program instance (a ``dspy.Module``, or any object with ``acall``/``aforward``/``__call__``).
+        program: Any DSPy program: an instance (a ``dspy.Module``, or any object with
+            ``acall``/``aforward``/``__call__``), a program class (constructed with ``shared_lm=`` when it is a
+            ``sharedlm.SharedLMModule`` or takes ``shared_lm``, else with no arguments), or a factory function (sync,
+            no required parameter but ``shared_lm``; called with ``shared_lm=`` when it takes it). A plain
+            ``dspy.Module``'s predictors are bound in place: one holding a plain ``dspy.LM`` to the shared LM for
+            its model, one holding none to the default shared LM.
         rows: Dicts of field values, as an iterable or an async iterable; read lazily.
         concurrency: The most rows in flight at once (default 200).
         id_field: The field holding a row's id (default ``"id"``); a row without it gets its 1-based position as id.
@@ -72,6 +80,9 @@ def run_many(
         workers: Ray workers; one per CPU of the Ray cluster when None.
         ray_address: The Ray cluster to join; None uses the Ray session this process has, else starts a local
             Ray on 127.0.0.1 for the call.
+        shared_budget: With ``backend="ray"``: one coordinator actor leases the job's in-flight cap to the workers
+            in blocks that follow the rows (a worker with rows can use what idle workers give back), instead of
+            a fixed 1/``workers`` share each; a lost worker's lease comes back after 10 s.
         max_cost: A hard cap in USD on what the rows' LM calls may cost (local backend): each call books its worst
             case before it is sent and no row starts once the next one may not fit; rows not started are not in
             the returned list (a warning says how many rows ran and what they cost).
@@ -82,6 +93,9 @@ def run_many(
             of batches. ``concurrency`` bounds the rows in flight and so the size of a round. Local backend only.
         batch_options: How calls are grouped into batches and polled (``sharedlm.BatchOptions``); the defaults when
             None. Give it a ``journal`` path to reattach to the batches after a crash.
+        load: A saved program state (the ``.json`` file ``program.save`` writes, e.g. after optimizing), loaded
+            into the program before the first row; its predictors are then bound to the shared LMs. With
+            ``backend="ray"`` the loaded program is what the workers get.
         options: All the row options as one :class:`~sharedlm.runner.RowOptions`; the keyword arguments above
             that are given override its fields. The same value reaches the local runner or, whole, every Ray worker.
 
@@ -97,15 +111,16 @@ def run_many(
         raise UsageError("batch=True runs the rows in this process and its shared LM; drop backend='ray'")
     if batch_options is not None and not batch:
         raise UsageError("batch_options is only used with batch=True")
-    check_backend(backend, workers=workers, ray_address=ray_address)
+    check_backend(backend, workers=workers, ray_address=ray_address, shared_budget=shared_budget)
     cost = run_cost(max_cost=max_cost, price=price, batch=batch)  # a cap without a price is refused here
-    prepared = prepare_program(program)
+    prepared = prepare_program(build_program(program, load=load, load_option="load="))
     if batch:
         from sharedlm.runner._batch_mode import check_batch_provider
 
         check_batch_provider()  # before anything is sent
     if backend == "ray":
-        return _run_many_on_ray(prepared, rows, options, workers=workers, ray_address=ray_address, progress=progress)
+        return _run_many_on_ray(prepared, rows, options, workers=workers, ray_address=ray_address, progress=progress,
+                                shared_budget=shared_budget)
     runner = RowRunner(prepared, options, cost=cost)
     results = _collect(runner, rows, limit=options.limit, progress=progress,
                        batch=(batch_options or BatchOptions()) if batch else None)
@@ -116,13 +131,14 @@ def run_many(
 
 
 def _run_many_on_ray(prepared: PreparedProgram, rows: Iterable[Any] | AsyncIterable[Any], options: RowOptions, *,
-                     workers: int | None, ray_address: str | None, progress: bool) -> list[RowResult]:
+                     workers: int | None, ray_address: str | None, progress: bool,
+                     shared_budget: bool = False) -> list[RowResult]:
     from sharedlm._singleton import get_shared_lm
     from sharedlm.runner._ray._program import ProgramRecipe
     from sharedlm.runner._ray._runner import RayRowRunner
 
     recipe = ProgramRecipe.from_program(prepared.program, shared_lm=get_shared_lm(), name=prepared.name)
-    with open_ray_plan(recipe, workers=workers, ray_address=ray_address) as plan:
+    with open_ray_plan(recipe, workers=workers, ray_address=ray_address, shared_budget=shared_budget) as plan:
         runner = RayRowRunner(plan, prepared, options)
         return _collect(runner, rows, limit=options.limit, progress=progress, engine=runner.engine_stats)
 

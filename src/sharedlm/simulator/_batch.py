@@ -14,7 +14,8 @@ Routes (shapes after the providers' API references):
   ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``.
 - Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``, ``GET .../{id}/results`` (JSONL of
   ``{"custom_id", "result": {"type": "succeeded" | "errored" | "canceled" | "expired", ...}}``),
-  ``POST .../{id}/cancel``.
+  ``POST .../{id}/cancel``, ``GET /v1/messages/batches`` (newest first; ``limit``, ``after_id``, ``before_id``;
+  ``{"data", "has_more", "first_id", "last_id"}``).
 - Gemini: ``POST /v1beta/models/{model}:batchGenerateContent`` with inline requests
   (``batch.inputConfig.requests.requests[] = {request, metadata.key}``), ``GET /v1beta/batches/{id}`` (the
   operation, with ``response.inlinedResponses.inlinedResponses[]`` once done), ``GET /v1beta/batches`` (newest
@@ -24,6 +25,7 @@ Routes (shapes after the providers' API references):
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import urllib.parse
@@ -60,6 +62,8 @@ _OCTETS = b"application/octet-stream"
 # The providers' per-batch request limits (OpenAI 50,000 per file; Anthropic 100,000 per batch).
 OPENAI_MAX_LINES = 50_000
 ANTHROPIC_MAX_LINES = 100_000
+# The largest page of Anthropic's batch listing.
+ANTHROPIC_MAX_LIST = 1000
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _OPENAI_ENDPOINT = "/v1/chat/completions"
 _GEMINI_BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
@@ -112,6 +116,7 @@ class BatchDesk:
         # Where Anthropic's results_url points; the server sets it once it is bound.
         self.root_url = "http://127.0.0.1"
         self._sequence = 0
+        self._waiters: list[asyncio.Event] = []
 
     def __repr__(self) -> str:
         return f"BatchDesk({self.store!r})"
@@ -124,6 +129,16 @@ class BatchDesk:
     def stats(self) -> dict[str, int]:
         """The batch counters."""
         return self.store.counters.as_dict()
+
+    async def wait_until(self, condition: Callable[[dict[str, int]], bool]) -> dict[str, int]:
+        """Return the counters once ``condition(counters)`` holds, checked after every batch request; await it on
+        the simulator's own loop (a test that serves the simulator in-process waits for a client's step this way,
+        without sleeping)."""
+        while not condition(stats := self.stats()):
+            event = asyncio.Event()
+            self._waiters.append(event)
+            await event.wait()
+        return stats
 
     # --- answers ----------------------------------------------------------------------------------------------
 
@@ -145,6 +160,14 @@ class BatchDesk:
 
     def handle(self, connection: HttpConnection, request: Request) -> None:
         """Answer one batch request."""
+        try:
+            self._route(connection, request)
+        finally:
+            waiters, self._waiters = self._waiters, []
+            for event in waiters:
+                event.set()
+
+    def _route(self, connection: HttpConnection, request: Request) -> None:
         path = urllib.parse.unquote(request.path.decode(errors="replace"))
         method = request.method
         parts = path.strip("/").split("/")
@@ -179,6 +202,12 @@ class BatchDesk:
         for job in jobs:
             self.store.get(job.id)  # settle the due ones, as a provider's list shows current states
         return jobs
+
+    def _retrieved(self, job_id: str, api: str) -> Job:
+        """A look at one job (a client's poll), counted."""
+        job = self._job(job_id, api)
+        self.store.counters.batches_retrieved += 1
+        return job
 
     def _job(self, job_id: str, api: str) -> Job:
         job = self.store.get(job_id)
@@ -227,7 +256,7 @@ class BatchDesk:
         if not rest and method == b"POST":
             job = self._openai_create(request.body)
         elif len(rest) == 1 and method == b"GET":
-            job = self._job(rest[0], OPENAI_API)
+            job = self._retrieved(rest[0], OPENAI_API)
         elif len(rest) == 2 and rest[1] == "cancel" and method == b"POST":
             job = self._job(rest[0], OPENAI_API)
             self.store.cancel(job)
@@ -312,10 +341,13 @@ class BatchDesk:
     # --- Anthropic --------------------------------------------------------------------------------------------
 
     def _anthropic(self, connection: HttpConnection, request: Request, method: bytes, rest: list[str]) -> None:
+        if not rest and method == b"GET":
+            connection.respond(200, JSON, _json.dumps(self._anthropic_list(request.query)))
+            return
         if not rest and method == b"POST":
             job = self._anthropic_create(request.body)
         elif len(rest) == 1 and method == b"GET":
-            job = self._job(rest[0], ANTHROPIC_API)
+            job = self._retrieved(rest[0], ANTHROPIC_API)
         elif len(rest) == 2 and rest[1] == "cancel" and method == b"POST":
             job = self._job(rest[0], ANTHROPIC_API)
             self.store.cancel(job)
@@ -331,6 +363,32 @@ class BatchDesk:
         else:
             raise self._route_error(method, "/v1/messages/batches/" + "/".join(rest))
         connection.respond(200, JSON, _json.dumps(self._anthropic_object(job)))
+
+    def _anthropic_list(self, query: bytes) -> dict[str, Any]:
+        """One page of Message Batches, newest first: ``limit`` (1 to 1000, default 20), ``after_id`` (the page
+        after that batch, older) or ``before_id`` (the page before it, newer)."""
+        params = dict(urllib.parse.parse_qsl(query.decode(errors="replace")))
+        raw_limit = params.get("limit", "20")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= ANTHROPIC_MAX_LIST:
+            raise BadRequest(f"limit: Input should be between 1 and {ANTHROPIC_MAX_LIST}", param="limit")
+        limit = int(raw_limit)
+        jobs = [j for j in reversed(self.store.jobs.values()) if j.api == ANTHROPIC_API]
+        ids = [j.id for j in jobs]
+        after, before = params.get("after_id"), params.get("before_id")
+        for cursor in (after, before):
+            if cursor is not None and cursor not in ids:
+                raise BadRequest(f"No batch found with id '{cursor}'.", status=404, code="not_found")
+        if after is not None:
+            jobs = jobs[ids.index(after) + 1:]
+            page, more = jobs[:limit], len(jobs) > limit
+        elif before is not None:
+            jobs = jobs[:ids.index(before)]
+            page, more = jobs[-limit:], len(jobs) > limit
+        else:
+            page, more = jobs[:limit], len(jobs) > limit
+        data = [self._anthropic_object(self.store.get(job.id) or job) for job in page]
+        return {"data": data, "has_more": more, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}
 
     def _anthropic_create(self, body: bytes) -> Job:
         requests = _object_of(body).get("requests")
@@ -397,7 +455,7 @@ class BatchDesk:
         if tail.startswith("models/") and tail.endswith(":batchGenerateContent") and method == b"POST":
             job = self._gemini_create(tail[len("models/"):-len(":batchGenerateContent")], request.body)
         elif len(rest) == 2 and rest[0] == "batches" and method == b"GET":
-            job = self._job(rest[1], GEMINI_API)
+            job = self._retrieved(rest[1], GEMINI_API)
         elif len(rest) == 2 and rest[0] == "batches" and rest[1].endswith(":cancel") and method == b"POST":
             job = self._job(rest[1].removesuffix(":cancel"), GEMINI_API)
             self.store.cancel(job)
@@ -522,4 +580,4 @@ def _openai_lines(data: bytes) -> tuple[list[Line], list[dict[str, Any]]]:
     return lines, errors
 
 
-__all__ = ["ANTHROPIC_MAX_LINES", "OPENAI_MAX_LINES", "BatchDesk"]
+__all__ = ["ANTHROPIC_MAX_LINES", "ANTHROPIC_MAX_LIST", "OPENAI_MAX_LINES", "BatchDesk"]

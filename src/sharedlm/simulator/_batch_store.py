@@ -154,6 +154,8 @@ class BatchCounters:
     lines_canceled: int = 0
     batches_failed: int = 0
     batches_cancelled: int = 0
+    # Looks at one batch (a poll: OpenAI/Anthropic retrieve, Gemini get operation).
+    batches_retrieved: int = 0
     results_fetched: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

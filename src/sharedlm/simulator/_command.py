@@ -20,7 +20,9 @@ from sharedlm.simulator._settings import (
     DEFAULT_MAX_URL_BYTES,
     DEFAULT_PERSONALITY,
     DEFAULT_PORT,
+    MODEL_LIMIT_FIELDS,
     PERSONALITY_NAMES,
+    ModelLimits,
     SimulatorSettings,
 )
 
@@ -48,6 +50,37 @@ def _idle_timeout(text: str) -> float | None:
     return value
 
 
+def model_limit(text: str) -> ModelLimits:
+    """Parse one ``--model-limit`` value, ``NAME:max_concurrency=32,rpm=600,tpm=100000``.
+
+    The name ends at the last colon, so model ids with colons of their own (Bedrock's ``...-v1:0``) work.
+
+    Args:
+        text: The option's value.
+
+    Raises:
+        argparse.ArgumentTypeError: Naming the part that is wrong and what to write instead.
+    """
+    name, colon, spec = text.rpartition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"must be MODEL:LIMIT=N[,LIMIT=N...] such as "
+                                         f"'gpt-4o-mini:max_concurrency=32', got {text!r}")
+    values: dict[str, int] = {}
+    for part in spec.split(","):
+        key, equals, number = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not equals or key not in MODEL_LIMIT_FIELDS:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} in {text!r} is not LIMIT=N with LIMIT one of "
+                                             f"{', '.join(MODEL_LIMIT_FIELDS)}")
+        if key in values:
+            raise argparse.ArgumentTypeError(f"{key} is given twice in {text!r}")
+        try:
+            values[key] = _limit(number.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{key} in {text!r} {exc}") from None
+    return ModelLimits(model=name, **values)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``simulate`` subcommand.
 
@@ -69,6 +102,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-concurrency", type=_limit, metavar="N", help="429 above N requests in flight")
     parser.add_argument("--rpm", type=_limit, metavar="N", help="requests per sliding minute")
     parser.add_argument("--tpm", type=_limit, metavar="N", help="tokens (prompt + answer) per sliding minute")
+    parser.add_argument("--model-limit", type=model_limit, action="append", default=[], dest="model_limits",
+                        metavar="MODEL:LIMIT=N,...",
+                        help="limits of one model (the name requests carry, e.g. gpt-4o-mini), on top of the "
+                             "server-wide ones: max_concurrency, rpm and/or tpm, e.g. "
+                             "'gpt-4o-mini:max_concurrency=32,rpm=600'; repeat for more models")
     parser.add_argument("--error-rate", type=_rate, default=0.0, metavar="P", help="chance of a 500 or 503 answer")
     parser.add_argument("--reset-rate", type=_rate, default=0.0, metavar="P", help="chance of a connection reset")
     parser.add_argument("--hang-rate", type=_rate, default=0.0, metavar="P", help="chance of never answering")
@@ -122,9 +160,12 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
                                 line_expiry_rate=getattr(args, "batch_expiry_rate", 0.0),
                                 batch_failure_rate=getattr(args, "batch_whole_failure_rate", 0.0),
                                 fail_first_batches=getattr(args, "batch_fail_first", 0)),
+            model_limits=tuple(getattr(args, "model_limits", ())),
         )
     except ConfigurationError as exc:
         message = str(exc)
+        if message.startswith("model_limits"):
+            raise UsageError("--model-limit" + message.removeprefix("model_limits")) from None
         for name in ("max_concurrency", "error_rate", "reset_rate", "hang_rate", "latency", "jitter", "rpm", "tpm",
                      "seed", "host", "port", "personality", "max_head_bytes", "max_url_bytes", "idle_timeout"):
             message = message.replace(name, "--" + name.replace("_", "-"))

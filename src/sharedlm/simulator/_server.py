@@ -3,6 +3,9 @@
 :class:`Simulator` is the async context manager tests and benchmarks use; ``sharedlm simulate`` runs the same
 class until interrupted. Everything runs on the event loop that started it, with no locks: counters, limits and
 the fault dice are only touched from that loop.
+
+A model with limits of its own (``SimulatorSettings.model_limits``) has its own :class:`Limits`; its requests are
+admitted only when both its limits and the server's have room, and each request is counted under its model too.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from sharedlm.simulator._batch import BatchDesk
 from sharedlm.simulator._bedrock import BEDROCK, converse_model
 from sharedlm.simulator._faults import FaultDice, Outcome
 from sharedlm.simulator._http import HeadBounds, HttpConnection, Request
-from sharedlm.simulator._limits import Limits, Ticket
+from sharedlm.simulator._limits import Limits, Rejection, Ticket
 from sharedlm.simulator._personality import personality_named
 from sharedlm.simulator._settings import SimulatorSettings
-from sharedlm.simulator._stats import Counters, SimulatorStats
+from sharedlm.simulator._stats import Counters, ModelCounters, SimulatorStats
 from sharedlm.simulator._wire import ANTHROPIC, GEMINI, JSON, OPENAI, BadRequest, Call, Dialect, OpenAIChat
 
 # What GET /v1/models lists. Any model name is accepted; these are the ones worth advertising.
@@ -45,14 +48,17 @@ _FAULT_MESSAGES = {500: "The server had an error while processing your request. 
 class _Exchange:
     """A request admitted and waiting for its delay to pass (or hanging)."""
 
-    __slots__ = ("answers", "call", "dialect", "outcome", "ticket", "timer")
+    __slots__ = ("answers", "call", "dialect", "model", "outcome", "own", "ticket", "timer")
 
-    def __init__(self, ticket: Ticket, call: Call, answers: list[Answer], dialect: Dialect, outcome: Outcome) -> None:
+    def __init__(self, ticket: Ticket, call: Call, answers: list[Answer], dialect: Dialect, outcome: Outcome,
+                 model: ModelCounters, own: tuple[Limits, Ticket] | None) -> None:
         self.ticket = ticket
         self.call = call
         self.answers = answers
         self.dialect = dialect
         self.outcome = outcome
+        self.model = model
+        self.own = own  # the model's own limits and its place in them, when it has limits of its own
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -70,6 +76,10 @@ class SimulatorEngine:
         self.personality = personality_named(settings.personality)
         self.limits = Limits(max_concurrency=settings.max_concurrency, rpm=settings.rpm, tpm=settings.tpm,
                              style=self.personality.style, queue=self.personality.queue)
+        # Limits of single models; the settings refuse them for a personality that queues (vLLM).
+        self.model_limits = {entry.model: Limits(max_concurrency=entry.max_concurrency, rpm=entry.rpm,
+                                                 tpm=entry.tpm, style=self.personality.style)
+                             for entry in settings.model_limits}
         self.dice = FaultDice(settings)
         self.book = AnswerBook()
         self.connections: set[HttpConnection] = set()
@@ -106,7 +116,7 @@ class SimulatorEngine:
             connection.exchange = None
             if exchange.timer is not None:
                 exchange.timer.cancel()
-            self._leave(exchange.ticket)
+            self._leave(exchange)
             self.counters.abandoned += 1
 
     # --- routing --------------------------------------------------------------------------------------------------
@@ -183,6 +193,8 @@ class SimulatorEngine:
         except BadRequest as exc:
             self._reply_error(connection, dialect, exc.status, exc.message, param=exc.param, code=exc.code)
             return
+        tally = self.counters.model(call.model)
+        tally.requests += 1
         fingerprint = zlib.crc32(request.body, self._seed)
         book = self.book
         answers = [book.answer(call.prompt, fingerprint + i) for i in range(call.choices)]
@@ -190,17 +202,21 @@ class SimulatorEngine:
         spent = sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens) for a in answers)
         tokens = call.prompt.prompt_tokens + spent
         limits = self.limits
-        if limits.too_large(tokens):
+        own = self.model_limits.get(call.model)
+        budget = self._budget_exceeded(call.model, own, tokens)
+        if budget is not None:
             self._reply_error(connection, dialect, 400,
                               f"Request too large: {tokens} tokens (prompt plus answer) exceed the whole token "
-                              f"budget of {self.settings.tpm} per minute (--tpm); it can never be served.",
+                              f"budget of {budget}; it can never be served.",
                               param="messages", code="request_too_large")
             return
         now = self.now()
-        rejection = limits.check(tokens, now)
-        if rejection is not None:
+        refused = self._refusal(call.model, own, tokens, now)
+        if refused is not None:
+            rejection, by_model, refusing = refused
             self.counters.rate_limited_by[rejection.reason] += 1
-            body, headers = self.personality.rejection(dialect, rejection, limits, now)
+            tally.rate_limited_by[f"model_{rejection.reason}" if by_model else rejection.reason] += 1
+            body, headers = self.personality.rejection(dialect, rejection, refusing, now)
             self._reply(connection, 429, JSON, body, headers)
             return
         outcome = self.dice.outcome()
@@ -212,13 +228,20 @@ class SimulatorEngine:
         if outcome is Outcome.ANSWER and delay <= 0.0:
             # Answered before any other request can run: it spends the budgets but never holds a slot.
             limits.spend(tokens, now)
+            if own is not None:
+                own.spend(tokens, now)
             self.counters.enter()
             self.counters.in_flight -= 1
-            self._deliver(connection, call, answers, dialect)
+            tally.enter()
+            tally.in_flight -= 1
+            self._deliver(connection, call, answers, dialect, tally, own)
             return
-        ticket = limits.admit(tokens, now, None if outcome is Outcome.HANG else now + delay)
+        due = None if outcome is Outcome.HANG else now + delay
+        ticket = limits.admit(tokens, now, due)
         self.counters.enter()
-        exchange = _Exchange(ticket, call, answers, dialect, outcome)
+        tally.enter()
+        exchange = _Exchange(ticket, call, answers, dialect, outcome, tally,
+                             None if own is None else (own, own.admit(tokens, now, due)))
         connection.exchange = exchange
         if outcome is Outcome.HANG:
             self.counters.faults["hang"] += 1
@@ -226,14 +249,39 @@ class SimulatorEngine:
         assert self._loop is not None
         exchange.timer = self._loop.call_later(delay, self._due, connection, exchange)
 
+    def _budget_exceeded(self, name: str, own: Limits | None, tokens: int) -> str | None:
+        """The whole token budget that ``tokens`` exceed (so that waiting can never help), or None."""
+        if self.limits.too_large(tokens):
+            return f"{self.settings.tpm} per minute (--tpm)"
+        entry = self.settings.limits_for(name)
+        if own is not None and own.too_large(tokens) and entry is not None:
+            return f"{entry.tpm} per minute for model {name} (--model-limit)"
+        return None
+
+    def _refusal(self, name: str, own: Limits | None, tokens: int,
+                 now: float) -> tuple[Rejection, bool, Limits] | None:
+        """Why a request of model ``name`` is refused, whether by the model's own limits, and the refusing limits.
+
+        When both the model's limits and the server's refuse, the longer wait is the honest one.
+        """
+        server = self.limits.check(tokens, now)
+        mine = own.check(tokens, now) if own is not None else None
+        if mine is not None and own is not None and (server is None or mine.wait >= server.wait):
+            return Rejection(mine.reason, mine.wait, f"{mine.message} (limit of model {name})"), True, own
+        if server is not None:
+            return server, False, self.limits
+        return None
+
     def _due(self, connection: HttpConnection, exchange: _Exchange) -> None:
         if connection.exchange is not exchange:
             return
         connection.exchange = None
-        self._leave(exchange.ticket)
+        self._leave(exchange)
         outcome = exchange.outcome
         if outcome is Outcome.ANSWER:
-            self._deliver(connection, exchange.call, exchange.answers, exchange.dialect)
+            own = exchange.own
+            self._deliver(connection, exchange.call, exchange.answers, exchange.dialect, exchange.model,
+                          None if own is None else own[0])
         elif outcome is Outcome.RESET:
             self.counters.faults["reset"] += 1
             connection.reset()
@@ -242,22 +290,35 @@ class SimulatorEngine:
             self.counters.faults[outcome.value] += 1
             self._reply_error(connection, exchange.dialect, status, _FAULT_MESSAGES[status])
 
-    def _deliver(self, connection: HttpConnection, call: Call, answers: list[Answer], dialect: Dialect) -> None:
+    def _deliver(self, connection: HttpConnection, call: Call, answers: list[Answer], dialect: Dialect,
+                 model: ModelCounters, own: Limits | None) -> None:
         self._sequence += 1
         content_type, body = dialect.answer(call, answers, self._sequence)
         counters = self.counters
-        counters.prompt_tokens += call.prompt.prompt_tokens
         limit = call.max_tokens
-        counters.completion_tokens += sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens)
-                                          for a in answers)
+        completion = sum(a.completion_tokens if limit is None else min(limit, a.completion_tokens) for a in answers)
+        counters.prompt_tokens += call.prompt.prompt_tokens
+        counters.completion_tokens += completion
+        model.served += 1
+        model.prompt_tokens += call.prompt.prompt_tokens
+        model.completion_tokens += completion
         personality = self.personality
-        headers = personality.answer_headers(self.limits, self.now()) if personality.reports else b""
+        headers = b""
+        if personality.reports:
+            # Providers report the budgets of the model asked for: its own when it has any, else the server's.
+            reported = own if own is not None and (own.requests is not None or own.tokens is not None) else self.limits
+            headers = personality.answer_headers(reported, self.now())
         self._reply(connection, 200, content_type, body, headers)
 
-    def _leave(self, ticket: Ticket) -> None:
+    def _leave(self, exchange: _Exchange) -> None:
+        ticket = exchange.ticket
         if not ticket.done:
             self.limits.in_flight.leave(ticket)
             self.counters.in_flight -= 1
+            exchange.model.in_flight -= 1
+            if exchange.own is not None:
+                limits, own_ticket = exchange.own
+                limits.in_flight.leave(own_ticket)
 
     # --- answers --------------------------------------------------------------------------------------------------
 

@@ -45,6 +45,42 @@ def _check_rate(name: str, value: object) -> None:
         raise ConfigurationError(f"{name} must be a probability between 0 and 1, got {value!r}")
 
 
+# The limits one model may have of its own, in the order ``--model-limit`` spells them.
+MODEL_LIMIT_FIELDS = ("max_concurrency", "rpm", "tpm")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelLimits:
+    """Limits of one model, applied to its requests on top of the server-wide ones (providers limit per model).
+
+    Args:
+        model: The model name as requests carry it: ``model`` in an OpenAI or Anthropic body (``gpt-4o-mini``,
+            not ``openai/gpt-4o-mini``), the path segment for Gemini (``gemini-2.5-flash``) and Bedrock.
+        max_concurrency: This model's requests in flight above this number are answered 429; None for no cap.
+        rpm: This model's requests admitted per window; None for no request budget of its own.
+        tpm: This model's tokens admitted per window; None for no token budget of its own.
+    """
+
+    model: str
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigurationError(f"model_limits: a model name must be a non-empty string, got {self.model!r}")
+        for name in MODEL_LIMIT_FIELDS:
+            _check_limit(f"model_limits[{self.model!r}].{name}", getattr(self, name))
+        if all(getattr(self, name) is None for name in MODEL_LIMIT_FIELDS):
+            raise ConfigurationError(f"model_limits[{self.model!r}] sets no limit; give at least one of "
+                                     f"{', '.join(MODEL_LIMIT_FIELDS)}")
+
+    def spec(self) -> str:
+        """The ``--model-limit`` value that reproduces these limits: ``NAME:max_concurrency=32,rpm=600``."""
+        parts = [f"{name}={getattr(self, name)}" for name in MODEL_LIMIT_FIELDS if getattr(self, name) is not None]
+        return f"{self.model}:{','.join(parts)}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SimulatorSettings:
     """How the simulated provider behaves.
@@ -69,6 +105,9 @@ class SimulatorSettings:
             one. The default (75 s, nginx's) is well above sharedlm's own 15 s keep-alive, so benchmarks never
             see it.
         batch: How the batch APIs behave: turnaround, failed and expired lines, whole-batch failures.
+        model_limits: Limits of single models (:class:`ModelLimits`, at most one per model name), enforced on top
+            of ``max_concurrency``, ``rpm`` and ``tpm``: a request is admitted only when both its model's limits
+            and the server's have room, and a 429 for a model's limit has the personality's usual shape.
     """
 
     latency: float = DEFAULT_LATENCY_S
@@ -87,6 +126,7 @@ class SimulatorSettings:
     max_url_bytes: int = DEFAULT_MAX_URL_BYTES
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT_S
     batch: BatchSettings = field(default_factory=BatchSettings)
+    model_limits: tuple[ModelLimits, ...] = ()
 
     def __post_init__(self) -> None:
         _check_seconds("latency", self.latency)
@@ -119,6 +159,34 @@ class SimulatorSettings:
             _check_seconds("idle_timeout", self.idle_timeout)
             if self.idle_timeout == 0:
                 raise ConfigurationError("idle_timeout must be a positive number of seconds (or None), got 0")
+        self._check_model_limits()
+
+    def _check_model_limits(self) -> None:
+        limits = self.model_limits
+        if isinstance(limits, list):  # a list reads as naturally as a tuple; keep the field hashable
+            limits = tuple(limits)
+            object.__setattr__(self, "model_limits", limits)
+        if not isinstance(limits, tuple) or not all(isinstance(m, ModelLimits) for m in limits):
+            raise ConfigurationError(f"model_limits must be a tuple of ModelLimits, got {limits!r}")
+        seen: set[str] = set()
+        for entry in limits:
+            if entry.model in seen:
+                raise ConfigurationError(f"model_limits names the model {entry.model!r} twice; give each model "
+                                         f"one entry with all its limits")
+            seen.add(entry.model)
+        if limits and self.personality == "vllm":
+            raise ConfigurationError("the vllm personality queues instead of limiting; drop model_limits")
+
+    def limits_for(self, model: str) -> ModelLimits | None:
+        """The limits of ``model`` of its own, or None when only the server-wide limits apply to it.
+
+        Args:
+            model: The model name as the request carries it.
+        """
+        for entry in self.model_limits:
+            if entry.model == model:
+                return entry
+        return None
 
     @property
     def fault_rate(self) -> float:
@@ -143,7 +211,10 @@ class SimulatorSettings:
             args += ["--max-url-bytes", str(self.max_url_bytes)]
         if self.idle_timeout != DEFAULT_IDLE_TIMEOUT_S:
             args += ["--idle-timeout", "none" if self.idle_timeout is None else repr(float(self.idle_timeout))]
+        for entry in self.model_limits:
+            args += ["--model-limit", entry.spec()]
         return args + self.batch.command_args()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PERSONALITY", "DEFAULT_PORT", "PERSONALITY_NAMES", "SimulatorSettings"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PERSONALITY", "DEFAULT_PORT", "MODEL_LIMIT_FIELDS", "PERSONALITY_NAMES",
+           "ModelLimits", "SimulatorSettings"]

@@ -69,6 +69,19 @@ def test_run_many_refuses_an_unknown_backend_and_ray_options_for_the_local_one()
         run_many(Upper(), [{"text": "a"}], workers=2)
 
 
+def test_shared_budget_without_backend_ray_is_a_usage_error_naming_the_flag(source: Path, tmp_path: Path,
+                                                                         capsys: Any) -> None:
+    code = main(["run", ECHO, "-i", str(source), "-o", str(tmp_path / "out.jsonl"), "--shared-budget"])
+
+    assert code == 2
+    assert "--shared-budget only applies to --backend ray" in capsys.readouterr().err
+
+
+def test_run_many_refuses_shared_budget_for_the_local_backend() -> None:
+    with pytest.raises(UsageError, match="shared_budget only applies to backend='ray'"):
+        run_many(Upper(), [{"text": "a"}], shared_budget=True)
+
+
 def test_the_loopback_environment_holds_only_while_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("http_proxy", raising=False)

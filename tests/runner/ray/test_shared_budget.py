@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dspy
 import pytest
 
 import sharedlm
+from sharedlm._cli import main
 from sharedlm._lease import SharedBudget
 from sharedlm._singleton import shared_engines
 from sharedlm.runner._core import RunCounters
@@ -37,6 +40,7 @@ with loopback_environment():
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(180)]
 
 SIM_MODEL = "openai/sim-model"
+ECHO = f"{Path(__file__).parent.parent / 'fixtures' / 'programs.py'}:Echo"
 BUDGET = 64
 WORKERS = 4
 
@@ -139,6 +143,28 @@ async def test_a_run_with_a_shared_budget_never_exceeds_it_at_the_provider(ray_s
     assert 0 <= engine["lease_held"] <= 20
 
 
+async def test_a_run_with_a_shared_budget_draws_every_request_from_the_coordinators_rate_book(
+        ray_session: RaySession) -> None:
+    with SimulatorProcess(SimulatorSettings(latency=0.05)) as sim:
+        sharedlm.configure(model=SIM_MODEL, api_key="sim-key", api_base=sim.base_url, cache=False,
+                           max_parallel_requests=20, adaptive=False, rpm=6000)
+        program = Ask(shared_lm=sharedlm.get_shared_lm())
+        recipe = ProgramRecipe.from_program(program, shared_lm=sharedlm.get_shared_lm(), name="Ask")
+        plan = RayPlan(session=ray_session, workers=2, recipe=recipe, settings=shared_engines()[1].settings,
+                       shared_budget=True)
+        runner = RayRowRunner(plan, prepare_program(program), RowOptions(concurrency=20))
+        results, books = [], {}
+        async for result in runner.results(source_rows([{"text": f"t{n}"} for n in range(60)])):
+            results.append(result)
+            if len(results) == 60:  # the coordinator ends with the run: read its books before
+                books = runner.budget_snapshot() or {}
+        served = sim.stats()
+
+    assert [r.ok for r in results] == [True] * 60
+    used = {name.split()[-1]: value for name, value in books["rates_used"].items()}
+    assert served.requests <= used["requests"] <= 6000  # every request sent drew on the one rpm budget
+
+
 def test_the_summary_names_the_budgets_owner_and_the_lease_held() -> None:
     report = RunReport.from_counters(RunCounters(), not_run=0, wall_s=1.0, interrupted=False, workers=2,
                                      engine={"lease_held": 12, "budget_owner": "Ray actor BudgetCoordinator (64)"})
@@ -151,3 +177,20 @@ def test_the_summary_names_the_budgets_owner_and_the_lease_held() -> None:
     assert table["in-flight budget owner"] == "Ray actor BudgetCoordinator (64)"
     assert table["engine lease held at the end"] == "12"
 
+
+
+def test_the_command_lines_shared_budget_flag_leases_the_jobs_budget_from_one_coordinator(
+        ray_session: RaySession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setenv("SHAREDLM_API_KEY", "test-key")
+    monkeypatch.setenv("SHAREDLM_MAX_PARALLEL_REQUESTS", "32")
+    monkeypatch.setenv("COLUMNS", "200")  # the summary's lines unwrapped
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"text": f"t{n}"}) + "\n" for n in range(20)))
+
+    code = main(["run", ECHO, "-i", str(source), "-o", str(tmp_path / "out.jsonl"), "--backend", "ray",
+                 "--workers", "2", "--shared-budget", "--progress", "off"])
+
+    rows = [[cell.strip() for cell in line.split("│") if cell.strip()] for line in capsys.readouterr().err.splitlines()]
+    table = {cells[0]: cells[1] for cells in rows if len(cells) == 2}
+    assert code == 0
+    assert table["in-flight budget owner"] == "Ray actor BudgetCoordinator (32 in flight)"

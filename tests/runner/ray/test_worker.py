@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import sharedlm
+from sharedlm._lease import LeaseLedger, LocalBudgetSource, SharedBudget, install_shared_budget
 from sharedlm._settings import SharedLMSettings
 from sharedlm._singleton import shared_engines
 from sharedlm.runner._options import RowOptions
@@ -124,3 +125,22 @@ def test_the_drivers_proxy_settings_are_restored_before_the_program_is_built(mon
 
     assert "HTTPS_PROXY" not in os.environ
     assert os.environ["NO_PROXY"] == "example.internal"
+
+
+async def test_a_worker_told_to_give_back_returns_its_lease_at_once() -> None:
+    ledger = LeaseLedger(64)
+    budget = SharedBudget(source=LocalBudgetSource(ledger), holder="", block=8)
+    try:
+        worker = RowWorker(setup(pickled(Delayed), settings=worker_settings(JOB, 2, leased_in_flight=True),
+                                 shared_budget=budget))
+        gate = shared_engines()[1].pacer.gate
+        await asyncio.wait_for(gate.acquire(), 5)
+        gate.release()
+        held = sum(ledger.holdings().values())
+
+        worker.give_back()
+    finally:
+        install_shared_budget(None)
+
+    assert held >= 8
+    assert ledger.holdings() == {}

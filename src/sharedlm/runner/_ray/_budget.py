@@ -16,9 +16,10 @@ become a bottleneck or a single point of failure. Its cost: a share cannot be le
 and each worker's adaptive limit reacts to 429s on its own. The driver streams rows to whichever worker has
 room, which keeps workers evenly busy, so the unused part is small except in a job's last seconds.
 
-With ``RayPlan(shared_budget=True)`` the in-flight cap is not split but leased in blocks from one coordinator
-actor (:mod:`sharedlm.runner._ray._coordinator`), still with no round trip per call: a worker asks only when
-its lease runs low; only the rpm/tpm budgets are then split.
+With ``RayPlan(shared_budget=True)`` nothing is split: the in-flight cap is leased in blocks from one
+coordinator actor (:mod:`sharedlm.runner._ray._coordinator`), and every worker's rpm/tpm budgets draw on the
+coordinator's books in grants (:mod:`sharedlm._shared_rate`), still with no round trip per call: a worker asks
+only when its lease or grant runs low.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ def worker_settings(settings: SharedLMSettings, workers: int, *, leased_in_fligh
     Args:
         settings: The job's settings, as the driver resolved them.
         workers: How many workers share them.
-        leased_in_flight: The in-flight cap is leased from one coordinator
-            (:mod:`sharedlm.runner._ray._coordinator`), not split: each worker keeps the job's cap as its own
-            ceiling and only the rpm/tpm budgets are split.
+        leased_in_flight: The job's budgets are held by one coordinator
+            (:mod:`sharedlm.runner._ray._coordinator`), not split: each worker keeps the job's cap, rpm and tpm
+            as its own ceilings, and the coordinator bounds them all together.
     """
     if workers < 1:
         raise UsageError(f"workers must be >= 1, got {workers}")
     if workers == 1:
         return settings
     if leased_in_flight:
-        return settings.with_changes(budget_share=settings.flow.budget_share / workers)
+        return settings
     if settings.max_parallel_requests < workers:
         raise UsageError(
             f"max_parallel_requests {settings.max_parallel_requests} cannot be shared by {workers} workers (each "

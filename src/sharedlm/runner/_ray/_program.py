@@ -77,25 +77,32 @@ class ProgramRecipe:
         name: The program's name, for messages.
         spec: ``PROGRAM`` with an absolute file path, or None.
         pickled: The program pickled with the shared LM as a reference, or None.
+        load: With ``spec``: the absolute path of a saved program state (``--load``) the worker loads into the
+            program it builds, or None.
     """
 
     name: str
     spec: str | None = None
     pickled: bytes | None = None
+    load: str | None = None
 
     def __repr__(self) -> str:
         source = self.spec if self.spec is not None else f"pickled, {len(self.pickled or b'')} bytes"
+        if self.load is not None:
+            source += f", load {self.load}"
         return f"ProgramRecipe({self.name}, {source})"
 
     @classmethod
-    def from_spec(cls, spec: str, *, name: str) -> ProgramRecipe:
+    def from_spec(cls, spec: str, *, name: str, load: str | Path | None = None) -> ProgramRecipe:
         """The recipe for ``PROGRAM`` as given on the command line.
 
         Args:
             spec: ``path/to/file.py:ClassName`` or ``package.module:ClassName``.
             name: The program's name.
+            load: ``--load``: a saved program state each worker loads into its program, or None.
         """
-        return cls(name=name, spec=absolute_spec(spec))
+        state = None if load is None else str(Path(load).expanduser().resolve())
+        return cls(name=name, spec=absolute_spec(spec), load=state)
 
     @classmethod
     def from_program(cls, program: object, *, shared_lm: object, name: str) -> ProgramRecipe:
@@ -124,7 +131,7 @@ class ProgramRecipe:
         if self.spec is not None:
             from sharedlm.runner._program import build_program, load_program_target
 
-            return build_program(load_program_target(self.spec), shared_lm)
+            return build_program(load_program_target(self.spec), shared_lm, load=self.load)
         if self.pickled is None:
             raise ValueError("a ProgramRecipe needs spec or pickled")
         return _ProgramUnpickler(self.pickled, shared_lm).load()

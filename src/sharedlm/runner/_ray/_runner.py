@@ -33,8 +33,8 @@ from sharedlm.runner._control import RunControl
 from sharedlm.runner._core import RowAdmission, RunCounters
 from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import PreparedProgram
-from sharedlm.runner._ray._budget import worker_settings
-from sharedlm.runner._ray._coordinator import BudgetCoordinator, RayBudgetSource, lease_block
+from sharedlm.runner._ray._budget import configure_arguments, worker_settings
+from sharedlm.runner._ray._coordinator import BudgetCoordinator, RayBudgetSource, RayRateSources, lease_block
 from sharedlm.runner._ray._policy import MAX_WORKER_DEATHS_PER_ROW, RedeliveryPolicy, RowFate
 from sharedlm.runner._ray._program import ProgramRecipe
 from sharedlm.runner._ray._session import RaySession
@@ -50,6 +50,8 @@ MAX_CHUNK_ROWS = 256
 MAX_CALLS_PER_WORKER = 1000
 WORKER_DIED = "WorkerDied"
 _ROWS_PER_PAUSE = 256
+# At the end of a run, how long live workers get to hand back their leases before they are ended.
+GIVE_BACK_TIMEOUT_S = 5.0
 # Engine stats that describe a worker's present, not its history: a dead worker's count no longer.
 _ENGINE_GAUGES = ("in_flight", "queued", "limit", "cap", "open_connections", "lease_held")
 
@@ -76,8 +78,9 @@ class RayPlan:
         configure_dspy_lm: The driver's program relies on the shared LM being DSPy's global LM.
         chunk_rows: Rows per chunk; from the concurrency when None.
         start_timeout_s: How long workers may take to be placed and to build their LM and program.
-        shared_budget: Lease the job's in-flight cap to the workers from one coordinator actor, so it follows
-            the rows (see :mod:`sharedlm.runner._ray._coordinator`), instead of cutting it 1/``workers``.
+        shared_budget: Lease the job's in-flight cap, and its rpm/tpm budgets, to the workers from one
+            coordinator actor, so they follow the rows (see :mod:`sharedlm.runner._ray._coordinator`), instead of
+            cutting them 1/``workers``.
         lease_s: With ``shared_budget``, how long a lost worker's slots stay leased before they come back.
     """
 
@@ -103,6 +106,21 @@ class RayPlan:
     def worker_settings(self) -> SharedLMSettings:
         """One worker's share of the job's settings."""
         return worker_settings(self.settings, self.workers, leased_in_flight=self.shared_budget)
+
+    def worker_models(self) -> dict[str, dict[str, Any]]:
+        """The driver's other models (built or declared), as one worker's ``configure(models=...)``: each model's
+        settings as the driver resolved them, shared out among the workers like the default model's."""
+        from sharedlm._registry import REGISTRY
+
+        models: dict[str, dict[str, Any]] = {}
+        for model in REGISTRY.model_names():
+            if model == self.settings.model:
+                continue
+            share = worker_settings(REGISTRY.settings_for(model), self.workers, leased_in_flight=self.shared_budget)
+            arguments = configure_arguments(share)
+            arguments.pop("model")
+            models[model] = arguments
+        return models
 
 
 class _Slot:
@@ -222,7 +240,13 @@ class RayRowRunner(RunControl):
                 elif isinstance(value, dict):
                     merged = total.setdefault(name, {})
                     for kind, count in value.items():
-                        merged[kind] = merged.get(kind, 0) + count
+                        if isinstance(count, dict):  # `models`: each model's numbers, summed over workers alike
+                            inner = merged.setdefault(kind, {})
+                            for field, number in count.items():
+                                if isinstance(number, int | float) and not isinstance(number, bool):
+                                    inner[field] = inner.get(field, 0) + number
+                        else:
+                            merged[kind] = merged.get(kind, 0) + count
         total.update({name: values.pop() for name, values in texts.items() if len(values) == 1})
         return total
 
@@ -245,13 +269,14 @@ class RayRowRunner(RunControl):
             total, self.plan.lease_s)
         source = RayBudgetSource(self.coordinator, owner=f"Ray actor BudgetCoordinator ({total} in flight)")
         self._budget = SharedBudget(source=source, holder="", block=lease_block(total, self.plan.workers),
-                                    lease_s=self.plan.lease_s)
+                                    lease_s=self.plan.lease_s,
+                                    rates=RayRateSources(self.coordinator, owner="Ray actor BudgetCoordinator"))
 
     def _setup(self, index: int) -> WorkerSetup:
         return WorkerSetup(index=index, settings=self.plan.worker_settings(), program=self.plan.recipe,
                            rows=self.options, configure_dspy_lm=self.plan.configure_dspy_lm,
                            sys_path=tuple(sys.path), restore_env=dict(self.plan.session.driver_proxy_env),
-                           shared_budget=self._budget)
+                           shared_budget=self._budget, models=self.plan.worker_models())
 
     def _create_actor(self, index: int) -> Any:
         if self._remote is None:
@@ -537,10 +562,21 @@ class RayRowRunner(RunControl):
         self.counters.cancelled += len(self._requeued) + len(self._suspects)
         self._requeued.clear()
         self._suspects.clear()
+        await self._give_back([slot.actor for slot in self._slots if slot.ready])
         self._kill([slot.actor for slot in self._slots] + self._retired)
         if self.coordinator is not None:
             self._kill([self.coordinator])
         await close_rows(iterator)
+
+    async def _give_back(self, actors: list[Any]) -> None:
+        """Have live workers hand back their leases at once: killed, they would hold them (in Redis) until expiry."""
+        refs = []
+        for actor in actors:
+            with contextlib.suppress(Exception):  # already dead
+                refs.append(actor.give_back.remote())
+        if refs:
+            with contextlib.suppress(Exception):  # a worker that died or hangs: its lease expires on its own
+                await asyncio.wait_for(asyncio.gather(*refs, return_exceptions=True), GIVE_BACK_TIMEOUT_S)
 
     def _kill(self, actors: list[Any]) -> None:
         for actor in actors:

@@ -52,6 +52,8 @@ class WorkerSetup:
         result_flush_s: ...or once its first result waited this long.
         shared_budget: The job's in-flight budget to lease slots from (the worker names itself as the holder),
             or None: the worker's own cap in ``settings`` is its share.
+        models: The driver's other models, declared in the worker as ``configure(models=...)`` does, so a
+            program bound to several shared LMs finds each model's settings (its share of them) in the worker.
     """
 
     index: int
@@ -64,6 +66,7 @@ class WorkerSetup:
     result_batch_rows: int = RESULT_BATCH_ROWS
     result_flush_s: float = RESULT_FLUSH_S
     shared_budget: SharedBudget | None = None
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,7 +188,7 @@ class RowWorker:
         budget = setup.shared_budget
         install_shared_budget(None if budget is None else
                               replace(budget, holder=f"ray worker {setup.index} pid {self._pid} on {self._host}"))
-        applied = configure(**configure_arguments(setup.settings))
+        applied = configure(**configure_arguments(setup.settings), models=setup.models or None)
         if applied != setup.settings:
             names = ", ".join(differing_fields(setup.settings, applied))
             raise ConfigurationError(
@@ -222,6 +225,12 @@ class RowWorker:
         error_type, error = self._error if self._error is not None else (None, None)
         return WorkerInfo(index=self.index, pid=self._pid, lm_id=self._lm_id(), host=self._host,
                           node_id=self._node_id, error=error, error_type=error_type)
+
+    def give_back(self) -> None:
+        """Give back at once what this worker holds of shared budgets (the driver calls it before ending it)."""
+        from sharedlm._lease import give_back_all
+
+        give_back_all()
 
     async def run_chunk(self, rows: list[SourceRow]) -> AsyncIterator[ResultBatch]:
         """Run ``rows`` at once and stream their results back in batches as they finish.

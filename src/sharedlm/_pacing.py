@@ -35,6 +35,8 @@ from sharedlm._flow import (
     backoff_delay,
     book_together,
 )
+from sharedlm._flow._release import ReleaseSpacing
+from sharedlm._flow._saturation import busy_clock
 from sharedlm._lease import LeasedGate, make_gate
 from sharedlm._settings import DEFAULT_INITIAL_CONCURRENCY, FlowSettings
 from sharedlm._shared_rate import SharedRates, shared_rates
@@ -152,12 +154,12 @@ class Pacer:
         cap: The ceiling of the in-flight limit (``max_parallel_requests`` clamped to the open-file limit).
         clock: Monotonic seconds; injectable for tests.
         rng: Randomness for backoff jitter.
-        cpu_clock: CPU seconds the calling thread has used; injectable for tests.
+        cpu_clock: Seconds the calling thread was busy (on a CPU or waiting for one); injectable for tests.
         memory: Where what is learned about this deployment is remembered across runs, or None.
     """
 
     def __init__(self, flow: FlowSettings, *, cap: int, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, cpu_clock: Callable[[], float] = time.thread_time,
+                 rng: random.Random | None = None, cpu_clock: Callable[[], float] = busy_clock,
                  memory: Memory | None = None) -> None:
         self.flow = flow
         self.cap = cap
@@ -188,6 +190,9 @@ class Pacer:
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
         self.requests: RateBudget | None = self.signals.budgets.requests
         self.tokens: RateBudget | None = self.signals.budgets.tokens
+        # Spaces the request budget's sends by when they really go out: a loop that wakes late must not send seconds
+        # of booked requests as one burst (sharedlm._flow._release).
+        self.release = ReleaseSpacing()
         # The request and token budgets every process of this deployment shares, with SHAREDLM_BUDGET_URL.
         deployment = memory.deployment.file_name.removesuffix(".json") if memory is not None else "default"
         self.shared: SharedRates | None = shared_rates(deployment, window_s=BUDGET_WINDOW_S)
@@ -248,6 +253,11 @@ class Pacer:
         try:
             if delay > 0:
                 await asyncio.sleep(delay)
+            requests = self.requests
+            if requests is not None and booking.request_slot is not None:
+                late = self.release.delay(self._clock(), rate=requests.rate, burst=requests.capacity)
+                if late > 0:
+                    await asyncio.sleep(late)
             if self.shared is not None and booking is not _UNBUDGETED:
                 booking = await self._take_shared(booking, self.shared)
             while True:

@@ -64,3 +64,19 @@ def test_each_thread_reads_its_own_figures(tmp_path: Path, monkeypatch: pytest.M
 def test_the_ceiling_measures_busy_seconds_unless_told_otherwise() -> None:
     ceiling = SaturationCeiling(initial=128, cap=1024)
     assert ceiling._cpu_clock is busy_clock
+
+
+def test_a_forked_child_reads_its_own_thread_not_the_inherited_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    parent.write_text("1000000000 0 1\n")
+    child.write_text("2000000000 0 1\n")
+    monkeypatch.setattr(_saturation, "SCHEDSTAT_PATH", str(parent))
+
+    def across_a_fork() -> float:
+        busy_clock()  # opens the parent's file
+        monkeypatch.setattr(_saturation, "SCHEDSTAT_PATH", str(child))
+        _saturation._forget_after_fork()  # what os.register_at_fork runs in the child
+        return busy_clock()
+
+    assert _on_a_fresh_thread(across_a_fork) == pytest.approx(2.0)

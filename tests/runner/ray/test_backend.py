@@ -25,9 +25,11 @@ from sharedlm.runner import RowOptions, RowResult, run_many
 from sharedlm.runner._program import prepare_program
 from sharedlm.runner._ray._program import ProgramRecipe
 from sharedlm.runner._ray._runner import MAX_WORKER_DEATHS_PER_ROW, WORKER_DIED, RayPlan, RayRowRunner
-from sharedlm.runner._ray._session import RaySession, loopback_environment, start_local_ray
+from sharedlm.runner._ray._session import RaySession, loopback_environment
 from sharedlm.runner._source import source_rows
 from sharedlm.simulator import SimulatorProcess, SimulatorSettings
+
+from ._session import local_ray
 
 # Ray must be imported inside the loopback environment, or a local Ray would bind to this machine's address.
 with loopback_environment():
@@ -106,13 +108,8 @@ class CrashAlways:
 
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[RaySession]:
-    with pytest.MonkeyPatch.context() as patch:
-        # Workers get the job's settings from the driver only; keep the shell's out of Ray's processes.
-        for name in [name for name in os.environ if name.startswith("SHAREDLM_")]:
-            patch.delenv(name)
-        session = start_local_ray(num_cpus=2)
-    yield session
-    session.close()
+    with local_ray(num_cpus=2) as session:
+        yield session
 
 
 @pytest.fixture(scope="module")

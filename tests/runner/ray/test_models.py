@@ -5,7 +5,6 @@ Programs that workers run are defined here at module level: workers import this 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +17,11 @@ from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import prepare_program
 from sharedlm.runner._ray._program import ProgramRecipe
 from sharedlm.runner._ray._runner import RayPlan, RayRowRunner
-from sharedlm.runner._ray._session import RaySession, loopback_environment, start_local_ray
+from sharedlm.runner._ray._session import RaySession, loopback_environment
 from sharedlm.runner._source import source_rows
 from sharedlm.simulator import SimulatorProcess, SimulatorSettings
+
+from ._session import local_ray
 
 with loopback_environment():
     pytest.importorskip("ray")
@@ -47,12 +48,8 @@ class DraftAndJudge(sharedlm.SharedLMModule):
 
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[RaySession]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SHAREDLM_")]:
-            patch.delenv(name)
-        session = start_local_ray(num_cpus=2)
-    yield session
-    session.close()
+    with local_ray(num_cpus=2) as session:
+        yield session
 
 
 def _plan(session: RaySession, program: DraftAndJudge) -> RayPlan:

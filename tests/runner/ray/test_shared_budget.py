@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +27,13 @@ from sharedlm.runner._ray._budget import worker_settings
 from sharedlm.runner._ray._coordinator import BudgetCoordinator, RayBudgetSource, lease_block
 from sharedlm.runner._ray._program import ProgramRecipe
 from sharedlm.runner._ray._runner import RayPlan, RayRowRunner
-from sharedlm.runner._ray._session import RaySession, loopback_environment, start_local_ray
+from sharedlm.runner._ray._session import RaySession, loopback_environment
 from sharedlm.runner._ray._worker import RowWorker, WorkerSetup
 from sharedlm.runner._source import source_rows
 from sharedlm.runner._summary import RunReport, print_summary
 from sharedlm.simulator import SimulatorProcess, SimulatorSettings
+
+from ._session import local_ray
 
 with loopback_environment():
     pytest.importorskip("ray")
@@ -65,12 +66,8 @@ class Ask(sharedlm.SharedLMModule):
 
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[RaySession]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SHAREDLM_")]:
-            patch.delenv(name)
-        session = start_local_ray(num_cpus=WORKERS)  # logical CPUs: one per worker, on this 2-core machine too
-    yield session
-    session.close()
+    with local_ray(num_cpus=WORKERS) as session:  # logical CPUs: one per worker, on this 2-core machine too
+        yield session
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,9 @@ shared LM>; any other class, a plain dspy.Module included, with no arguments), a
 shared_lm= if it takes it, else with no arguments), or a program instance. A dspy.Module's predictors are bound
 to this process's shared LMs: one holding a plain dspy.LM to the shared LM for its model (dspy.LM("openai/gpt-4o")
 becomes the shared LM for openai/gpt-4o, keeping its sampling settings), one holding none to the default shared LM.
+The default model comes from --model or SHAREDLM_MODEL; other models' settings from SHAREDLM_MODELS, a JSON object
+(SHAREDLM_MODELS='{"openai/gpt-4o": {"rpm": 500}}'), else the default model's (key and base URL for the same
+provider). Every model shares one connection pool and keeps its own flow control; the summary shows each one.
 --load STATE.json loads a state saved with program.save("STATE.json") (an optimizer's result) into the program
 before the first row; a missing file, or one saved from another program, is a usage error.
 

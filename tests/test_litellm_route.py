@@ -31,8 +31,13 @@ from sharedlm.runner._progress import engine_stats
 from sharedlm.simulator import BackgroundSimulator, Simulator, SimulatorSettings
 
 SECRET = "sk-litellm-route-0123456789-secret"
-# Three providers LiteLLM reaches over OpenAI's wire with an api_base, and that lm15 refuses.
+# Three providers LiteLLM reaches over OpenAI's wire with an api_base, and that lm15 refuses. together_ai's answers
+# LiteLLM reads as OpenAI's, so sharedlm sends it on the pool's own wire, shaped by LiteLLM (sharedlm._litellm_wire);
+# fireworks_ai's and mistral's LiteLLM reads its own way, so they go through litellm.acompletion.
 PREFIXES = ("together_ai/meta-llama/sim-model", "fireworks_ai/accounts/sim/models/sim-model", "mistral/sim-model")
+# One of each: the rules of errors, retries and timeouts hold on both.
+BOTH_ROUTES = (PREFIXES[0], PREFIXES[2])
+ACOMPLETION = PREFIXES[2]
 
 
 class Count(dspy.Signature):
@@ -107,7 +112,7 @@ async def test_a_litellm_prefix_completes_typed_two_step_workflows_within_the_ca
 
 async def test_calls_share_one_http_session_per_event_loop() -> None:
     async with Simulator(SimulatorSettings()) as sim:
-        await count_once(PREFIXES[0], sim.base_url)
+        await count_once(ACOMPLETION, sim.base_url)
         engine = shared_engines()[1]
         route = engine._route(None)[0]
         first, second = await route.engine(), await route.engine()
@@ -118,7 +123,7 @@ async def test_calls_share_one_http_session_per_event_loop() -> None:
 
 def test_each_event_loop_gets_its_own_shared_session() -> None:
     with BackgroundSimulator(SimulatorSettings()) as sim:
-        sharedlm.configure(model=PREFIXES[0], api_key=SECRET, api_base=sim.base_url, cache=False)
+        sharedlm.configure(model=ACOMPLETION, api_key=SECRET, api_base=sim.base_url, cache=False)
         route = shared_engines()[1]._route(None)[0]
 
         async def session_of_this_loop() -> aiohttp.ClientSession:
@@ -146,8 +151,9 @@ async def test_a_503_is_retried_by_the_engine() -> None:
         assert sharedlm.stats().retries == 1
 
 
-# cerebras/ goes through OpenAI's SDK inside LiteLLM (its own retry loop), the others through LiteLLM's HTTP handler.
-@pytest.mark.parametrize("model", [*PREFIXES, "cerebras/sim-model"])
+# perplexity/ goes through OpenAI's SDK inside LiteLLM (its own retry loop), mistral/ and fireworks_ai/ through
+# LiteLLM's HTTP handler, together_ai/ on the pool's own wire.
+@pytest.mark.parametrize("model", [*PREFIXES, "perplexity/sim-model"])
 async def test_litellm_never_retries_on_its_own(model: str) -> None:
     async with scripted([(503, error_body("overloaded"), ())] * 5) as server:
         with pytest.raises(LMProviderError) as raised:
@@ -159,10 +165,11 @@ async def test_litellm_never_retries_on_its_own(model: str) -> None:
         assert len(server.requests) == 1
 
 
-async def test_retries_exhausted_names_the_attempts() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_retries_exhausted_names_the_attempts(model: str) -> None:
     async with scripted([(429, error_body("slow down"), (("Retry-After", "0"),))] * 5) as server:
         with pytest.raises(LMProviderError) as raised:
-            await count_once(PREFIXES[0], server.url("/v1"), max_retries=2)
+            await count_once(model, server.url("/v1"), max_retries=2)
         cause = sharedlm.sharedlm_cause(raised.value)
         assert isinstance(cause, RetriesExhaustedError)
         assert isinstance(cause.last, RateLimitedError)
@@ -175,30 +182,33 @@ async def test_retries_exhausted_names_the_attempts() -> None:
     (403, error_body("permission denied"), AuthenticationError),
     (400, error_body("bad request: unknown field"), RequestRejectedError),
 ])
-async def test_fatal_answers_fail_at_once(status: int, body: bytes, kind: type[Exception]) -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_fatal_answers_fail_at_once(model: str, status: int, body: bytes, kind: type[Exception]) -> None:
     async with scripted([(status, body, ())] * 3) as server:
         with pytest.raises(LMProviderError) as raised:
-            await count_once(PREFIXES[0], server.url("/v1"))
+            await count_once(model, server.url("/v1"))
         assert isinstance(sharedlm.sharedlm_cause(raised.value), kind)
         assert len(server.requests) == 1
         assert sharedlm.stats().retries == 0
 
 
-async def test_a_context_length_answer_is_fatal_at_once() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_context_length_answer_is_fatal_at_once(model: str) -> None:
     body = error_body("This model's maximum context length is 8192 tokens. However, your messages resulted in "
                       "9000 tokens.", code="context_length_exceeded")
     async with scripted([(400, body, ())] * 3) as server:
         with pytest.raises(LMProviderError) as raised:
-            await count_once(PREFIXES[0], server.url("/v1"))
+            await count_once(model, server.url("/v1"))
         assert isinstance(sharedlm.sharedlm_cause(raised.value), ContextTooLongError)
         assert len(server.requests) == 1
 
 
-async def test_a_connection_refused_is_retryable() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_connection_refused_is_retryable(model: str) -> None:
     async with scripted([]) as server:
         url = server.url("/v1")
     with pytest.raises(LMProviderError) as raised:  # the server is gone: every attempt is refused
-        await count_once(PREFIXES[0], url, max_retries=1, backoff_base=0.01, backoff_max=0.01)
+        await count_once(model, url, max_retries=1, backoff_base=0.01, backoff_max=0.01)
     cause = sharedlm.sharedlm_cause(raised.value)
     assert isinstance(cause, RetriesExhaustedError)
     assert cause.attempts == 2
@@ -232,9 +242,10 @@ async def test_building_the_shared_lm_sends_nothing() -> None:
         assert server.requests == []
 
 
-async def test_a_stream_goes_through_the_same_route() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_stream_goes_through_the_same_route(model: str) -> None:
     async with Simulator(SimulatorSettings()) as sim:
-        sharedlm.configure(model=PREFIXES[0], api_key=SECRET, api_base=sim.base_url, cache=False)
+        sharedlm.configure(model=model, api_key=SECRET, api_base=sim.base_url, cache=False)
         program = dspy.streamify(dspy.Predict(Count), include_final_prediction_in_output_stream=True)
         with dspy.context(lm=sharedlm.get_shared_lm()):
             outputs = [chunk async for chunk in program(topic="x")]
@@ -283,9 +294,10 @@ async def test_the_guard_reports_a_foreign_lm_beside_a_litellm_route_shared_lm()
         assert sharedlm.stats().calls_succeeded == 1  # the shared step only
 
 
-def test_sync_calls_take_the_same_route_and_pool() -> None:
+@pytest.mark.parametrize("model", [PREFIXES[0], PREFIXES[1]])
+def test_sync_calls_take_the_same_route_and_pool(model: str) -> None:
     with BackgroundSimulator(SimulatorSettings(latency=0.01)) as sim:
-        sharedlm.configure(model=PREFIXES[1], api_key=SECRET, api_base=sim.base_url, max_parallel_requests=2,
+        sharedlm.configure(model=model, api_key=SECRET, api_base=sim.base_url, max_parallel_requests=2,
                            cache=False)
         predict = dspy.Predict(Count)
         predict.set_lm(sharedlm.get_shared_lm())
@@ -311,10 +323,11 @@ def test_litellm_is_imported_with_its_price_map_kept_local() -> None:
     assert done.stdout.split() == ["False", "True", "true"]
 
 
-async def test_a_hung_attempt_times_out_and_is_retried() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_hung_attempt_times_out_and_is_retried(model: str) -> None:
     async with Simulator(SimulatorSettings(hang_rate=1.0)) as sim:
         with pytest.raises(LMProviderError) as raised:
-            await count_once(PREFIXES[0], sim.base_url, timeout=0.5, max_retries=1, backoff_base=0.01,
+            await count_once(model, sim.base_url, timeout=0.5, max_retries=1, backoff_base=0.01,
                              backoff_max=0.01)
         cause = sharedlm.sharedlm_cause(raised.value)
         assert isinstance(cause, RetriesExhaustedError)
@@ -324,10 +337,11 @@ async def test_a_hung_attempt_times_out_and_is_retried() -> None:
         assert sim.stats().requests >= 1
 
 
-async def test_a_reset_connection_is_retried_by_the_engine() -> None:
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_reset_connection_is_retried_by_the_engine(model: str) -> None:
     async with Simulator(SimulatorSettings(reset_rate=1.0)) as sim:
         with pytest.raises(LMProviderError) as raised:
-            await count_once(PREFIXES[1], sim.base_url, max_retries=1, backoff_base=0.01, backoff_max=0.01)
+            await count_once(model, sim.base_url, max_retries=1, backoff_base=0.01, backoff_max=0.01)
         cause = sharedlm.sharedlm_cause(raised.value)
         assert isinstance(cause, RetriesExhaustedError)
         assert isinstance(cause.last, ConnectionFailedError)

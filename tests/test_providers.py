@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Iterator
 
 import dspy
@@ -68,6 +69,22 @@ def test_a_native_prefix_routes_through_lm15() -> None:
 def test_a_prefix_only_litellm_knows_routes_through_litellm() -> None:
     route = choose_route("vertex_ai/gemini-2.5-flash")
     assert (route.kind, route.provider) == ("litellm", "vertex_ai")
+
+
+@pytest.mark.parametrize("model", ["github_copilot/gpt-4o", "chatgpt/gpt-5"])
+def test_building_a_shared_lm_for_a_provider_that_logs_in_reaches_no_network(
+        model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[object] = []
+
+    def no_lookup(host: object, *args: object, **kwargs: object) -> list[object]:
+        looked_up.append(host)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    assert choose_route(model).kind == "litellm"
+    sharedlm.configure(model=model, api_key="k")
+    sharedlm.get_shared_lm()
+    assert looked_up == []
 
 
 def test_a_prefix_nobody_knows_is_a_configuration_error_naming_the_model() -> None:

@@ -61,7 +61,13 @@ def litellm_provider(model: str) -> str | None:
     # Before LiteLLM is first imported: its price map must come from the bundled copy, never the network.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     import litellm
+    from litellm.types.utils import LlmProviders
 
+    prefix = model.partition("/")[0]
+    if prefix in LlmProviders._value2member_map_:
+        # A prefix that names a LiteLLM provider is that provider. LiteLLM's own resolution would also look for the
+        # provider's key, and for some (github_copilot, chatgpt) that starts a login over the network.
+        return prefix
     try:
         _model, provider, _key, _base = litellm.get_llm_provider(model)
     except Exception:  # LiteLLM raises its BadRequestError for an unknown prefix

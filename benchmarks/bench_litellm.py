@@ -1,25 +1,29 @@
-"""Issue 15: a provider DSPy reaches only through LiteLLM, through sharedlm's pool against a plain ``dspy.LM``.
+"""Issue 15: providers DSPy reaches only through LiteLLM, through sharedlm's pool against a plain ``dspy.LM``.
 
-Two measurements against the simulator in its own process, with ``together_ai/`` (a prefix lm15 refuses, so both
-sides go through ``litellm.acompletion``) pointed at it by ``api_base``:
+Measurements against the simulator in its own process, pointed at by ``api_base``. ``together_ai/`` is a prefix lm15
+refuses, so plain DSPy sends it through ``litellm.acompletion``; LiteLLM reads its answers as OpenAI's, so sharedlm
+sends it on its own pool's wire with the body, URL and headers LiteLLM's provider config shapes
+(``sharedlm._litellm_wire``). ``mistral/`` is one whose answers LiteLLM reads its own way: sharedlm sends it through
+``litellm.acompletion`` over its pool's HTTP session.
 
 1. ``workflows``: 1,000 typed two-step workflows (2,000 calls) at 1 s latency, all started at once, through one
    shared plain ``dspy.LM("together_ai/...")`` (DSPy's defaults) and through ``sharedlm.get_shared_lm()``, one
-   after the other, each in a fresh worker process against a fresh simulator. The provider admits
-   ``--provider-concurrency`` requests at once (429 with ``Retry-After`` above it, as hosted providers do; 0 =
-   unlimited, the default). Reported: wall time, the ratio, failed workflows, server 429s, and the peak of open
-   file descriptors of each worker against sharedlm's ``max_parallel_requests`` plus its descriptor reserve.
+   after the other, each in a fresh worker process against a fresh simulator; with Python's default garbage
+   collector and under ``sharedlm.relaxed_gc()`` (what ``sharedlm run`` does), plain and sharedlm always with the same
+   setting (``--gc``). The provider admits ``--provider-concurrency`` requests at once (429 with ``Retry-After``
+   above it; 0 = unlimited, the default). Reported: wall times, the like-for-like ratios, failed workflows, server
+   429s, and the peak of open file descriptors of each worker against sharedlm's cap plus its descriptor reserve.
+   (1b), information: the same pair through ``mistral/`` (the ``litellm.acompletion`` route), both relaxed.
 2. ``calls``: 3,000 single calls at once through sharedlm against a provider capped at 64 in flight
    (0.2 s latency): every call must succeed (none lost), and the server's peak in flight is reported.
-3. ``overhead`` (information, no target): 1,000 single calls at zero latency, calls/s of one process, for the plain
-   LM and sharedlm on the LiteLLM route and for sharedlm on the native route (``openai/``): what LiteLLM's own
-   per-call work costs.
+3. ``overhead`` (information, no target): 1,000 single calls at zero latency, calls/s of one process, for plain and
+   sharedlm on both LiteLLM-path providers and for sharedlm on the native route (``openai/``).
 
-    python benchmarks/bench_litellm.py [--workflows 1000] [--latency 1.0] [--provider-concurrency 0]
-        [--calls 3000] [--calls-cap 64] [--overhead 1000] [--json FILE]
+    python benchmarks/bench_litellm.py [--workflows 1000] [--latency 1.0] [--provider-concurrency 0] [--gc both]
+        [--acompletion 1] [--calls 3000] [--calls-cap 64] [--overhead 1000] [--json FILE]
 
-Exit code 0 when sharedlm is at least 3x faster in (1) with no failed workflow, its descriptors stay within the
-cap plus the reserve, and (2) loses no call; 1 otherwise.
+Exit code 0 when sharedlm is at least 3x faster in (1) in every like-for-like pair with no failed workflow, its
+descriptors stay within the cap plus the reserve, and (2) loses no call; 1 otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import resource
 import sys
 import time
 from typing import Any
@@ -37,6 +42,8 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
 
 MODEL = "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo"
+# A provider whose answers LiteLLM reads its own way: sharedlm sends it through litellm.acompletion over its pool.
+ACOMPLETION_MODEL = "mistral/mistral-small-latest"
 KEY = "bench-key-not-secret"
 NATIVE_MODEL = "openai/sim-model"
 TARGET_RATIO = 3.0
@@ -53,8 +60,12 @@ async def _sample_fds(peak: list[int], stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.02)
 
 
-def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any) -> None:
-    """Run ``count`` workflows (or single calls) in this process, then report through ``queue``."""
+def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any, relaxed: bool = False) -> None:
+    """Run ``count`` workflows (or single calls) in this process, then report through ``queue``.
+
+    With ``relaxed``, the run goes under ``sharedlm.relaxed_gc()`` (what ``sharedlm run`` and ``run_many`` do and
+    what the README tells library users to do), whichever the variant.
+    """
     import dspy
 
     import sharedlm
@@ -95,16 +106,18 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
         baseline = _open_fds()
         peak, stop = [baseline], asyncio.Event()
         sampler = asyncio.create_task(_sample_fds(peak, stop))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         outcomes = await asyncio.gather(*(unit(i) for i in range(count)), return_exceptions=True)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         stop.set()
         await sampler
         failures = [o for o in outcomes if isinstance(o, BaseException)]
-        return {"wall": wall, "failed": len(failures), "peak_fds": peak[0], "baseline_fds": baseline,
+        return {"wall": wall, "cpu": cpu, "failed": len(failures), "peak_fds": peak[0], "baseline_fds": baseline,
                 "first_error": repr(failures[0])[:300] if failures else None}
 
-    result = asyncio.run(run())
+    with sharedlm.relaxed_gc() if relaxed else contextlib.nullcontext():
+        result = asyncio.run(run())
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this worker's peak (Linux: KiB)
     if variant == "sharedlm":
         settings = sharedlm.get_settings()
         plan = plan_connection_cap(settings.max_parallel_requests, reserve=settings.fd_reserve)
@@ -115,10 +128,11 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
     queue.put(result)
 
 
-def _run_worker(variant: str, model: str, base_url: str, count: int, kind: str) -> dict[str, Any]:
+def _run_worker(variant: str, model: str, base_url: str, count: int, kind: str,
+                relaxed: bool = False) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue))
+    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue, relaxed))
     process.start()
     result: dict[str, Any] = queue.get(timeout=3600)
     process.join(60)
@@ -144,31 +158,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="plain,sharedlm", help="which of plain,sharedlm to run in (1)")
     parser.add_argument("--overhead", type=int, default=1000,
                         help="single calls at zero latency for the CPU comparison (3), 0 to skip, default 1000")
+    parser.add_argument("--gc", choices=("default", "relaxed", "both"), default="both",
+                        help="run (1) with Python's default collector, under sharedlm.relaxed_gc(), or both (default); "
+                             "plain and sharedlm always get the same setting")
+    parser.add_argument("--acompletion", type=int, default=1, help=f"also run (1b) through {ACOMPLETION_MODEL}, "
+                        "a provider on the litellm.acompletion route (1, default) or not (0)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"args": vars(args)}
 
+    gc_modes = {"default": (False,), "relaxed": (True,), "both": (False, True)}[args.gc]
     rows: dict[str, dict[str, Any]] = {}
-    for variant in args.variants.split(","):
-        with _simulated(args.latency, args.provider_concurrency) as sim:
-            rows[variant] = _run_worker(variant, args.model, sim.base_url, args.workflows, "workflows")
-            server = sim.stats()
-            rows[variant].update(server_requests=server.requests, server_429=server.responses_by_status.get(429, 0),
-                                 server_peak_in_flight=server.peak_in_flight)
-    plain, shared = rows.get("plain"), rows["sharedlm"]
-    ratio = plain["wall"] / shared["wall"] if plain is not None else float("nan")
-    fd_bound = shared["cap"] + shared["reserve"]
-    report["workflows"] = {**rows, "ratio": ratio, "fd_bound": fd_bound}
+    for relaxed in gc_modes:
+        for variant in args.variants.split(","):
+            name = f"{variant}{' relaxed-gc' if relaxed else ''}"
+            with _simulated(args.latency, args.provider_concurrency) as sim:
+                rows[name] = _run_worker(variant, args.model, sim.base_url, args.workflows, "workflows", relaxed)
+                server = sim.stats()
+                rows[name].update(server_requests=server.requests, server_429=server.responses_by_status.get(429, 0),
+                                  server_peak_in_flight=server.peak_in_flight)
+    # Like with like: each sharedlm row against the plain row run with the same collector settings.
+    ratios = {name: rows[twin]["wall"] / row["wall"] for name, row in rows.items()
+              if name.startswith("sharedlm") and (twin := name.replace("sharedlm", "plain")) in rows}
+    shared_rows = [row for name, row in rows.items() if name.startswith("sharedlm")]
+    fd_bound = shared_rows[0]["cap"] + shared_rows[0]["reserve"]
+    report["workflows"] = {**rows, "ratios": ratios, "fd_bound": fd_bound}
     print(f"(1) {args.workflows:,} two-step workflows via {args.model} at {args.latency:g} s latency, provider admits "
           f"{args.provider_concurrency or 'unlimited'} at once")
-    for variant, row in rows.items():
-        print(f"    {variant:9s} wall {row['wall']:8.2f} s  failed {row['failed']:5d}  server requests "
+    for name, row in rows.items():
+        print(f"    {name:20s} wall {row['wall']:8.2f} s  failed {row['failed']:5d}  server requests "
               f"{row['server_requests']:6d} (429: {row['server_429']:5d}, peak in flight "
               f"{row['server_peak_in_flight']:4d})  peak fds {row['peak_fds']:5d} (baseline {row['baseline_fds']})")
         if row["first_error"]:
             print(f"              first error: {row['first_error']}")
-    print(f"    sharedlm is {ratio:.2f}x faster (target >= {TARGET_RATIO:g}x); its peak fds {shared['peak_fds']} vs "
-          f"cap {shared['cap']} + reserve {shared['reserve']} = {fd_bound}")
+    for name, ratio in ratios.items():
+        twin = name.replace("sharedlm", "plain")
+        print(f"    {name} is {ratio:.2f}x faster than {twin} (target >= {TARGET_RATIO:g}x)")
+    peak_fds = max(row["peak_fds"] for row in shared_rows)
+    print(f"    sharedlm's peak fds {peak_fds} vs cap {shared_rows[0]['cap']} + reserve {shared_rows[0]['reserve']} "
+          f"= {fd_bound}")
+
+    if args.acompletion:
+        # (1b) the same workflows through a provider sharedlm sends through litellm.acompletion (both relaxed-gc).
+        pair: dict[str, dict[str, Any]] = {}
+        for variant in ("plain", "sharedlm"):
+            with _simulated(args.latency, args.provider_concurrency) as sim:
+                pair[variant] = _run_worker(variant, ACOMPLETION_MODEL, sim.base_url, args.workflows, "workflows",
+                                            True)
+        report["acompletion"] = {**pair, "ratio": pair["plain"]["wall"] / pair["sharedlm"]["wall"]}
+        print(f"(1b) the same through {ACOMPLETION_MODEL} (litellm.acompletion route), both under relaxed_gc(): plain "
+              f"{pair['plain']['wall']:.2f} s (failed {pair['plain']['failed']}), sharedlm "
+              f"{pair['sharedlm']['wall']:.2f} s (failed {pair['sharedlm']['failed']}): "
+              f"{report['acompletion']['ratio']:.2f}x (information, no target)")
 
     with _simulated(0.2, args.calls_cap) as sim:
         calls = _run_worker("sharedlm", args.model, sim.base_url, args.calls, "calls")
@@ -183,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{calls['server_peak_in_flight']}, engine retries {calls['retries']:,}")
     if args.overhead:
         overhead: dict[str, float] = {}
-        for variant, model in (("plain", args.model), ("sharedlm", args.model), ("sharedlm", NATIVE_MODEL)):
+        for variant, model in (("plain", args.model), ("sharedlm", args.model), ("plain", ACOMPLETION_MODEL),
+                               ("sharedlm", ACOMPLETION_MODEL), ("sharedlm", NATIVE_MODEL)):
             with _simulated(0.0, 0) as sim:
                 row = _run_worker(variant, model, sim.base_url, args.overhead, "calls")
             overhead[f"{variant} {model}"] = args.overhead / row["wall"]
@@ -194,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(report, out, indent=2)
-    met = (ratio >= TARGET_RATIO and shared["failed"] == 0 and shared["peak_fds"] <= fd_bound
-           and calls["failed"] == 0 and lost == 0)
+    met = (bool(ratios) and min(ratios.values()) >= TARGET_RATIO and all(row["failed"] == 0 for row in shared_rows)
+           and peak_fds <= fd_bound and calls["failed"] == 0 and lost == 0)
     print("all targets met" if met else "a target was missed")
     return 0 if met else 1
 

@@ -27,6 +27,7 @@ from sharedlm._errors import (
     UsageError,
     sharedlm_cause,
 )
+from sharedlm._gc import relaxed_gc
 from sharedlm._guard import GuardWarning, guarded_call, install_guard
 from sharedlm._module import SharedLMModule, bind_shared_lm
 from sharedlm._settings import FlowSettings, SharedLMSettings
@@ -74,6 +75,7 @@ __all__ = [
     "get_shared_lm",
     "guarded_call",
     "install_guard",
+    "relaxed_gc",
     "reset_shared_lm",
     "run_many",
     "sharedlm_cause",

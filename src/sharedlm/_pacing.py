@@ -16,8 +16,9 @@ import asyncio
 import math
 import random
 import time
+import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from types import TracebackType
 
@@ -124,13 +125,48 @@ class Attempt:
                         tb: TracebackType | None) -> None:
         if exc is None:
             if not self._handed_over:
-                self._pacer._succeeded(self._booking, used_tokens=self.used_tokens, headers=self.record.headers,
-                                       sent_at=self.sent_at)
+                handed_on = self._pacer._succeeded(self._booking, used_tokens=self.used_tokens,
+                                                   headers=self.record.headers, sent_at=self.sent_at)
+                if handed_on:
+                    await _waiters_first()
             return
         self._handed_over = False
         rate_limited = isinstance(exc, RateLimitedError)
         self._pacer._failed(self._booking, sent_at=self.sent_at, rate_limited=rate_limited,
                             no_work_done=rate_limited or self.record.status is None, headers=self.record.headers)
+
+
+# How many turns of the event loop a call that handed its slot to a waiter steps aside for (see _waiters_first).
+WAITER_FIRST_TURNS = 2
+
+
+@types.coroutine
+def _waiters_first() -> Generator[None, None, None]:
+    """Step aside for ``WAITER_FIRST_TURNS`` turns of the loop, so the waiter just handed a slot sends first.
+
+    Answers come back in bunches (their requests went out together), and the loop runs everything that became ready
+    in one turn before the next. Without stepping aside, each call of a bunch would go on, after handing its slot on,
+    to DSPy's parsing of its answer and the rest of its program, and the waiters it woke would send only once every
+    answer of the bunch had been parsed: each slot would stand empty for a bunch's worth of parsing per round trip.
+    The first turn runs the woken waiters (each wakes in the turn after its future is set); the second lets every
+    waiter of the bunch send before any of the bunch's parsing begins. Against a 64-in-flight cap at 0.2 s this
+    raised steady throughput from 309.2 to 312.4 calls/s (320 is the cap's ceiling). A bare ``yield`` is how
+    ``asyncio.sleep(0)`` steps aside too.
+
+    The attempt is over by then (its slot released, its booking settled): a cancellation that arrives while it steps
+    aside is passed on to the caller's next await instead, so the answer is not lost at the last moment.
+    """
+    for _ in range(WAITER_FIRST_TURNS):
+        try:
+            yield
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None:
+                raise
+            # uncancel() then cancel(): the same count of cancellation requests (asyncio.timeout relies on it).
+            task.uncancel()
+            task.cancel(exc.args[0] if exc.args else None)
+            return
 
 
 # Budgets are kept over 61 s rather than the provider's 60: a send booked for t may reach the provider a little
@@ -343,8 +379,11 @@ class Pacer:
                     self.shared.tokens.charge(-amount)
 
     def _succeeded(self, booking: Booking, *, used_tokens: int | None,
-                   headers: list[tuple[str, str]] | None = None, sent_at: float | None = None) -> None:
-        """Release the slot of a successful attempt, settle its token booking, and read its rate-limit headers."""
+                   headers: list[tuple[str, str]] | None = None, sent_at: float | None = None) -> bool:
+        """Release the slot of a successful attempt, settle its token booking, and read its rate-limit headers.
+
+        Returns whether the slot went straight to a call that waited for one.
+        """
         self._answers += 1
         if sent_at is not None and self.saturation is not None:
             now = self._clock()
@@ -353,7 +392,9 @@ class Pacer:
         if headers and self.signals.on_answer(headers):
             self._learned_changed()
         gate = self.gate
+        queued = gate.queued
         gate.release()
+        handed_on = gate.queued < queued
         if used_tokens is not None:
             self._refund_tokens(booking, booking.tokens - used_tokens)
         if self.adaptive is not None:
@@ -361,6 +402,7 @@ class Pacer:
             if self.saturation is not None:
                 self.saturation.on_completion(limit=gate.limit, in_flight=gate.in_flight, queued=gate.queued)
             self._follow_limit()
+        return handed_on
 
     def _failed(self, booking: Booking, *, sent_at: float, rate_limited: bool, no_work_done: bool,
                 headers: list[tuple[str, str]] | None = None) -> None:

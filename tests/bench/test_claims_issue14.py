@@ -80,3 +80,15 @@ def test_long_latency_just_over_the_target_fails(report14: dict[str, Any]) -> No
 def test_claims_of_scenarios_not_run_are_left_out(report14: dict[str, Any]) -> None:
     del report14["scenarios"]["long-latency"]
     assert not [c for c in evaluate_claims(report14, (14,)) if "20 s latency" in c["claim"]]
+
+
+def test_dspy_alone_is_a_figure_beside_the_default_personality_without_a_target(report14: dict[str, Any]) -> None:
+    report14["scenarios"]["personalities"]["rows"] += [
+        {**make_row("sleeping-engine", 1000, 3.2, floor_s=2.0, vs_floor=1.6), "note": "DSPy alone, no network"},
+        {**make_row("sharedlm", 1000, 4.0, floor_s=2.0, vs_floor=2.0), "note": "default"},
+    ]
+    claims = evaluate_claims(report14, (14,))
+    alone = _claim(claims, "1,000 workflows at 1 s, DSPy alone")
+    assert (alone["value"], alone["passed"]) == (pytest.approx(1.6), None)
+    added = _claim(claims, "1,000 workflows at 1 s, sharedlm (default) against DSPy alone")
+    assert (added["value"], added["passed"]) == (pytest.approx(4.0 / 3.2), None)

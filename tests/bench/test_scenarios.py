@@ -113,11 +113,23 @@ def test_the_header_rows_report_a_limit_and_configure_none() -> None:
 
 def test_the_personalities_scenario_covers_every_personality_with_plain_alongside() -> None:
     plan = plan_scenario("personalities", PlanContext())
-    seen = {(r.note, r.variant) for r in plan.rows if r.spec is not None}
+    seen = {(r.note, r.variant) for r in plan.rows if r.spec is not None and r.variant != "sleeping-engine"}
     assert seen == {(p, v) for p in ("default", "openai", "anthropic", "gemini", "vllm")
                     for v in ("plain-shared", "sharedlm")}
 
 
+@pytest.mark.parametrize(("scenario", "latency_s"), [("personalities", 1.0), ("long-latency", 20.0)])
+def test_dspy_alone_runs_once_on_a_sleeping_engine_at_the_scenarios_latency(scenario: str, latency_s: float) -> None:
+    plan = plan_scenario(scenario, PlanContext())
+    alone = [r for r in plan.rows if r.variant == "sleeping-engine"]
+    assert [(r.spec.latency_s, r.spec.count) for r in alone if r.spec is not None] == [(latency_s, plan.rows[-1].count)]
+
+
+def test_long_latency_skips_dspy_alone_in_quick_mode() -> None:
+    plan = plan_scenario("long-latency", PlanContext(quick=True))
+    assert [(r.variant, r.spec is None) for r in plan.rows] == [("sharedlm", False), ("sleeping-engine", True)]
+
+
 def test_long_latency_raises_max_parallel_requests_to_5000() -> None:
     plan = plan_scenario("long-latency", PlanContext())
-    assert [r.spec.max_parallel_requests for r in plan.rows if r.spec is not None] == [5000]
+    assert [r.spec.max_parallel_requests for r in plan.rows if r.spec is not None and r.variant == "sharedlm"] == [5000]

@@ -138,3 +138,15 @@ def test_rows_with_their_own_simulator_each_get_a_fresh_one_and_their_own_floor(
     assert all(s["personality"] == "openai" for s in _FakeServer.opened)
     assert {r["floor_s"] for r in rows} == {30 / 64 * 0.2, 30 / 6000 * 60}
     assert all("personality" not in r for r in rows)
+
+
+def test_relaxed_gc_reaches_every_planned_job_of_every_variant() -> None:
+    from sharedlm.bench._suite import BenchOptions, plan_all
+
+    plans = plan_all(BenchOptions(scenarios=("personalities", "rate-limited"), quick=True, relaxed_gc=True))
+    specs = [row.spec for plan in plans for row in plan.rows if row.spec is not None]
+    assert specs
+    assert {spec.variant for spec in specs} >= {"sharedlm", "plain-shared"}
+    assert all(spec.relaxed_gc for spec in specs)
+    default = plan_all(BenchOptions(scenarios=("rate-limited",), quick=True))
+    assert not any(row.spec.relaxed_gc for plan in default for row in plan.rows if row.spec is not None)

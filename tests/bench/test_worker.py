@@ -74,3 +74,33 @@ def test_sharedlm_worker_reports_the_engines_counters(simulator: SimulatorProces
     assert result["units_ok"] == 20
     assert result["engine"]["requests_sent"] == 22  # warm-up included
     assert result["completions"]["max_in_60s"] == 20
+
+
+async def test_a_job_asking_for_it_runs_its_batch_under_relaxed_gc_and_restores_the_collector(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from sharedlm._gc import gc_relaxed
+    from sharedlm.bench import _worker
+
+    seen: list[bool] = []
+
+    class Recording:
+        async def run(self, index: int) -> None:
+            seen.append(gc_relaxed())
+
+        def engine_stats(self) -> None:
+            return None
+
+        async def aclose(self) -> None:
+            pass
+
+    monkeypatch.setattr("sharedlm.bench._variants.build_runner", lambda spec: Recording())
+    before = gc.get_threshold()
+    relaxed = await _worker.measure(JobSpec(scenario="overhead", variant="instant-engine", kind="calls", count=3,
+                                            api_base="http://127.0.0.1:9/v1", warmup=1, relaxed_gc=True))
+    default = await _worker.measure(JobSpec(scenario="overhead", variant="instant-engine", kind="calls", count=2,
+                                            api_base="http://127.0.0.1:9/v1"))
+    assert seen == [True] * 4 + [False] * 2
+    assert (relaxed["relaxed_gc"], default["relaxed_gc"]) == (True, False)
+    assert gc.get_threshold() == before

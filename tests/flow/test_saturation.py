@@ -361,6 +361,22 @@ def test_an_idle_round_with_nothing_queued_changes_nothing(threads):
     assert (snapshot.ceiling, snapshot.rounds) == (128, 1)
 
 
+def test_completions_with_nobody_waiting_read_the_cpu_clock_only_when_a_round_ends(threads):
+    reads = []
+
+    def counting_cpu_clock() -> float:
+        reads.append(threads.clock())
+        return threads.cpu_clock()
+
+    ceiling = SaturationCeiling(initial=128, cap=CAP, floor=FLOOR, clock=threads.clock, cpu_clock=counting_cpu_clock,
+                                thread_id=threads.thread_id, min_round_s=MIN_ROUND_S, min_round_calls=MIN_ROUND_CALLS)
+    ceiling.on_admit()
+    complete(ceiling, threads, 127, busy=IDLE, queued=0)  # past MIN_ROUND_S, one short of a whole round
+    assert len(reads) == 1  # the round's start only
+    complete(ceiling, threads, 1, busy=IDLE, queued=0)
+    assert len(reads) == 3  # the round's end, and the next round's start
+
+
 # --- one round per loop thread -----------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import threading
 from collections import Counter
@@ -10,8 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import dspy
+import pytest
 
-from sharedlm._errors import AuthenticationError, RateLimitedError
+from sharedlm._errors import AuthenticationError, RateLimitedError, UsageError
+from sharedlm._gc import RELAXED_THRESHOLD
 from sharedlm.runner._core import RowRunner, arun_many, is_retryable, retry_delay
 from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import prepare_program
@@ -461,3 +464,35 @@ async def test_a_row_whose_admission_raises_is_an_error_row_and_the_run_goes_on(
     assert by_id[1].error is not None
     assert "could not be admitted" in by_id[1].error.message
     assert by_id[2].ok
+
+
+class SeesCollector:
+    """Records the collector's young-generation threshold while a row runs."""
+
+    def __init__(self) -> None:
+        self.thresholds: list[int] = []
+
+    async def aforward(self, text: str) -> dict[str, str]:
+        self.thresholds.append(gc.get_threshold()[0])
+        return {"text": text}
+
+
+async def test_rows_run_with_the_collector_relaxed_and_it_is_restored_after() -> None:
+    before = gc.get_threshold()
+    program = SeesCollector()
+    results = await collect(program, [{"text": "a"}, {"text": "b"}])
+    assert [result.error for result in results] == [None, None]
+    assert program.thresholds == [max(RELAXED_THRESHOLD, before[0])] * 2
+    assert gc.get_threshold() == before
+
+
+async def test_relax_gc_off_leaves_the_collector_as_it_was() -> None:
+    before = gc.get_threshold()
+    program = SeesCollector()
+    await collect(program, [{"text": "a"}], options=RowOptions(relax_gc=False))
+    assert program.thresholds == [before[0]]
+
+
+def test_relax_gc_must_be_a_flag() -> None:
+    with pytest.raises(UsageError, match="relax_gc"):
+        RowOptions(relax_gc=1)  # type: ignore[arg-type]

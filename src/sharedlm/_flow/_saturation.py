@@ -282,8 +282,11 @@ class SaturationCeiling:
             elapsed = now - current.wall
             if elapsed < self._min_round_s:
                 return False
+            whole = current.calls >= max(limit, self._min_round_calls)
+            if not whole and queued <= 0:
+                return False  # nobody waits, so the round goes on whatever it measured: no need to read the clock
             busy = (self._cpu_clock() - current.cpu) / elapsed
-            if current.calls < max(limit, self._min_round_calls) and (busy >= self._busy_threshold or queued <= 0):
+            if not whole and busy >= self._busy_threshold:
                 # Stepping down needs a whole round of saturation; CPU to spare while calls wait is evidence enough
                 # at once, so a slow provider's first answers open the window without waiting for a whole round.
                 return False

@@ -22,6 +22,7 @@ from sharedlm.bench._scenarios import (
     HEADERS_NOTE,
     LATENCY,
     LONG_LATENCY,
+    LONG_LATENCY_MAX_PARALLEL,
     LOW_FD_LIMIT,
     OVERHEAD,
     PERSONALITIES,
@@ -37,6 +38,7 @@ from sharedlm.bench._spec import (
     SEED_AS_WRITTEN,
     SHAREDLM,
     SHAREDLM_FLOW_OFF,
+    SLEEPING_ENGINE,
 )
 
 MEASURED = ("ok", "failures")
@@ -318,6 +320,32 @@ def _row_claims(scenario: str, label: str, row: Row, *, target: float, share: fl
     return claims
 
 
+def _dspy_alone_claims(rows: Sequence[Row], *, latency: str, floor: str, beside: str,
+                       scenario: str) -> list[dict[str, Any]]:
+    """Figures without a target: the program on the sleeping engine (DSPy alone), and sharedlm's row ``beside`` it.
+
+    Args:
+        rows: The scenario's rows.
+        latency: The provider latency, in words.
+        floor: The scenario's floor, in words.
+        beside: The note of the sharedlm row compared with DSPy alone.
+        scenario: The scenario's name.
+    """
+    claims = []
+    for alone in _measured(rows, SLEEPING_ENGINE):
+        label = f"{alone['workflows']:,} workflows at {latency}"
+        claims.append(_claim(14, f"{label}, DSPy alone (an engine that sleeps {latency}, no network): its own floor",
+                             None, alone["vs_floor"], f"{alone['wall_s']:.3f} s / floor {alone['floor_s']:.3f} s",
+                             None, _failed_note({SLEEPING_ENGINE: alone}), scenario=scenario))
+        for ours in _measured(rows, SHAREDLM):
+            if ours["workflows"] == alone["workflows"] and ours["note"] == beside:
+                claims.append(_claim(14, f"{label}, sharedlm ({beside}) against DSPy alone: what network, pool, "
+                                         "pacing and simulator add", None, ours["wall_s"] / alone["wall_s"],
+                                     f"sharedlm {ours['wall_s']:.3f} s / DSPy alone {alone['wall_s']:.3f} s "
+                                     f"(floor {floor})", None, scenario=scenario))
+    return claims
+
+
 def issue14_claims(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Issue 14: every personality, a 64-in-flight cap with each retry habit, limits in headers, long latency."""
     claims: list[dict[str, Any]] = []
@@ -332,6 +360,7 @@ def issue14_claims(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                                       target=HEADERS_TARGET if headers else CAPPED_TARGET,
                                       share=HEADERS_429_SHARE if headers else CAPPED_429_SHARE))
     rows = _rows(report, PERSONALITIES)
+    claims.extend(_dspy_alone_claims(rows, latency="1 s", floor="2 s", beside="default", scenario=PERSONALITIES))
     for ours in _measured(rows, SHAREDLM):
         label = f"{ours['note']} personality, {ours['workflows']:,} workflows at 1 s"
         value = ours["vs_floor"]
@@ -348,6 +377,9 @@ def issue14_claims(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                                  f">= {LATENCY_SPEEDUP_TARGET:g}x", speedup,
                                  f"plain-shared {plain[0]['wall_s']:.3f} s / sharedlm {ours['wall_s']:.3f} s",
                                  speedup >= LATENCY_SPEEDUP_TARGET, scenario=PERSONALITIES))
+    claims.extend(_dspy_alone_claims(_rows(report, LONG_LATENCY), latency="20 s", floor="40 s",
+                                     beside=f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
+                                     scenario=LONG_LATENCY))
     for ours in _measured(_rows(report, LONG_LATENCY), SHAREDLM):
         value = ours["vs_floor"]
         claims.append(_claim(14, f"{ours['workflows']:,} workflows at 20 s latency, {ours['note']}: within "

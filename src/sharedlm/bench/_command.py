@@ -25,8 +25,10 @@ EXIT_INTERRUPTED = 130
 DESCRIPTION = """\
 Benchmark DSPy usage patterns side by side, each variant in its own process, against a local simulated
 provider (or --api-base). Variants: lm-per-module, lm-per-call, seed-as-written, plain-shared, sharedlm
-(plus raw-aiohttp, instant-engine and sharedlm-flow-off in the overhead scenario). Scenarios: connections,
-latency, rate-limited, budget, overhead. Prints a table per scenario and the issue 2/5/6 claims; --json
+(plus raw-aiohttp, instant-engine and sharedlm-flow-off in the overhead scenario, and sleeping-engine, the same
+program with no network on an engine that sleeps the latency, in personalities and long-latency). Scenarios:
+connections, latency, rate-limited, budget, overhead, and the provider personalities of issue 14 (openai,
+anthropic, gemini, vllm, personalities, long-latency). Prints a table per scenario and the claims; --json
 writes the report for machines, --plot a PNG (needs matplotlib). Every worker has a hard timeout.
 """
 
@@ -64,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, scenarios: bool = True) ->
     parser.add_argument("--api-base", metavar="URL",
                         help="benchmark this OpenAI-compatible provider instead of the simulator (key from "
                              "SHAREDLM_API_KEY or OPENAI_API_KEY); scenarios needing the simulator are skipped")
+    parser.add_argument("--relaxed-gc", action="store_true",
+                        help="run every job's batch under sharedlm.relaxed_gc(), as `sharedlm run` does (every "
+                             "variant alike, plain ones too); the default is Python's own collector")
     parser.add_argument("--model", default="openai/bench-model",
                         help="DSPy model string the variants use (default: %(default)s)")
 
@@ -131,7 +136,7 @@ def options_from_args(args: argparse.Namespace, *, scenarios: Sequence[str] | No
     try:
         return BenchOptions(scenarios=tuple(dict.fromkeys(chosen)), sizes=tuple(args.workflows) if args.workflows
                             else None, quick=args.quick, api_base=args.api_base, model=args.model, api_key=api_key,
-                            variants=variants, command=command_line())
+                            variants=variants, command=command_line(), relaxed_gc=args.relaxed_gc)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -24,6 +24,10 @@ provider's way of refusing: OpenAI's 429 without ``Retry-After``, Anthropic's ``
 ``personalities`` scenario gives OpenAI and Anthropic ``PERSONALITY_LATENCY_RPM`` in their headers, far above what
 is sent, so that the latency target is measured with their headers being read.
 
+``personalities`` and ``long-latency`` also run the same program on a ``sleeping-engine`` (an engine that sleeps the
+latency and answers, with no network, no pool and no pacing: the floor DSPy's own work imposes at that latency on
+this machine), once, beside the default personality.
+
 The personality scenarios (issue 14) run every row against its own fresh simulator (``PlannedRow.simulator``), so
 that one row's limits never carry state into the next. Their jobs run one warm-up call first: it is how a
 deployment's limits are learned, as a run that remembers them from an earlier one would start.
@@ -45,6 +49,7 @@ from sharedlm.bench._spec import (
     RAW_AIOHTTP,
     SHAREDLM,
     SHAREDLM_FLOW_OFF,
+    SLEEPING_ENGINE,
     WORKFLOW_VARIANTS,
     JobSpec,
 )
@@ -160,6 +165,7 @@ class PlanContext:
         model: The DSPy model string.
         api_key: The provider key.
         variants: Per scenario, the variants to run (None runs all of them).
+        relaxed_gc: Every job runs its batch under ``sharedlm.relaxed_gc()`` (every variant alike).
     """
 
     quick: bool = False
@@ -168,6 +174,7 @@ class PlanContext:
     model: str = "openai/bench-model"
     api_key: str = field(default="", repr=False)
     variants: Mapping[str, tuple[str, ...]] | None = None
+    relaxed_gc: bool = False
 
     def chosen(self, scenario: str, variants: tuple[str, ...]) -> tuple[str, ...]:
         if self.variants is None or scenario not in self.variants:
@@ -182,7 +189,7 @@ def _timeout(per_unit_s: float, units: int) -> float:
 
 def _spec(ctx: PlanContext, scenario: str, variant: str, kind: str, count: int, **extra: Any) -> JobSpec:
     return JobSpec(scenario=scenario, variant=variant, kind=kind, count=count, model=ctx.model,
-                   api_base=ctx.api_base, api_key=ctx.api_key, **extra)
+                   api_base=ctx.api_base, api_key=ctx.api_key, relaxed_gc=ctx.relaxed_gc, **extra)
 
 
 def _connections(ctx: PlanContext) -> ScenarioPlan:
@@ -361,16 +368,29 @@ def _personality(name: str) -> Callable[[PlanContext], ScenarioPlan]:
     return plan
 
 
+# What the personalities scenario runs beside each personality; the sleeping engine needs no provider, so it runs once.
+_PERSONALITIES_VARIANTS = (*_QUICK_LATENCY_VARIANTS, SLEEPING_ENGINE)
+SLEEPING_NOTE = "DSPy alone, no network"
+
+
 def _personalities(ctx: PlanContext) -> ScenarioPlan:
     sizes = ctx.sizes or ((200,) if ctx.quick else (1000,))
-    variants = ctx.chosen(PERSONALITIES, _QUICK_LATENCY_VARIANTS)
-    rows = []
+    variants = ctx.chosen(PERSONALITIES, _PERSONALITIES_VARIANTS)
+    rows: list[PlannedRow] = []
+    if SLEEPING_ENGINE in variants:
+        rows.extend(PlannedRow(variant=SLEEPING_ENGINE, count=count, note=SLEEPING_NOTE,
+                               timeout_s=_timeout(0.025, count),
+                               spec=_spec(ctx, PERSONALITIES, SLEEPING_ENGINE, KIND_WORKFLOWS, count,
+                                          warmup=WORKFLOW_WARMUP, latency_s=LATENCY_S))
+                    for count in sizes)
     for name in ("default", *PERSONALITY_SCENARIOS):
         simulator: dict[str, Any] = {"latency": LATENCY_S, "personality": name}
         if name in (OPENAI, ANTHROPIC):
             simulator["rpm"] = PERSONALITY_LATENCY_RPM  # limits reported in headers, far above what is sent
         for count in sizes:
             for variant in variants:
+                if variant == SLEEPING_ENGINE:
+                    continue
                 rows.append(PlannedRow(variant=variant, count=count, note=name, simulator=simulator,
                                        timeout_s=_timeout(0.025, count),
                                        spec=_spec(ctx, PERSONALITIES, variant, KIND_WORKFLOWS, count,
@@ -384,12 +404,20 @@ def _personalities(ctx: PlanContext) -> ScenarioPlan:
 
 def _long_latency(ctx: PlanContext) -> ScenarioPlan:
     sizes = ctx.sizes or ((300,) if ctx.quick else (3000,))
-    variants = ctx.chosen(LONG_LATENCY, (SHAREDLM,))
-    rows = [PlannedRow(variant=variant, count=count, note=f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
+    variants = ctx.chosen(LONG_LATENCY, (SHAREDLM, SLEEPING_ENGINE))
+    rows = [PlannedRow(variant=variant, count=count,
+                       note=SLEEPING_NOTE if variant == SLEEPING_ENGINE else
+                       f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
                        timeout_s=_timeout(0.05, count) + 4 * LONG_LATENCY_S,
                        spec=_spec(ctx, LONG_LATENCY, variant, KIND_WORKFLOWS, count, warmup=WORKFLOW_WARMUP,
-                                  max_parallel_requests=LONG_LATENCY_MAX_PARALLEL))
-            for count in sizes for variant in variants]
+                                  **({"latency_s": LONG_LATENCY_S} if variant == SLEEPING_ENGINE else
+                                     {"max_parallel_requests": LONG_LATENCY_MAX_PARALLEL})))
+            for count in sizes for variant in variants
+            if not (ctx.quick and variant == SLEEPING_ENGINE)]
+    if ctx.quick and SLEEPING_ENGINE in variants:
+        rows += [PlannedRow(variant=SLEEPING_ENGINE, count=count, note=SLEEPING_NOTE,
+                            skip_reason="skipped in --quick (the DSPy-alone figure, measured in the full run)")
+                 for count in sizes]
     return ScenarioPlan(
         name=LONG_LATENCY, title=f"N concurrent two-step workflows at {LONG_LATENCY_S:g} s latency (long answers), "
                                  f"max_parallel_requests={LONG_LATENCY_MAX_PARALLEL}",
@@ -438,6 +466,7 @@ __all__ = [
     "LATENCY",
     "LATENCY_S",
     "LONG_LATENCY",
+    "LONG_LATENCY_MAX_PARALLEL",
     "LOW_FD_LIMIT",
     "OPENAI",
     "OVERHEAD",
@@ -447,6 +476,7 @@ __all__ = [
     "RATE_LIMITED_CONCURRENCY",
     "RSS_BASELINE_NOTE",
     "SCENARIO_NAMES",
+    "SLEEPING_NOTE",
     "VLLM",
     "PlanContext",
     "PlannedRow",

@@ -23,9 +23,11 @@ SHAREDLM = "sharedlm"
 RAW_AIOHTTP = "raw-aiohttp"
 INSTANT_ENGINE = "instant-engine"
 SHAREDLM_FLOW_OFF = "sharedlm-flow-off"
+# The floor a DSPy program itself imposes at a latency: an engine that sleeps the latency and answers, no network.
+SLEEPING_ENGINE = "sleeping-engine"
 
 WORKFLOW_VARIANTS = (LM_PER_MODULE, LM_PER_CALL, SEED_AS_WRITTEN, PLAIN_SHARED, SHAREDLM)
-ALL_VARIANTS = (*WORKFLOW_VARIANTS, RAW_AIOHTTP, INSTANT_ENGINE, SHAREDLM_FLOW_OFF)
+ALL_VARIANTS = (*WORKFLOW_VARIANTS, RAW_AIOHTTP, INSTANT_ENGINE, SHAREDLM_FLOW_OFF, SLEEPING_ENGINE)
 
 # What one unit of work is: the seed's two-step pipeline, or one Predict call.
 KIND_WORKFLOWS = "workflows"
@@ -55,6 +57,8 @@ class JobSpec:
         rpm: For sharedlm variants: the request budget per minute, or None.
         record_completions: Whether the worker reports when each unit finished (budget scenario).
         max_parallel_requests: For sharedlm variants: the in-flight cap, or None for the default.
+        latency_s: For the sleeping engine: how long each call sleeps before its answer.
+        relaxed_gc: Run the warm-up and the timed batch under ``sharedlm.relaxed_gc()``, whatever the variant.
     """
 
     scenario: str
@@ -71,6 +75,8 @@ class JobSpec:
     rpm: float | None = None
     record_completions: bool = False
     max_parallel_requests: int | None = None
+    latency_s: float = 0.0
+    relaxed_gc: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in ALL_VARIANTS:
@@ -118,6 +124,7 @@ __all__ = [
     "SHAREDLM",
     "SHAREDLM_FLOW_OFF",
     "SIMULATOR_API_KEY",
+    "SLEEPING_ENGINE",
     "WORKFLOW_VARIANTS",
     "JobSpec",
 ]

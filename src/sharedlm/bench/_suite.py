@@ -43,6 +43,7 @@ class BenchOptions:
         variants: Per scenario, the variants to run; None runs every variant of every scenario.
         command: The command line to record in the report.
         python: The interpreter of the workers; the current one when None.
+        relaxed_gc: Every job runs its batch under ``sharedlm.relaxed_gc()`` (every variant alike, plain ones too).
     """
 
     scenarios: tuple[str, ...] = SCENARIO_NAMES
@@ -54,6 +55,7 @@ class BenchOptions:
     variants: Mapping[str, tuple[str, ...]] | None = None
     command: str = "sharedlm bench"
     python: str | None = None
+    relaxed_gc: bool = False
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.scenarios if name not in SCENARIO_NAMES]
@@ -67,7 +69,8 @@ def plan_all(options: BenchOptions) -> list[ScenarioPlan]:
     """Every selected scenario's plan (nothing is started)."""
     ctx = PlanContext(quick=options.quick, sizes=options.sizes, model=options.model,
                       api_key=options.api_key if options.api_key is not None else SIMULATOR_API_KEY,
-                      api_base=options.api_base or "http://127.0.0.1:0/v1", variants=options.variants)
+                      api_base=options.api_base or "http://127.0.0.1:0/v1", variants=options.variants,
+                      relaxed_gc=options.relaxed_gc)
     return [plan_scenario(name, ctx) for name in options.scenarios]
 
 

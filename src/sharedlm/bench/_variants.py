@@ -10,6 +10,8 @@ engine's counters. Each variant is built exactly as the pattern it stands for wo
 - ``plain-shared``: one plain ``dspy.LM`` (DSPy's native engine), shared;
 - ``sharedlm`` / ``sharedlm-flow-off``: ``sharedlm.get_shared_lm()``, adaptive limit on / off;
 - ``instant-engine``: a ``dspy.LM`` whose engine answers at once, with no network;
+- ``sleeping-engine``: a ``dspy.LM`` whose engine sleeps the provider's latency, then answers, with no network (the
+  floor the DSPy program itself imposes at that latency);
 - ``raw-aiohttp``: no DSPy at all: the same chat body POSTed with aiohttp.
 """
 
@@ -22,7 +24,7 @@ import aiohttp
 import dspy
 
 from sharedlm._singleton import configure, get_shared_lm, stats
-from sharedlm.bench._instant import AsyncInstantEngine, InstantEngine
+from sharedlm.bench._instant import AsyncInstantEngine, AsyncSleepingEngine, InstantEngine
 from sharedlm.bench._spec import (
     INSTANT_ENGINE,
     KIND_WORKFLOWS,
@@ -33,6 +35,7 @@ from sharedlm.bench._spec import (
     SEED_AS_WRITTEN,
     SHAREDLM,
     SHAREDLM_FLOW_OFF,
+    SLEEPING_ENGINE,
     JobSpec,
 )
 from sharedlm.bench._workflow import (
@@ -100,6 +103,10 @@ class _LMRunner:
         if spec.variant == INSTANT_ENGINE:
             # One per worker process: the no-network ceiling the overhead scenario compares against.
             return dspy.LM(spec.model, engine=InstantEngine(), async_engine=AsyncInstantEngine(), cache=False)  # noqa: SLM005
+        if spec.variant == SLEEPING_ENGINE:
+            warmup_calls = spec.warmup * (2 if spec.kind == KIND_WORKFLOWS else 1)
+            return dspy.LM(spec.model, engine=InstantEngine(),  # noqa: SLM005 - the no-network floor
+                           async_engine=AsyncSleepingEngine(spec.latency_s, unslept=warmup_calls), cache=False)
         flow: dict[str, Any] = {}
         if spec.variant == SHAREDLM_FLOW_OFF:
             flow["adaptive"] = False

@@ -16,6 +16,7 @@ count), ``error_example``, ``fds_before``, ``peak_fds``, ``fd_samples_failed``, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import resource
@@ -24,6 +25,7 @@ import time
 from bisect import bisect_right
 from typing import Any
 
+from sharedlm._gc import relaxed_gc
 from sharedlm.bench._spec import RESULT_MARKER, JobSpec
 
 ERROR_EXAMPLE_CHARS = 300
@@ -105,22 +107,24 @@ async def measure(spec: JobSpec) -> dict[str, Any]:
             completions.append(time.perf_counter() - started)
         return True
 
-    try:
-        if spec.warmup:
-            # Indices past the timed batch keep warm-up prompts distinct from measured ones.
-            await asyncio.gather(*(one(spec.count + i, False) for i in range(spec.warmup)))
-        sampler.restart_peak()
-        started = time.perf_counter()
-        outcomes = await asyncio.gather(*(one(i, True) for i in range(spec.count)))
-        wall_s = time.perf_counter() - started
-        engine = runner.engine_stats()
-    finally:
-        peak_fds = sampler.stop()
-        await runner.aclose()
+    with relaxed_gc() if spec.relaxed_gc else contextlib.nullcontext():
+        try:
+            if spec.warmup:
+                # Indices past the timed batch keep warm-up prompts distinct from measured ones.
+                await asyncio.gather(*(one(spec.count + i, False) for i in range(spec.warmup)))
+            sampler.restart_peak()
+            started = time.perf_counter()
+            outcomes = await asyncio.gather(*(one(i, True) for i in range(spec.count)))
+            wall_s = time.perf_counter() - started
+            engine = runner.engine_stats()
+        finally:
+            peak_fds = sampler.stop()
+            await runner.aclose()
     ok = sum(outcomes)
     return {
         "variant": spec.variant,
         "count": spec.count,
+        "relaxed_gc": spec.relaxed_gc,
         "wall_s": wall_s,
         "units_ok": ok,
         "units_failed": spec.count - ok,

@@ -25,6 +25,7 @@ which are not yielded at all so a resume runs them again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import time
@@ -47,6 +48,7 @@ from sharedlm._errors import (
     UsageError,
     sharedlm_cause,
 )
+from sharedlm._gc import relaxed_gc
 from sharedlm._guard import guarded_call
 from sharedlm._pricing import ModelPrice
 from sharedlm.runner._control import RunControl
@@ -310,47 +312,49 @@ class RowRunner(RunControl):
         since_pause = 0
         detach = self.cost.attach()  # the shared engine books this run's calls against its cap, if any
         concurrency, limit = self.options.concurrency, self.options.limit
-        try:
-            while True:
-                while not exhausted and not self._stopping and pending < concurrency:
-                    if limit is not None and self.counters.taken >= limit:
-                        exhausted = True
-                        break
-                    step = self.cost.next_row(pending)  # under a spend cap: stop when the next row may not fit
-                    if step is not NextRow.TAKE:
-                        exhausted = step is NextRow.STOP
-                        break
-                    try:
-                        row = await anext(iterator) if is_async else next(iterator)  # type: ignore[arg-type]
-                    except (StopIteration, StopAsyncIteration):
-                        exhausted = True
-                        break
-                    self.counters.taken += 1
-                    admitted = self._admit(row)
-                    if isinstance(admitted, RowResult):
-                        self.counters.count(admitted)
-                        yield admitted
-                    elif admitted:
-                        pending += 1
-                    since_pause += 1
-                    if since_pause >= _ROWS_PER_PAUSE:
-                        since_pause = 0
-                        await asyncio.sleep(0)
-                if pending == 0 and (exhausted or self._stopping):
-                    return
-                # Never reached with nothing pending, so this cannot wait forever.
-                result = await queue.get()
-                pending -= 1
-                if result is None:  # a cancelled row: not yielded, so a resume runs it again
-                    self.counters.cancelled += 1
-                    continue
-                self.counters.count(result)
-                yield result
-        finally:
+        collector = relaxed_gc() if self.options.relax_gc else contextlib.nullcontext()
+        with collector:
             try:
-                await self._shutdown(iterator)
+                while True:
+                    while not exhausted and not self._stopping and pending < concurrency:
+                        if limit is not None and self.counters.taken >= limit:
+                            exhausted = True
+                            break
+                        step = self.cost.next_row(pending)  # under a spend cap: stop when the next row may not fit
+                        if step is not NextRow.TAKE:
+                            exhausted = step is NextRow.STOP
+                            break
+                        try:
+                            row = await anext(iterator) if is_async else next(iterator)  # type: ignore[arg-type]
+                        except (StopIteration, StopAsyncIteration):
+                            exhausted = True
+                            break
+                        self.counters.taken += 1
+                        admitted = self._admit(row)
+                        if isinstance(admitted, RowResult):
+                            self.counters.count(admitted)
+                            yield admitted
+                        elif admitted:
+                            pending += 1
+                        since_pause += 1
+                        if since_pause >= _ROWS_PER_PAUSE:
+                            since_pause = 0
+                            await asyncio.sleep(0)
+                    if pending == 0 and (exhausted or self._stopping):
+                        return
+                    # Never reached with nothing pending, so this cannot wait forever.
+                    result = await queue.get()
+                    pending -= 1
+                    if result is None:  # a cancelled row: not yielded, so a resume runs it again
+                        self.counters.cancelled += 1
+                        continue
+                    self.counters.count(result)
+                    yield result
             finally:
-                detach()
+                try:
+                    await self._shutdown(iterator)
+                finally:
+                    detach()
 
     def _admit(self, row: SourceRow) -> RowResult | bool:
         """Start ``row``: True when started, False when skipped, or its error result when it cannot run."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sharedlm.runner._fingerprint import (
     fingerprint_path_for,
     load_fingerprint,
     prefix_digest,
+    state_digest,
 )
 from sharedlm.runner._readers import read_rows
 
@@ -117,3 +119,55 @@ def test_the_prefix_digest_of_parquet_input_follows_its_rows(tmp_path: Path) -> 
 
     assert prefix_digest(path, "parquet", digest.bytes) == digest.hexdigest()
     assert prefix_digest(path, "parquet", digest.bytes * 10) is None
+
+
+def test_the_record_says_which_saved_program_state_the_run_loaded(tmp_path: Path) -> None:
+    state = tmp_path / "optimized.json"
+    state.write_text('{"answer": {}}', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    recorder = FingerprintRecorder(out, input_path=tmp_path / "in.jsonl", fmt="jsonl", id_field="id",
+                                   digest=ContentDigest(), state_sha256=state_digest(state))
+    recorder.open()
+    recorder.close()
+
+    fingerprint = load_fingerprint(out)
+    assert fingerprint is not None
+    assert fingerprint.state_sha256 == hashlib.sha256(state.read_bytes()).hexdigest()
+    assert state_digest(None) == ""
+
+
+def test_a_record_of_an_older_sharedlm_says_nothing_of_the_program_state_and_is_not_checked_for_it(
+        tmp_path: Path) -> None:
+    line = json.loads(InputFingerprint(input="/in", format="jsonl", id_field="id", bytes_read=0, sha256="0" * 64,
+                                       rows=0, positional_ids=False).to_line())
+    del line["state_sha256"]
+    older = InputFingerprint.from_json(line)
+    assert older is not None
+    assert older.state_sha256 is None
+
+    check_resume_input(older, input_path=tmp_path / "in.jsonl", fmt="jsonl", id_field="id", output=tmp_path / "o",
+                       state_sha256="f" * 64)
+
+
+@pytest.mark.parametrize(("earlier", "now", "said"), [
+    ("a" * 64, "b" * 64, r"loaded a saved program state with SHA-256 aaaaaaaaaaaa\.\.\.; this one loads"),
+    ("a" * 64, "", r"loaded a saved program state .*; this one loads none"),
+    ("", "b" * 64, r"loaded no saved program state; this one loads"),
+])
+def test_resuming_with_another_program_state_is_refused_naming_both(tmp_path: Path, earlier: str, now: str,
+                                                                    said: str) -> None:
+    fingerprint = InputFingerprint(input="/in", format="jsonl", id_field="id", bytes_read=0, sha256="0" * 64, rows=0,
+                                   positional_ids=False, state_sha256=earlier)
+
+    with pytest.raises(UsageError, match=said) as refused:
+        check_resume_input(fingerprint, input_path=tmp_path / "in.jsonl", fmt="jsonl", id_field="id",
+                           output=tmp_path / "out.jsonl", state=tmp_path / "new.json", state_sha256=now)
+    assert "--overwrite" in str(refused.value)
+
+
+def test_resuming_with_the_same_program_state_passes(tmp_path: Path) -> None:
+    fingerprint = InputFingerprint(input="/in", format="jsonl", id_field="id", bytes_read=0, sha256="0" * 64, rows=0,
+                                   positional_ids=False, state_sha256="c" * 64)
+
+    check_resume_input(fingerprint, input_path=tmp_path / "in.jsonl", fmt="jsonl", id_field="id",
+                       output=tmp_path / "out.jsonl", state_sha256="c" * 64)

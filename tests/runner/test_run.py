@@ -593,3 +593,23 @@ def test_a_program_left_with_a_predictor_without_an_lm_exits_2_naming_it(tmp_pat
     assert code == 2
     assert not out.exists()
     assert "has predictors without an LM (late)" in capsys.readouterr().err
+
+
+def test_resume_with_another_saved_state_exits_2_and_leaves_the_output_as_it_was(tmp_path: Path,
+                                                                                  capsys: Any) -> None:
+    first = save_no_call_state(tmp_path / "first.json")
+    second = save_no_call_state(tmp_path / "second.json", instructions="Answer like a poet.")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"question": f"q{n}"} for n in range(3)])
+    out = tmp_path / "out.jsonl"
+    assert run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", first, "--limit", "2") == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+
+    code = run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", second, "--resume")
+
+    assert code == 2
+    assert "another program state" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", first, "--resume") == 0
+    assert {line["output"]["instructions"] for line in read_output(out)} == {"Answer like a pirate."}
+    assert len(read_output(out)) == 3

@@ -6,7 +6,7 @@ never ran and keep outputs of rows that are gone. So a run records what it read 
 beside its output ``NAME``, one line of JSON::
 
     {"sharedlm_input_fingerprint": 1, "input": "/data/in.csv", "format": "csv", "id_field": "id",
-     "bytes": 1048576, "sha256": "9f86d0...", "rows": 2000, "positional_ids": true}
+     "bytes": 1048576, "sha256": "9f86d0...", "rows": 2000, "positional_ids": true, "state_sha256": ""}
 
 ``bytes`` and ``sha256`` cover the prefix of the input the run has read: the file's raw bytes for JSONL and
 CSV (header, blank lines and line ends included, so inserting a blank line is a change too), a canonical
@@ -20,6 +20,10 @@ current input's first ``bytes`` bytes must hash to ``sha256`` (one sequential re
 resume is refused with a usage error. Rows appended to the input since pass the check and run. Rows with
 an id of their own are matched by id, so no check is needed for them. A resumed run that has not yet read
 as far as the earlier one keeps the earlier record, so coverage never shrinks.
+
+``state_sha256`` is the SHA-256 of the saved program state the run loaded with ``--load`` (``""`` for none). A
+resume that loads another state, or none where the earlier run loaded one, is refused: the rows already finished
+came from another program, and one output file would hold two programs' answers.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class InputFingerprint:
         sha256: Their SHA-256.
         rows: Rows read.
         positional_ids: Some row took its line or row number as id.
+        state_sha256: The SHA-256 of the saved program state the run loaded (``--load``), ``""`` when it loaded
+            none, None when the record does not say (written by an older sharedlm).
     """
 
     input: str
@@ -85,6 +91,7 @@ class InputFingerprint:
     sha256: str
     rows: int
     positional_ids: bool
+    state_sha256: str | None = ""
 
     def to_line(self) -> bytes:
         """The record as written: the same length whatever its numbers, so it can be rewritten in place."""
@@ -92,7 +99,8 @@ class InputFingerprint:
             f'{{"sharedlm_input_fingerprint": {FINGERPRINT_VERSION}, "input": {json.dumps(self.input)}, '
             f'"format": {json.dumps(self.format)}, "id_field": {json.dumps(self.id_field)}, '
             f'"bytes": {self.bytes_read:<{_NUMBER_WIDTH}d}, "sha256": "{self.sha256}", '
-            f'"rows": {self.rows:<{_NUMBER_WIDTH}d}, "positional_ids": {json.dumps(self.positional_ids):<5}}}\n'
+            f'"rows": {self.rows:<{_NUMBER_WIDTH}d}, "positional_ids": {json.dumps(self.positional_ids):<5}, '
+            f'"state_sha256": {json.dumps(self.state_sha256)}}}\n'
         ).encode()
 
     @classmethod
@@ -103,7 +111,8 @@ class InputFingerprint:
         try:
             fingerprint = cls(input=str(data["input"]), format=str(data["format"]), id_field=str(data["id_field"]),
                               bytes_read=int(data["bytes"]), sha256=str(data["sha256"]), rows=int(data["rows"]),
-                              positional_ids=bool(data["positional_ids"]))
+                              positional_ids=bool(data["positional_ids"]),
+                              state_sha256=data["state_sha256"] if isinstance(data.get("state_sha256"), str) else None)
         except (KeyError, TypeError, ValueError):
             return None
         return fingerprint if fingerprint.bytes_read >= 0 and len(fingerprint.sha256) == 64 else None
@@ -146,9 +155,14 @@ def prefix_digest(path: Path, fmt: str, length: int) -> str | None:
     return digest.hexdigest() if left <= 0 else None
 
 
+def state_digest(path: Path | None) -> str:
+    """The SHA-256 of a saved program state file, or ``""`` for none (the file was read and checked already)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
+
+
 def check_resume_input(fingerprint: InputFingerprint, *, input_path: Path, fmt: str, id_field: str,
-                       output: Path) -> None:
-    """Refuse (usage error) a resume whose rows would be matched to the wrong input rows.
+                       output: Path, state: Path | None = None, state_sha256: str = "") -> None:
+    """Refuse (usage error) a resume whose rows would be matched to the wrong input rows, or run another program state.
 
     Args:
         fingerprint: What the earlier run read.
@@ -156,7 +170,18 @@ def check_resume_input(fingerprint: InputFingerprint, *, input_path: Path, fmt: 
         fmt: Its format.
         id_field: The id field of this run.
         output: The output being resumed.
+        state: The saved program state this run loads (``--load``), or None.
+        state_sha256: Its SHA-256 (:func:`state_digest`), ``""`` when it loads none.
     """
+    if fingerprint.state_sha256 is not None and fingerprint.state_sha256 != state_sha256:
+        earlier = (f"loaded a saved program state with SHA-256 {fingerprint.state_sha256[:12]}..."
+                   if fingerprint.state_sha256 else "loaded no saved program state")
+        now = (f"loads {str(state)!r} (SHA-256 {state_sha256[:12]}...)" if state_sha256 else "loads none")
+        raise UsageError(
+            f"the earlier run into {str(output)!r} {earlier}; this one {now}. Its finished rows came from another "
+            "program state, so --resume would mix two programs' outputs in one file. Resume with the --load the "
+            "earlier run used, or start over with --overwrite (or write to another --output)"
+        )
     if fingerprint.id_field != id_field:
         raise UsageError(
             f"the earlier run into {str(output)!r} took row ids from field {fingerprint.id_field!r}, this one would "
@@ -187,17 +212,19 @@ class FingerprintRecorder:
         id_field: The field ids are taken from.
         digest: The digest the input's reader feeds.
         base: The fingerprint of the earlier run this one resumes (already checked), or None.
+        state_sha256: The SHA-256 of the saved program state this run loads, ``""`` for none.
     """
 
     def __init__(self, output: Path, *, input_path: Path, fmt: str, id_field: str, digest: ContentDigest,
-                 base: InputFingerprint | None = None) -> None:
+                 base: InputFingerprint | None = None, state_sha256: str = "") -> None:
         self.path = fingerprint_path_for(output)
         self.rows = 0
         self.positional_ids = False
         self.digest = digest
         self._base = base
         self._static = InputFingerprint(input=str(input_path.absolute()), format=fmt, id_field=id_field, bytes_read=0,
-                                        sha256=hashlib.sha256().hexdigest(), rows=0, positional_ids=False)
+                                        sha256=hashlib.sha256().hexdigest(), rows=0, positional_ids=False,
+                                        state_sha256=state_sha256)
         self._written: InputFingerprint | None = None
         self._fd: int | None = None
 
@@ -216,7 +243,8 @@ class FingerprintRecorder:
         base = self._base
         positional = self.positional_ids or (base is not None and base.positional_ids)
         if base is not None and self.digest.bytes < base.bytes_read:
-            return replace(base, positional_ids=positional)  # the earlier run read further: keep its record
+            # The earlier run read further: keep its coverage (the program state is this run's, checked equal).
+            return replace(base, positional_ids=positional, state_sha256=self._static.state_sha256)
         return replace(self._static, bytes_read=self.digest.bytes, sha256=self.digest.hexdigest(), rows=self.rows,
                        positional_ids=positional)
 
@@ -265,4 +293,5 @@ __all__ = [
     "fingerprint_path_for",
     "load_fingerprint",
     "prefix_digest",
+    "state_digest",
 ]

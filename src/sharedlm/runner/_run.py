@@ -36,7 +36,13 @@ from sharedlm.runner._defaults import (
 )
 from sharedlm.runner._file_runner import run_to_file
 from sharedlm.runner._file_runner import say as _say
-from sharedlm.runner._fingerprint import ContentDigest, FingerprintRecorder, check_resume_input, load_fingerprint
+from sharedlm.runner._fingerprint import (
+    ContentDigest,
+    FingerprintRecorder,
+    check_resume_input,
+    load_fingerprint,
+    state_digest,
+)
 from sharedlm.runner._lock import OutputLock
 from sharedlm.runner._options import RowOptions
 from sharedlm.runner._program import (
@@ -308,7 +314,7 @@ def _prepare_resume(options: RunOptions, fmt: str) -> tuple[set[str], Fingerprin
                  "by another tool), so this resume cannot check that the input did not change since")
         else:
             check_resume_input(base, input_path=options.input, fmt=fmt, id_field=options.id_field,
-                               output=options.output)
+                               output=options.output, state=options.load, state_sha256=state_digest(options.load))
     compact_output(options.output, scan)
     if state.done_keys or state.failed or state.torn:
         _say(f"resuming {options.output}: {state.describe()}")
@@ -317,7 +323,7 @@ def _prepare_resume(options: RunOptions, fmt: str) -> tuple[set[str], Fingerprin
 
 def _recorder(options: RunOptions, fmt: str, base: Any = None) -> FingerprintRecorder:
     return FingerprintRecorder(options.output, input_path=options.input, fmt=fmt, id_field=options.id_field,
-                               digest=ContentDigest(), base=base)
+                               digest=ContentDigest(), base=base, state_sha256=state_digest(options.load))
 
 
 def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: RayPlan | None) -> int:

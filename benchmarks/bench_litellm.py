@@ -50,7 +50,10 @@ TARGET_RATIO = 3.0
 
 
 def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    # The size of /proc/self/fd is the count on Linux >= 6.2: no list of a thousand names built on the loop every
+    # 20 ms while it is being measured. Older kernels report 0: list the directory then.
+    size = os.stat("/proc/self/fd").st_size
+    return size if size > 0 else len(os.listdir("/proc/self/fd")) - 1  # the listing's own descriptor left out
 
 
 async def _sample_fds(peak: list[int], stop: asyncio.Event) -> None:
@@ -66,6 +69,13 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
     With ``relaxed``, the run goes under ``sharedlm.relaxed_gc()`` (what ``sharedlm run`` and ``run_many`` do and
     what the README tells library users to do), whichever the variant.
     """
+    import atexit
+    import shutil
+    import tempfile
+
+    # Nothing learned by an earlier run (a simulator that listened on the same port) may start this one.
+    state = os.environ["SHAREDLM_STATE_DIR"] = tempfile.mkdtemp(prefix="sharedlm-bench-state-")
+    atexit.register(shutil.rmtree, state, True)
     import dspy
 
     import sharedlm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import re
 import socket
 import ssl
 import zlib
@@ -16,6 +17,7 @@ import pytest
 from _http_servers import LOOPBACK, Handler, ScriptedServer, ServerRequest, TLSFiles, self_signed_tls, wait_until
 from sharedlm._errors import ConfigurationError, ConnectionFailedError
 from sharedlm._http11 import ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL, build_head
+from sharedlm._resolver import HostResolver
 
 pytestmark = pytest.mark.timeout(5)
 
@@ -945,3 +947,73 @@ async def test_closing_the_pool_fails_requests_waiting_for_a_slot(new_pool: Pool
         results = await asyncio.wait_for(asyncio.gather(busy, waiting, return_exceptions=True), 2)
     assert [type(result) for result in results] == [ConnectionFailedError, ConnectionFailedError]
     assert len(server.connections) == 1
+
+
+class NameLookup:
+    """Answers every lookup with 127.0.0.1 at the asked port (names never reach the system resolver); counts calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[tuple[Any, ...]]:
+        self.calls.append((host, port))
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (LOOPBACK, port))]
+
+
+async def test_connections_opened_together_to_one_name_look_it_up_once(new_pool: PoolFactory) -> None:
+    lookup = NameLookup()
+    pool = new_pool(max_connections=8, resolver=HostResolver(asyncio.get_running_loop(), lookup=lookup))
+    release = asyncio.Event()
+
+    async def held(request: ServerRequest) -> None:
+        await release.wait()
+        await request.connection.answer(b"ok")
+
+    async with ScriptedServer(held) as server:
+        calls = [asyncio.ensure_future(fetch(pool, server.url("/v1", host="api.provider.test"))) for _ in range(8)]
+        await wait_until(lambda: len(server.requests) == 8)
+        release.set()
+        answers = await asyncio.gather(*calls)
+    assert [body for _response, body in answers] == [b"ok"] * 8
+    assert len(server.connections) == 8
+    assert lookup.calls == [("api.provider.test", server.port)]
+    assert server.requests[0].header("Host") == f"api.provider.test:{server.port}"
+
+
+async def test_an_address_literal_is_never_looked_up(new_pool: PoolFactory) -> None:
+    lookup = NameLookup()
+    pool = new_pool(resolver=HostResolver(asyncio.get_running_loop(), lookup=lookup))
+    async with ScriptedServer() as server:
+        response, _body = await fetch(pool, server.url("/v1"))
+    assert response.status == 200
+    assert lookup.calls == []
+
+
+async def test_https_to_a_looked_up_name_checks_the_certificate_and_sends_sni_for_the_name(
+        new_pool: PoolFactory, tls_files: TLSFiles) -> None:
+    server_context = tls_files.server_context()
+    server_names: list[str | None] = []
+    server_context.sni_callback = lambda _sock, name, _context: server_names.append(name)
+    lookup = NameLookup()
+    pool = new_pool(ssl_context=tls_files.client_context,
+                    resolver=HostResolver(asyncio.get_running_loop(), lookup=lookup))
+    async with ScriptedServer(ssl=server_context) as server:
+        response, body = await fetch(pool, server.url("/v1", host="localhost"))
+    assert (response.status, body) == (200, b"ok")
+    assert server_names == ["localhost"]
+    assert lookup.calls == [("localhost", server.port)]
+
+
+async def test_a_name_whose_addresses_refuse_is_looked_up_again_on_the_next_connection(
+        new_pool: PoolFactory) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once this socket is closed
+        probe.bind((LOOPBACK, 0))
+        closed_port = probe.getsockname()[1]
+    lookup = NameLookup()
+    pool = new_pool(resolver=HostResolver(asyncio.get_running_loop(), lookup=lookup))
+    url = f"http://moved.provider.test:{closed_port}/v1"
+    refused = re.escape(f"could not connect to moved.provider.test:{closed_port}")
+    for _ in range(2):
+        with pytest.raises(ConnectionFailedError, match=refused):
+            await fetch(pool, url)
+    assert lookup.calls == [("moved.provider.test", closed_port)] * 2

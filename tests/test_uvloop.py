@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -17,8 +18,9 @@ import pytest
 import sharedlm
 from _http_servers import ForwardProxy, ScriptedServer, ServerRequest, TLSFiles, self_signed_tls
 from sharedlm._errors import ConfigurationError, ResponseTooLargeError
-from sharedlm._http11 import ConnectionPool, HTTP11Exchange, ParsedURL, _takes_happy_eyeballs
+from sharedlm._http11 import ConnectionPool, HTTP11Exchange, ParsedURL
 from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits
+from sharedlm._resolver import HostResolver
 from sharedlm._transport import PooledTransport
 from sharedlm.simulator import Simulator, SimulatorSettings
 
@@ -52,15 +54,6 @@ class OnePool:
         return self.pool
 
 
-def test_happy_eyeballs_is_asked_for_on_asyncios_loop_only() -> None:
-    asyncio_loop, uv_loop = asyncio.new_event_loop(), uvloop.new_event_loop()
-    try:
-        assert (_takes_happy_eyeballs(asyncio_loop), _takes_happy_eyeballs(uv_loop)) == (True, False)
-    finally:
-        asyncio_loop.close()
-        uv_loop.close()
-
-
 @on_every_loop
 def test_the_http11_client_keeps_one_connection_alive_across_requests(loop_factory: LoopFactory) -> None:
     async def main() -> tuple[list[bytes], int]:
@@ -80,6 +73,27 @@ def test_the_http11_client_keeps_one_connection_alive_across_requests(loop_facto
             pool.close()
 
     assert run(loop_factory, main()) == ([b"/a", b"/b", b"/c"], 1)
+
+
+@on_every_loop
+def test_a_host_name_is_looked_up_and_connected_to_on_every_loop(loop_factory: LoopFactory) -> None:
+    async def main() -> tuple[bytes, int]:
+        lookups: list[str] = []
+
+        async def lookup(host: str, port: int) -> list[tuple[Any, ...]]:
+            lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
+
+        loop = asyncio.get_running_loop()
+        pool = ConnectionPool(loop, max_connections=2, connect_timeout=2.0, resolver=HostResolver(loop, lookup=lookup))
+        try:
+            async with ScriptedServer() as server, HTTP11Exchange(
+                    OnePool(pool), ParsedURL(server.url("/v1", host="api.provider.test")), "GET", [], b"") as response:
+                return await response.read(), len(lookups)
+        finally:
+            pool.close()
+
+    assert run(loop_factory, main()) == (b"ok", 1)
 
 
 async def _fetch_raw(answer: bytes, limits: ResponseLimits = DEFAULT_LIMITS) -> tuple[int, bytes]:

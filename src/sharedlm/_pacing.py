@@ -94,7 +94,7 @@ class Attempt:
         self.tokens = tokens
         self._booking = _UNBUDGETED
         self._handed_over = False
-        self.record = AttemptRecord()
+        self.record = AttemptRecord(on_written=pacer._note_written)
         self.used_tokens: int | None = None
         self.sent_at = 0.0
 
@@ -118,7 +118,7 @@ class Attempt:
         pacer = self._pacer
         booking = pacer._admit_now(self.tokens)
         self._booking = booking if booking is not None else await pacer._admit(self.tokens)
-        self.sent_at = pacer._clock()
+        self.sent_at = pacer._last_sent_at = pacer._clock()  # the send's time until the transport says it wrote
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -209,6 +209,9 @@ class Pacer:
                                        clock=clock, window_seconds=BUDGET_WINDOW_S,
                                        max_retry_after=flow.max_retry_after, memory=memory)
         remembered = self.signals.remembered
+        if remembered is not None and remembered.accepted and flow.initial_concurrency is None and flow.adaptive:
+            # It took this many at once last time without refusing any: start there, not at the first window.
+            initial = max(initial, min(cap, remembered.accepted))
         self.adaptive: CapacityLimit | None = (
             CapacityLimit(initial=initial, floor=floor, ceiling=cap, clock=clock,
                           learned_capacity=remembered.capacity if remembered is not None else None)
@@ -238,6 +241,9 @@ class Pacer:
         self._ticking: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self._fast_until = -math.inf
         self._first_wait: float | None = None
+        # When a request last went out and an answer last came back: a stall is counted from the later of them.
+        self._last_sent_at = -math.inf
+        self._last_answer_at = -math.inf
         # Whether the last 429 escalated (kept 429s coming after a decrease): its retry then pauses the provider.
         self._escalated = False
 
@@ -386,7 +392,7 @@ class Pacer:
         """
         self._answers += 1
         if sent_at is not None and self.saturation is not None:
-            now = self._clock()
+            now = self._last_answer_at = self._clock()
             if now - sent_at < DEFAULT_MIN_STALL_S:
                 self._fast_until = now + FAST_ANSWER_MEMORY_S
         if headers and self.signals.on_answer(headers):
@@ -420,6 +426,7 @@ class Pacer:
             headers: The answer's headers, when one arrived.
         """
         self._answers += 1
+        self._last_answer_at = self._clock()
         self._escalated = False
         if rate_limited:
             report, changed = self.signals.on_rate_limited(headers or [])
@@ -473,10 +480,15 @@ class Pacer:
         now = self._clock()
         stalled = self._answers == answers and now >= self._fast_until and (
             self._answers > 0 or self._first_wait is None or now - self._first_wait >= FIRST_STALL_S)
-        if saturation.on_tick(limit=adaptive.limit, stalled=stalled):
+        quiet_since = max(self._last_sent_at, self._last_answer_at)
+        if saturation.on_tick(limit=adaptive.limit, stalled=stalled, quiet_since=quiet_since):
             adaptive.on_stall()
             self._follow_limit()
         loop.call_later(STALL_TICK_S, self._tick, loop, self._answers)
+
+    def _note_written(self) -> None:
+        """The transport handed a request to the socket (called through the attempt's record)."""
+        self._last_sent_at = self._clock()
 
     def flush(self) -> None:
         """Write what was learned about the deployment now, and give back what is held of shared budgets.
@@ -485,6 +497,8 @@ class Pacer:
         once instead of when their lease runs out (a call made later leases again).
         """
         if self.adaptive is not None:
+            if self.adaptive.capacity is None:  # never refused: what it took at once is worth starting from
+                self.signals.note_accepted(self.gate.peak_in_flight)
             self.signals.remember(self.adaptive.capacity)
         self.signals.flush()
         if isinstance(self.gate, LeasedGate):

@@ -32,7 +32,7 @@ import threading
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -49,10 +49,14 @@ _ROUTE_CACHE_SIZE = 256
 
 @dataclass
 class AttemptRecord:
-    """What the transport saw of one attempt: the response status and headers."""
+    """What the transport saw of one attempt: the response status and headers.
+
+    ``on_written`` is called when the request has been handed to the socket (the pacer's clock of the last send).
+    """
 
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    on_written: Callable[[], None] | None = field(default=None, repr=False)
 
 
 CURRENT_ATTEMPT: contextvars.ContextVar[AttemptRecord | None] = contextvars.ContextVar(
@@ -128,6 +132,12 @@ def _record_head(status: int, headers: list[tuple[str, str]]) -> None:
         record.headers = headers
 
 
+def _record_written() -> None:
+    record = CURRENT_ATTEMPT.get()
+    if record is not None and record.on_written is not None:
+        record.on_written()
+
+
 def _record_direct_head(response: HTTP11Response) -> None:
     _record_head(response.status, response.headers)
 
@@ -148,6 +158,7 @@ class _ProxiedExchange:
         url = request.url
         limits = self._transport.limits
         unreadable: aiohttp.ClientResponseError | None = None
+        _record_written()  # aiohttp tells nothing between sending and the answer's head: about now
         try:
             self._response = response = await session.request(
                 request.method, url, headers=request.headers, data=request.body or None,
@@ -266,7 +277,7 @@ class PooledTransport:
         if parsed is None:
             return _ProxiedExchange(self, request)
         return HTTP11Exchange(self, parsed, request.method, request.headers, request.body or b"",
-                              on_head=_record_direct_head)
+                              on_head=_record_direct_head, on_written=_record_written)
 
     def _route(self, url: str) -> ParsedURL | None:
         parsed = None if self.proxy_for(url) else ParsedURL(url)

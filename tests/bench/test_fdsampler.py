@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from sharedlm.bench._fdsampler import DescriptorSampler
 
 
@@ -30,3 +32,16 @@ def test_restart_peak_forgets_an_earlier_peak() -> None:
         os.close(write)
     sampler.restart_peak()
     assert sampler.peak < high
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd (Linux)")
+def test_a_sample_counts_what_a_listing_of_proc_self_fd_counts() -> None:
+    sampler = DescriptorSampler(interval=10)
+    pipes = [os.pipe() for _ in range(15)]
+    try:
+        listed = len(os.listdir("/proc/self/fd")) - 1  # the listing's own descriptor is not one of ours
+        assert sampler.sample() == listed
+    finally:
+        for read, write in pipes:
+            os.close(read)
+            os.close(write)

@@ -113,3 +113,16 @@ def test_the_stderr_tail_of_a_huge_stderr_keeps_its_end_and_hides_every_key() ->
     assert "secret" not in tail
     assert "value" not in tail.replace("***", "")
 
+
+
+def test_each_worker_starts_with_an_empty_state_directory_of_its_own(tmp_path: Path) -> None:
+    body = ('printf "%s{\\"dir\\": \\"%s\\", \\"files\\": %s}\\n" "' + RESULT_MARKER + '" "$SHAREDLM_STATE_DIR" '
+            '"$(ls -A "$SHAREDLM_STATE_DIR" | wc -l)"; touch "$SHAREDLM_STATE_DIR/learned.json"')
+    python = _fake_python(tmp_path, body)
+    first = run_worker(_spec(), timeout_s=30, python=python).result
+    second = run_worker(_spec(), timeout_s=30, python=python).result
+    assert first is not None
+    assert second is not None
+    assert (first["files"], second["files"]) == (0, 0)
+    assert first["dir"] != second["dir"]
+    assert not os.path.exists(first["dir"])  # removed with what the job wrote in it

@@ -111,3 +111,31 @@ def test_an_unwritable_directory_is_logged_once_and_ignored(tmp_path: Path, capl
         assert memory.save(Learned(capacity=1)) is False
         assert memory.save(Learned(capacity=2)) is False
     assert len(caplog.records) == 1
+
+
+def test_what_a_provider_took_without_refusing_is_loaded_back(tmp_path: Path) -> None:
+    Memory(tmp_path, _deployment()).save(Learned(accepted=1000))
+    learned = Memory(tmp_path, _deployment()).load()
+    assert learned is not None
+    assert (learned.accepted, learned.capacity) == (1000, None)
+
+
+def test_a_file_written_before_accepted_was_remembered_loads_without_it(tmp_path: Path) -> None:
+    memory = Memory(tmp_path, _deployment())
+    memory.save(Learned(capacity=64))
+    record = json.loads(memory.path.read_text())
+    del record["accepted"]
+    memory.path.write_text(json.dumps(record))
+    learned = Memory(tmp_path, _deployment()).load()
+    assert learned is not None
+    assert (learned.capacity, learned.accepted) == (64, None)
+
+
+@pytest.mark.parametrize("accepted", [-3, 0, 2.5, "1000", True])
+def test_a_file_with_a_bad_accepted_figure_is_ignored(tmp_path: Path, accepted: object) -> None:
+    memory = Memory(tmp_path, _deployment())
+    memory.save(Learned(accepted=10))
+    record = json.loads(memory.path.read_text())
+    record["accepted"] = accepted
+    memory.path.write_text(json.dumps(record))
+    assert Memory(tmp_path, _deployment()).load() is None

@@ -90,3 +90,44 @@ def test_after_a_stall_a_saturated_round_does_not_step_down() -> None:
         ceiling.on_completion(limit=grown, in_flight=grown, queued=100)
     assert ceiling.ceiling == grown
     assert ceiling.snapshot().stalls == 1
+
+
+def test_after_a_busy_burst_one_idle_tick_opens_the_window_when_the_last_send_is_old_enough() -> None:
+    clock, cpu = FakeClock(), CpuClock()
+    ceiling = _ceiling(clock, cpu)
+    ceiling.on_admit()
+    last_send = clock()
+    clock.advance(DEFAULT_MIN_STALL_S)
+    cpu.now += DEFAULT_MIN_STALL_S  # busy all along: formatting the rest of the burst
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is False
+    clock.advance(0.05)
+    cpu.now += 0.001  # the first idle tick: nothing is waiting to be read
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is True
+    assert ceiling.ceiling == 5000
+
+
+def test_after_a_busy_burst_a_recent_send_keeps_the_window_closed() -> None:
+    clock, cpu = FakeClock(), CpuClock()
+    ceiling = _ceiling(clock, cpu)
+    ceiling.on_admit()
+    clock.advance(DEFAULT_MIN_STALL_S)
+    cpu.now += DEFAULT_MIN_STALL_S
+    last_send = clock()  # written late, at the end of the busy stretch: its refusal may still be on its way
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is False
+    clock.advance(0.05)
+    cpu.now += 0.001
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is False
+    assert ceiling.ceiling == 128
+
+
+def test_a_second_stall_counts_from_the_first_not_from_the_old_send() -> None:
+    clock, cpu = FakeClock(), CpuClock()
+    ceiling = _ceiling(clock, cpu)
+    ceiling.on_admit()
+    last_send = clock()
+    clock.advance(DEFAULT_MIN_STALL_S)
+    cpu.now += 0.001
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is True
+    clock.advance(0.05)
+    cpu.now += 0.001
+    assert ceiling.on_tick(limit=128, stalled=True, quiet_since=last_send) is False

@@ -111,3 +111,24 @@ def test_memory_is_written_at_most_once_per_interval(clock: FakeClock, tmp_path:
     loaded = _memory(tmp_path).load()
     assert loaded is not None
     assert loaded.capacity == 62
+
+
+def test_what_a_provider_that_never_refused_took_at_once_is_remembered(clock: FakeClock, tmp_path: Path) -> None:
+    signals = _signals(clock, _memory(tmp_path))
+    signals.note_accepted(700)
+    signals.note_accepted(300)  # a smaller run later does not lower it
+    signals.flush()
+    learned = _memory(tmp_path).load()
+    assert learned is not None
+    assert (learned.accepted, learned.capacity) == (700, None)
+
+
+def test_once_a_capacity_is_estimated_what_was_taken_before_is_not_remembered(clock: FakeClock,
+                                                                             tmp_path: Path) -> None:
+    signals = _signals(clock, _memory(tmp_path))
+    signals.note_accepted(700)
+    signals.remember(64)
+    signals.flush()
+    learned = _memory(tmp_path).load()
+    assert learned is not None
+    assert (learned.accepted, learned.capacity) == (None, 64)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from sharedlm._errors import RateLimitedError
+from sharedlm._flow._memory import Deployment, Learned, Memory
 from sharedlm._pacing import Pacer
 from sharedlm._settings import FlowSettings
 
@@ -121,3 +123,76 @@ async def test_after_a_fast_answer_a_gap_is_a_hiccup_not_a_slow_provider(held: l
     for _ in range(12):
         _tick(pacer, times, 0.05, busy=0.0)  # a provider starved for 0.6 s: nothing back, our CPU idle
     assert pacer.gate.limit < CAP
+
+
+async def test_after_a_busy_stretch_one_idle_tick_opens_the_window_when_the_last_send_is_old_enough(
+        held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer = _pacer(times)
+    async with pacer.attempt():
+        times.wall += 20.0  # it answered, slowly
+    await _hold_calls(pacer, 300, held)  # the window's requests went out now
+    for _ in range(10):
+        _tick(pacer, times, 0.05, busy=1.0)  # formatting the rest of the burst
+    assert pacer.gate.limit == INITIAL
+    _tick(pacer, times, 0.05, busy=0.05)  # the first idle tick: nothing waits to be read, nothing came back
+    assert pacer.gate.limit == CAP
+
+
+async def test_a_request_written_late_restarts_the_count(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer = _pacer(times)
+    async with pacer.attempt():
+        times.wall += 20.0
+    await _hold_calls(pacer, 300, held)
+    for _ in range(10):
+        _tick(pacer, times, 0.05, busy=1.0)
+    pacer._note_written()  # the transport wrote a request only now (its connection took that long to open)
+    _tick(pacer, times, 0.05, busy=0.05)
+    assert pacer.gate.limit == INITIAL
+
+
+def _remembering_pacer(times: Times, tmp_path: Path, **flow: object) -> Pacer:
+    memory = Memory(tmp_path, Deployment(provider="openai", model="m", base_url="http://127.0.0.1:1/v1", api_key="k"))
+    return Pacer(FlowSettings(**flow), cap=CAP, clock=times.clock, cpu_clock=times.cpu_clock,  # type: ignore[arg-type]
+                 memory=memory)
+
+
+async def test_the_next_run_starts_at_what_a_provider_that_never_refused_took_at_once(
+        held: list[asyncio.Task[None]], tmp_path: Path) -> None:
+    times = Times()
+    first = _remembering_pacer(times, tmp_path, initial_concurrency=INITIAL)
+    async with first.attempt():
+        times.wall += 20.0  # it answered, slowly
+    await _hold_calls(first, 300, held)
+    for _ in range(12):  # a slow provider: the window opens and every call goes out
+        _tick(first, times, 0.05, busy=0.05)
+    await asyncio.sleep(0)
+    assert first.gate.in_flight == 300
+    first.flush()
+    second = _remembering_pacer(times, tmp_path)
+    assert second.gate.limit == 300
+
+
+async def test_a_configured_starting_window_wins_over_what_was_remembered(
+        held: list[asyncio.Task[None]], tmp_path: Path) -> None:
+    times = Times()
+    Memory(tmp_path, Deployment(provider="openai", model="m", base_url="http://127.0.0.1:1/v1",
+                                api_key="k")).save(Learned(accepted=500))
+    assert _remembering_pacer(times, tmp_path).gate.limit == 500
+    assert _remembering_pacer(times, tmp_path, initial_concurrency=INITIAL).gate.limit == INITIAL
+
+
+async def test_a_run_that_was_refused_remembers_its_capacity_not_what_it_took(
+        held: list[asyncio.Task[None]], tmp_path: Path) -> None:
+    times = Times()
+    first = _remembering_pacer(times, tmp_path, initial_concurrency=INITIAL)
+    await _hold_calls(first, 10, held)
+    with pytest.raises(RateLimitedError):
+        await _refused_attempt(first)
+    first.flush()
+    learned = Memory(tmp_path, Deployment(provider="openai", model="m", base_url="http://127.0.0.1:1/v1",
+                                          api_key="k")).load()
+    assert learned is not None
+    assert learned.accepted is None
+    assert learned.capacity is not None

@@ -110,6 +110,22 @@ async def test_a_repeated_id_is_an_error_row_and_does_not_run() -> None:
     assert "row 1" in error.message
 
 
+async def test_a_row_giving_as_its_id_the_number_an_unusable_row_is_reported_under_does_not_run() -> None:
+    calls = Counter[str]()
+
+    class Count:
+        async def aforward(self, text: str) -> dict[str, str]:
+            calls[text] += 1
+            return {"text": text}
+
+    results = await collect(Count(), [{"id": [1, 2], "text": "bad id"}, {"id": 1, "text": "second"}])
+
+    assert calls == Counter()
+    assert [r.id for r in results] == [1, 1]
+    assert all(r.error is not None and r.error.type == "InputError" for r in results)
+    assert any("repeats id" in r.error.message for r in results if r.error is not None)
+
+
 async def test_an_id_that_is_not_a_string_or_integer_fails_the_row_under_its_position() -> None:
     results = await collect(Upper(), [{"id": [1, 2], "text": "a"}])
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sharedlm._errors import UsageError
-from sharedlm.runner._readers import check_input, count_rows, detect_format, read_rows
+from sharedlm.runner._readers import check_finished_ids, check_ids, check_input, count_rows, detect_format, read_rows
 
 
 def write(path: Path, text: str) -> Path:
@@ -352,3 +352,114 @@ def test_a_csv_header_that_cannot_be_read_is_refused_by_the_input_check(tmp_path
 
     with pytest.raises(UsageError, match=r"header of CSV input .*0xe9"):
         check_input(path, "csv")
+
+
+# Ids: a row reported under its number must not share that id with a row giving the number as its own id.
+
+
+def test_a_line_without_an_id_and_a_later_line_giving_its_number_as_id_are_refused_naming_both(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "a"}\n{"id": "x", "text": "b"}\n{"text": "c"}\n'
+                                        '{"id": 3, "text": "d"}\n')
+
+    with pytest.raises(UsageError) as caught:
+        check_ids(path, "jsonl", id_field="id")
+
+    message = str(caught.value)
+    assert "line 3 has no 'id' of its own" in message
+    assert "line 4 gives 3 as its 'id'" in message
+    assert "give line 3 an 'id' of its own, or give line 4 another 'id'" in message
+
+
+def test_a_line_giving_a_later_lines_number_as_its_id_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"id": "2", "text": "a"}\n{"text": "b"}\n')
+
+    with pytest.raises(UsageError, match=r"line 2 has no 'id' of its own.*line 1 gives '2' as its 'id'"):
+        check_ids(path, "jsonl", id_field="id")
+
+
+def test_an_undecodable_line_collides_with_a_line_giving_its_number_as_id(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "x"}\n{"text": "caf\xe9"}\n{"id": 2, "text": "y"}\n')
+
+    with pytest.raises(UsageError, match=r"line 2 cannot be read \(.*not valid UTF-8.*line 3 gives 2 as its 'id'"):
+        check_ids(path, "jsonl", id_field="id")
+
+
+def test_a_line_whose_id_is_not_a_string_or_whole_number_is_reported_under_its_number(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"id": "a", "text": "x"}\n{"id": 2.5, "text": "y"}\n{"id": 2, "text": "z"}\n')
+
+    with pytest.raises(UsageError, match=r"line 2 has 'id' 2\.5, which is not a string or a whole number"):
+        check_ids(path, "jsonl", id_field="id")
+
+
+def test_a_csv_row_with_an_empty_id_collides_with_a_row_giving_its_row_number_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "id,text\na,x\n,y\n2,z\n")
+
+    with pytest.raises(UsageError, match=r"row 2 \(line 3\) has no 'id' of its own.*row 3 \(line 4\) gives '2'"):
+        check_ids(path, "csv", id_field="id")
+
+
+def test_a_csv_row_with_the_wrong_number_of_fields_collides_with_a_row_giving_its_row_number(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "id,text\na,x\nlonely\n2,z\n")
+
+    with pytest.raises(UsageError, match=r"row 2 \(line 3\) cannot be read \(.*has 1 fields"):
+        check_ids(path, "csv", id_field="id")
+
+
+def test_a_parquet_row_with_a_null_id_collides_with_a_row_giving_its_row_number(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [None, 1], "text": ["x", "y"]}), path)
+
+    with pytest.raises(UsageError, match=r"row 1 has no 'id' of its own.*row 2 gives 1 as its 'id'"):
+        check_ids(path, "parquet", id_field="id")
+
+
+def test_ids_whose_text_is_not_a_row_number_never_collide(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "a"}\n{"text": "b"}\n{"id": "02"}\n{"id": "2.0"}\n{"id": " 2"}\n'
+                                        '{"id": 0}\n{"id": -1}\n{"id": "1e0"}\n')
+
+    check_ids(path, "jsonl", id_field="id")
+
+
+def test_ids_equal_to_their_own_line_numbers_pass_beside_rows_without_ids(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"id": 1}\n{"text": "b"}\n{"id": "3"}\n{"text": "d"}\n')
+
+    check_ids(path, "jsonl", id_field="id")
+
+
+def test_the_number_of_a_blank_line_is_no_rows_id_so_an_id_may_take_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "a"}\n\n{"id": 2, "text": "c"}\n')
+
+    check_ids(path, "jsonl", id_field="id")
+
+
+def test_only_the_rows_a_limited_run_takes_are_checked_for_ids(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "a"}\n{"id": "x"}\n{"id": 1}\n')
+
+    check_ids(path, "jsonl", id_field="id", limit=2)
+    with pytest.raises(UsageError, match="line 3 gives 1"):
+        check_ids(path, "jsonl", id_field="id", limit=3)
+
+
+def test_the_id_check_reads_ids_from_the_field_it_is_given(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"text": "a"}\n{"id": 1, "key": "k"}\n')
+
+    check_ids(path, "jsonl", id_field="key")
+    with pytest.raises(UsageError, match="line 2 gives 1 as its 'id'"):
+        check_ids(path, "jsonl", id_field="id")
+
+
+def test_a_resume_refuses_a_row_without_an_id_at_the_number_a_gone_row_finished_as_its_id(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"id": "a"}\n{"text": "new"}\n')
+
+    with pytest.raises(UsageError, match=r"line 2 has no 'id' of its own.*2 is the 'id' of a row the earlier run"):
+        check_finished_ids(path, "jsonl", id_field="id", finished={"a", "2"}, output=tmp_path / "out.jsonl")
+
+
+def test_a_resume_whose_finished_ids_are_not_row_numbers_does_not_read_the_input(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.jsonl"  # reading it would fail: proves it is not read
+
+    check_finished_ids(missing, "jsonl", id_field="id", finished={"a", "02", "r7"}, output=tmp_path / "out.jsonl")

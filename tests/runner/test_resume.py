@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sharedlm.runner._resume import prepare_resume, temp_path_for
 
 
@@ -110,3 +112,60 @@ def test_describe_names_what_was_found(tmp_path: Path) -> None:
     assert "1 rows already succeeded" in text
     assert "1 failed rows will run again" in text
     assert "incomplete" in text
+
+
+# `sharedlm run --resume` end to end: a row reported under its number is never skipped for another row's id.
+
+ECHO = f"{Path(__file__).parent / 'fixtures' / 'programs.py'}:Echo"
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> int:
+    from sharedlm._cli import main
+
+    monkeypatch.setenv("SHAREDLM_API_KEY", "test-key")  # Echo never calls the LM; the shared LM needs a key
+    return main(["run", ECHO, *map(str, args), "--progress", "off"])
+
+
+def test_resume_never_skips_an_unreadable_line_as_done_by_a_line_giving_its_number_as_id(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"id": "a", "text": "x"}\n{"text": "caf\xe9"}\n{"id": 2, "text": "y"}\n')
+    out = tmp_path / "out.jsonl"
+    # What a run that let line 3 hold id 2 left: line 2 (undecodable) failed under its number, line 3 succeeded.
+    out.write_text(json.dumps({"id": "a", "output": {"upper": "X"}, "error": None}) + "\n"
+                   + json.dumps({"id": 2, "output": None, "error": {"type": "InputError", "message": "m"}}) + "\n"
+                   + json.dumps({"id": 2, "output": {"upper": "Y"}, "error": None}) + "\n")
+    before = out.read_bytes()
+
+    code = run_cli(monkeypatch, "--input", source, "--output", out, "--encoding", "cp1252", "--resume")
+
+    assert code == 2
+    assert out.read_bytes() == before
+
+
+def test_resume_never_skips_a_new_row_without_an_id_at_the_number_a_gone_row_finished_as_its_id(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "x"}\n{"id": 2, "text": "y"}\n')
+    out = tmp_path / "out.jsonl"
+    assert run_cli(monkeypatch, "--input", source, "--output", out) == 0
+    source.write_text('{"id": "a", "text": "x"}\n{"text": "new"}\n')  # line 2 replaced by a row without an id
+    before = out.read_bytes()
+
+    code = run_cli(monkeypatch, "--input", source, "--output", out, "--resume")
+
+    assert code == 2
+    assert out.read_bytes() == before
+
+
+def test_a_csv_run_whose_numbered_row_collides_with_a_row_id_exits_2_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\na,x\nlonely\n2,z\n")
+    out = tmp_path / "out.jsonl"
+
+    code = run_cli(monkeypatch, "--input", source, "--output", out)
+
+    assert code == 2
+    assert not out.exists()
+    assert "row 2 (line 3) cannot be read" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """What was learned about one deployment, remembered across runs in a small file.
 
 A *deployment* is one provider, model, base URL and API key. What the engine learned about it (the capacity
-estimate after a congestion event, the request and token limits its headers reported) is written to
+estimate after a congestion event, or, from a provider that never refused, the most requests it took in flight at
+once; the request and token limits its headers reported) is written to
 ``<state dir>/<key>.json``, so the next run starts at the right rate instead of rediscovering it. The state
 directory is ``SHAREDLM_STATE_DIR`` when set, else ``sharedlm`` under the user's cache directory (read in
 :mod:`sharedlm._env`; this module only gets the path).
@@ -91,17 +92,24 @@ class Learned:
         capacity: The provider's in-flight capacity as last estimated, or None.
         rpm: The request limit per minute its headers reported (the whole account's), or None.
         tpm: The token limit per minute its headers reported, or None.
+        accepted: The most requests it had in flight at once without refusing any, when it never refused (no
+            capacity estimate), or None: the next run may start there.
         saved_at: When it was written (seconds since the epoch).
     """
 
     capacity: int | None = None
     rpm: float | None = None
     tpm: float | None = None
+    accepted: int | None = None
     saved_at: float = 0.0
 
     @property
     def empty(self) -> bool:
-        return self.capacity is None and self.rpm is None and self.tpm is None
+        return self.capacity is None and self.rpm is None and self.tpm is None and self.accepted is None
+
+    def figures(self) -> tuple[int | None, float | None, float | None, int | None]:
+        """What was learned, without when."""
+        return self.capacity, self.rpm, self.tpm, self.accepted
 
 
 def _positive(value: Any, kind: type) -> Any:
@@ -157,7 +165,7 @@ class Memory:
             if data.get("file") != self.deployment.file_name:
                 raise ValueError("written for another deployment")
             learned = Learned(capacity=_positive(data.get("capacity"), int), rpm=_positive(data.get("rpm"), float),
-                              tpm=_positive(data.get("tpm"), float),
+                              tpm=_positive(data.get("tpm"), float), accepted=_positive(data.get("accepted"), int),
                               saved_at=float(_positive(data.get("saved_at"), float) or 0.0))
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
             _warn_once(self.path, f"sharedlm: ignoring the corrupt learned-state file {self.path} ({exc}); "
@@ -176,14 +184,14 @@ class Memory:
         """
         with self._lock:
             last = self._last
-            if last is not None and (last.capacity, last.rpm, last.tpm) == (learned.capacity, learned.rpm,
-                                                                             learned.tpm):
+            if last is not None and last.figures() == learned.figures():
                 return False
             now = float(self._clock())
             record = {"version": FORMAT_VERSION, "file": self.deployment.file_name,
                       "provider": self.deployment.provider, "model": self.deployment.model,
                       "base_url": self.deployment.base_url, "key_sha256_prefix": self.deployment.key_hash[:12],
-                      "capacity": learned.capacity, "rpm": learned.rpm, "tpm": learned.tpm, "saved_at": now}
+                      "capacity": learned.capacity, "rpm": learned.rpm, "tpm": learned.tpm,
+                      "accepted": learned.accepted, "saved_at": now}
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 fd, temporary = tempfile.mkstemp(prefix=".learned-", suffix=".tmp", dir=self.directory)
@@ -200,7 +208,8 @@ class Memory:
                                            f"({exc.strerror or type(exc).__name__}); set SHAREDLM_STATE_DIR to a "
                                            "writable directory")
                 return False
-            self._last = Learned(capacity=learned.capacity, rpm=learned.rpm, tpm=learned.tpm, saved_at=now)
+            self._last = Learned(capacity=learned.capacity, rpm=learned.rpm, tpm=learned.tpm,
+                                 accepted=learned.accepted, saved_at=now)
             return True
 
 

@@ -241,6 +241,7 @@ class SaturationCeiling:
         self._stalled_since: dict[int, float] = {}
         self._min_stall_s = min_stall_s
         self._stalls = 0
+        self._last_stall = -math.inf
 
     @property
     def ceiling(self) -> int:
@@ -295,7 +296,7 @@ class SaturationCeiling:
             self._rounds_by_thread[thread] = self._new_round()
             return self._decide(now, limit=limit, busy=busy, queued=queued)
 
-    def on_tick(self, *, limit: int, stalled: bool) -> bool:
+    def on_tick(self, *, limit: int, stalled: bool, quiet_since: float | None = None) -> bool:
         """Report a periodic check while calls wait for a slot; return whether it was a stall with CPU to spare.
 
         A *stall* is ``min_stall_s`` of ticks at which nothing came back since the previous one while calls waited,
@@ -309,9 +310,17 @@ class SaturationCeiling:
         The caller may take a stall with CPU to spare as evidence for its own limits too (the adaptive limit's
         start).
 
+        A loop busy with a burst (formatting a thousand prompts, opening connections) has no idle tick until its
+        work is done; counting the stall only from the first idle tick would then hold the starting window for
+        that work plus ``min_stall_s``: a full round trip at 1 s latency. So with ``quiet_since`` (when a request
+        last went out or an answer last came back, whichever was later) the stall is counted from then, as soon as
+        one idle tick shows that nothing is waiting to be read: no answer came back within ``min_stall_s`` of the
+        last request sent.
+
         Args:
             limit: The in-flight limit in force.
             stalled: Whether no answer came back since the previous tick.
+            quiet_since: When a request was last sent or an answer last came back, on this ceiling's clock.
         """
         with self._lock:
             thread = self._thread_id()
@@ -326,9 +335,11 @@ class SaturationCeiling:
                 self._stalled_since.pop(thread, None)
                 return False
             since = self._stalled_since.setdefault(thread, mark[0])
+            if quiet_since is not None:
+                since = min(since, max(quiet_since, self._last_stall))
             if now - since < self._min_stall_s:
                 return False
-            self._stalled_since[thread] = now  # the next growth needs a stall of its own
+            self._stalled_since[thread] = self._last_stall = now  # the next growth needs a stall of its own
             self._stalls += 1
             self._hold_until = max(self._hold_until, now + self._hold_s)
             self._trial_from = None

@@ -67,6 +67,7 @@ class ProviderSignals:
                                       learned_rpm=learned.rpm if learned else None,
                                       learned_tpm=learned.tpm if learned else None)
         self._capacity: int | None = learned.capacity if learned else None
+        self._accepted: int | None = learned.accepted if learned else None
         self._saved_at = -math.inf
         self._dirty = False
 
@@ -138,7 +139,20 @@ class ProviderSignals:
         self._saved_at = now
         self._dirty = False
         learned = self.budgets.learned
-        self.memory.save(Learned(capacity=self._capacity, rpm=learned["requests"], tpm=learned["tokens"]))
+        # Once the provider refused, its capacity estimate is what the next run starts from, not what it once took.
+        accepted = self._accepted if self._capacity is None else None
+        self.memory.save(Learned(capacity=self._capacity, rpm=learned["requests"], tpm=learned["tokens"],
+                                 accepted=accepted))
+
+    def note_accepted(self, in_flight: int) -> None:
+        """Note that the provider had ``in_flight`` requests at once without refusing any (saved with the rest).
+
+        Args:
+            in_flight: The most requests in flight at once this run, all of them accepted.
+        """
+        if in_flight > (self._accepted or 0):
+            self._accepted = in_flight
+            self._dirty = True
 
     def flush(self) -> None:
         """Write what is pending now, whatever the interval."""

@@ -3,7 +3,8 @@
 The worker runs in a session of its own so that a timeout kills it and everything it started (by its
 process-group id, never by name). Its environment is the parent's minus every sharedlm and provider setting
 (the job spec is the whole configuration), plus ``LITELLM_LOCAL_MODEL_COST_MAP=true`` so DSPy and LiteLLM never
-reach for the network, and ``NO_PROXY`` for the loopback addresses the benchmark talks to.
+reach for the network, ``NO_PROXY`` for the loopback addresses the benchmark talks to, and a ``SHAREDLM_STATE_DIR``
+of its own, empty, so that every job starts with nothing learned.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def run_worker(spec: JobSpec, *, timeout_s: float, python: str | None = None) ->
     """
     env = worker_environment(os.environ)
     started = time.monotonic()
-    with tempfile.TemporaryFile() as stderr:
+    # A state directory of its own: what an earlier job learned about a simulator that happened to listen on the
+    # same port must not start this one (each job measures a first run, as a new user's).
+    with tempfile.TemporaryDirectory(prefix="sharedlm-bench-state-") as state, tempfile.TemporaryFile() as stderr:
+        env["SHAREDLM_STATE_DIR"] = state
         process = subprocess.Popen(worker_command(python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, env=env, start_new_session=True, text=True)
         try:

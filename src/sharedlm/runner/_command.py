@@ -33,9 +33,11 @@ The output is JSONL, one line per input row, in completion order (join on "id"):
   {"id": ..., "output": {...prediction fields...} | null, "error": null | {"type": ..., "message": ...},
    "attempts": 1, "latency_s": 0.41, "usage": {"prompt_tokens": ..., "completion_tokens": ...},
    "cost_usd": 0.0000717 | null}
-A row without an id gets its line number (JSONL) or data row number (CSV, Parquet) as id. Ids must be unique:
-a later row repeating an id is written as an error row and not run. Unreadable lines and rows whose fields do
-not match the program's inputs are written as error rows too; the run goes on.
+A row without an id gets its line number (JSONL) or data row number (CSV, Parquet) as id, and so does an unreadable
+one. Ids are matched as text (7 and "7" are one id) and must be unique: a later row repeating another row's own id
+is written as an error row and not run; a row whose own id is the number of a row without one is refused before
+anything runs (exit 2). Unreadable lines and rows whose fields do not match the program's inputs are written as
+error rows; the run goes on.
 
 Ctrl-C (or SIGTERM) stops taking rows, gives rows in flight a few seconds to finish, then cancels the rest
 (not written) and prints the command to resume. A second Ctrl-C cancels at once.

@@ -192,6 +192,9 @@ class RowAdmission:
         """
         row_id, fields, problem = self._identify(row)
         if problem is not None:
+            # Reported under its number: a later row giving that number as its own id would share the id, so it
+            # counts as used (the file runner refuses such input before running; an iterable cannot be read twice).
+            self._seen.setdefault(id_key(row_id), row.number)
             return RowResult(id=row_id, output=None, error=RowError(type=_INPUT_ERROR, message=problem),
                              attempts=0, latency_s=0.0)
         assert fields is not None

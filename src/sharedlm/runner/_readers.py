@@ -20,6 +20,10 @@ are carried through as lone surrogates (``U+DC00 + byte``), which no decoder pro
 turn the record into an error row that names the bytes and suggests ``--encoding`` when they look like
 Windows-1252 / Latin-1 text.
 
+:func:`check_ids` reads the input once more, before a run, to refuse an input where a row reported under its
+number (no id of its own, or unreadable) and another row giving that number as its id would share one id (see
+:mod:`sharedlm.runner._source` for why that cannot be left to the run).
+
 A :class:`~sharedlm.runner._fingerprint.ContentDigest` passed to :func:`read_rows` is fed every byte the
 reader consumes (for Parquet, a canonical line per row), so ``--resume`` can tell whether the part of the
 input an earlier run read has changed since.
@@ -32,12 +36,19 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from sharedlm._errors import UsageError
-from sharedlm.runner._source import SourceRow
+from sharedlm.runner._source import (
+    IdCollision,
+    SourceRow,
+    find_id_collision,
+    find_numbered_row,
+    number_in_id,
+    own_id,
+)
 
 FORMATS = ("jsonl", "csv", "parquet")
 TEXT_FORMATS = ("jsonl", "csv")
@@ -199,6 +210,121 @@ def read_rows(path: Path, fmt: str, *, encoding: str | None = None, digest: Dige
         check_encoding(encoding, fmt)
         return _read_parquet(path, digest)
     raise UsageError(f"unknown input format {fmt!r}")
+
+
+def check_ids(path: Path, fmt: str, *, id_field: str, encoding: str | None = None, limit: int | None = None) -> None:
+    """Refuse, before anything runs, an input where two rows would share an id: one by its number, one by its field.
+
+    A row with no id of its own is reported under its line (JSONL) or data row (CSV, Parquet) number, and ids are
+    matched as text, so ``"id": 3`` or ``"id": "3"`` on another row would be the same id: the output could not be
+    joined on ``id`` and a resume could skip a row that never ran. This reads the rows the run may take (the first
+    ``limit``; a later run taking more checks again) and keeps row numbers only (see
+    :func:`~sharedlm.runner._source.find_id_collision`); only on a collision does it read again, up to the two rows,
+    to name them.
+
+    Args:
+        path: The input file, already checked by :func:`check_input`.
+        fmt: Its format.
+        id_field: The field holding a row's id.
+        encoding: ``--encoding`` as given, or None.
+        limit: Check only the first ``limit`` rows, or None for all.
+
+    Raises:
+        UsageError: Naming both rows, the id they would share, and how to fix the input.
+    """
+    rows = read_rows(path, fmt, encoding=encoding)
+    try:
+        collision = find_id_collision(rows, id_field, limit=limit)
+    finally:
+        _close(rows)
+    if collision is not None:
+        raise UsageError(_collision_message(path, fmt, id_field, encoding, collision))
+
+
+def check_finished_ids(path: Path, fmt: str, *, id_field: str, finished: Collection[str], output: Path,
+                       encoding: str | None = None, limit: int | None = None) -> None:
+    """Refuse a resume that would skip a row reported under its number because another row finished that id.
+
+    For a resume whose earlier runs reported no row under its number (the fingerprint's ``positional_ids`` is
+    false), so every finished id is one a row gave itself. :func:`check_ids` catches that row while it is still in
+    the input; this catches it once it is gone (removed or given another id) and a row without an id now sits at
+    that number: the fingerprint does not check an input whose rows all had ids, and the row would be skipped as
+    done without ever running. Reads the input only when some finished id is a row number.
+
+    Args:
+        path: The input file.
+        fmt: Its format.
+        id_field: The field holding a row's id.
+        finished: Id keys of the rows the output holds a successful line for.
+        output: The output being resumed, for the message.
+        encoding: ``--encoding`` as given, or None.
+        limit: Look at only the first ``limit`` rows, or None for all.
+
+    Raises:
+        UsageError: Naming the row, the id and how to go on.
+    """
+    numbers = {number for key in finished if (number := number_in_id(key)) is not None}
+    if not numbers:
+        return
+    rows = read_rows(path, fmt, encoding=encoding)
+    try:
+        row = find_numbered_row(rows, id_field, numbers, limit=limit)
+    finally:
+        _close(rows)
+    if row is None:
+        return
+    unit = "line" if fmt == "jsonl" else "row"
+    why = f"cannot be read ({row.problem})" if row.fields is None else f"has no {id_field!r} of its own"
+    raise UsageError(
+        f"input {str(path)!r}: {row.where} {why}, so it is reported under its {unit} number {row.number}, but "
+        f"{row.number} is the {id_field!r} of a row the earlier run into {str(output)!r} finished, a row that gave "
+        f"it as its own {id_field!r} and is no longer in the input. --resume would skip {row.where} as done though it "
+        f"never ran. Nothing was run. To go on, give {row.where} an {id_field!r} of its own, or start over with "
+        "--overwrite"
+    )
+
+
+def _collision_message(path: Path, fmt: str, id_field: str, encoding: str | None, collision: IdCollision) -> str:
+    unit = "line" if fmt == "jsonl" else "row"
+    number = collision.numbered
+    rows = _rows_numbered(path, fmt, encoding, {number, collision.given_by})
+    row, giver = rows.get(number), rows.get(collision.given_by)
+    where = row.where if row is not None else f"{unit} {number}"
+    given_by = giver.where if giver is not None else f"{unit} {collision.given_by}"
+    given = None if giver is None or giver.fields is None else own_id(giver.fields, id_field)
+    own = None if row is None or row.fields is None else own_id(row.fields, id_field)
+    if row is not None and row.fields is None:
+        why, fix = f"cannot be read ({row.problem})", f"fix {where} and give it an {id_field!r} of its own"
+    elif own is not None:
+        why = f"has {id_field!r} {own!r}, which is not a string or a whole number"
+        fix = f"make the {id_field!r} of {where} a string or a whole number"
+    else:
+        why, fix = f"has no {id_field!r} of its own", f"give {where} an {id_field!r} of its own"
+    return (f"input {str(path)!r}: {where} {why}, so it is reported under its {unit} number {number}, and "
+            f"{given_by} gives {given!r} as its {id_field!r}. Ids are matched as text, so the two rows would share "
+            f"id {number}: the output could not be joined on {id_field!r} and --resume could skip the wrong row. "
+            f"Nothing was run. To go on, {fix}, or give {given_by} another {id_field!r}")
+
+
+def _rows_numbered(path: Path, fmt: str, encoding: str | None, numbers: set[int]) -> dict[int, SourceRow]:
+    """The rows with these numbers, reading no further than the last of them."""
+    found: dict[int, SourceRow] = {}
+    rows = read_rows(path, fmt, encoding=encoding)
+    try:
+        for row in rows:
+            if row.number in numbers:
+                found[row.number] = row
+                if len(found) == len(numbers):
+                    break
+    finally:
+        _close(rows)
+    return found
+
+
+def _close(rows: Iterator[SourceRow]) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()  # a reader left part way closes its file now, not when it is collected
 
 
 def _codec(encoding: str | None, fmt: str) -> str:
@@ -514,6 +640,8 @@ __all__ = [
     "FORMATS",
     "MAX_RECORD_BYTES",
     "check_encoding",
+    "check_finished_ids",
+    "check_ids",
     "check_input",
     "count_rows",
     "detect_format",

@@ -54,7 +54,14 @@ from sharedlm.runner._program import (
 )
 from sharedlm.runner._ray._program import ProgramRecipe
 from sharedlm.runner._ray._runner import RayPlan
-from sharedlm.runner._readers import check_input, count_rows, detect_format, read_rows
+from sharedlm.runner._readers import (
+    check_finished_ids,
+    check_ids,
+    check_input,
+    count_rows,
+    detect_format,
+    read_rows,
+)
 from sharedlm.runner._resume import compact_output, scan_output
 from sharedlm.runner._run_cost import (
     build_run_cost,
@@ -263,6 +270,8 @@ def execute_run(options: RunOptions) -> int:
     _check_options(options)
     fmt = detect_format(options.input, options.input_format)
     check_input(options.input, fmt, encoding=options.encoding)
+    # A row reported under its number and another giving that number as its id would share one id: refuse now.
+    check_ids(options.input, fmt, id_field=options.id_field, encoding=options.encoding, limit=options.limit)
     if options.dry_run is not None:  # the output is not touched: not locked, not checked, not written
         prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base,
                                     load=options.load)
@@ -315,6 +324,9 @@ def _prepare_resume(options: RunOptions, fmt: str) -> tuple[set[str], Fingerprin
         else:
             check_resume_input(base, input_path=options.input, fmt=fmt, id_field=options.id_field,
                                output=options.output, state=options.load, state_sha256=state_digest(options.load))
+            if not base.positional_ids:  # every finished id was a row's own: none may now be a row's number
+                check_finished_ids(options.input, fmt, id_field=options.id_field, finished=state.done_keys,
+                                   output=options.output, encoding=options.encoding, limit=options.limit)
     compact_output(options.output, scan)
     if state.done_keys or state.failed or state.torn:
         _say(f"resuming {options.output}: {state.describe()}")

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable, 
 from typing import Protocol, overload
 
 from sharedlm.runner._results import id_key
-from sharedlm.runner._source import SourceRow, own_id
+from sharedlm.runner._source import SourceRow, given_id, own_id
 
 
 class RowNoter(Protocol):
@@ -52,12 +52,14 @@ class InputTally:
 
     def _see(self, row: SourceRow) -> None:
         self.rows += 1
-        raw = None if row.fields is None else own_id(row.fields, self.id_field)
-        positional = row.fields is not None and raw is None
+        # Positional for the fingerprint: a readable row with no id, the only kind that can finish under its number
+        # (an unreadable row or one with an id of another type is reported under it too, but always as an error).
+        positional = row.fields is not None and own_id(row.fields, self.id_field) is None
         if self._noter is not None:
             self._noter.note_row(positional=positional)
         if self._done_keys:
-            key = id_key(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else id_key(row.number)
+            given = given_id(row, self.id_field)
+            key = id_key(given if given is not None else row.number)
             if key in self._done_keys:
                 self._present.add(key)
 

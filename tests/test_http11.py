@@ -1017,3 +1017,36 @@ async def test_a_name_whose_addresses_refuse_is_looked_up_again_on_the_next_conn
         with pytest.raises(ConnectionFailedError, match=refused):
             await fetch(pool, url)
     assert lookup.calls == [("moved.provider.test", closed_port)] * 2
+
+
+async def test_a_new_connection_writes_its_first_request_the_moment_it_is_made(new_pool: PoolFactory) -> None:
+    pool = new_pool()
+    sent_while_opening: list[bool] = []
+
+    def first_send(connection: Any) -> None:
+        sent_while_opening.append(connection not in pool._open)  # the opener has not resumed yet
+
+    async with ScriptedServer() as server:
+        connection = await pool.acquire(ParsedURL(server.url("/v1")).origin, first_send=first_send)
+    assert sent_while_opening == [True]
+    assert connection.served == 0
+
+
+async def test_an_idle_connection_is_handed_back_without_calling_first_send(new_pool: PoolFactory) -> None:
+    pool = new_pool()
+    calls: list[Any] = []
+    async with ScriptedServer() as server:
+        await fetch(pool, server.url("/v1"))  # leaves one idle connection
+        connection = await pool.acquire(ParsedURL(server.url("/v1")).origin, first_send=calls.append)
+    assert calls == []
+    assert connection.served == 1
+
+
+async def test_requests_on_new_and_reused_connections_each_reach_the_server_once(new_pool: PoolFactory) -> None:
+    pool = new_pool(max_connections=3)
+    async with ScriptedServer() as server:
+        for _ in range(2):
+            answers = await asyncio.gather(*(fetch(pool, server.url(f"/v1/{i}")) for i in range(3)))
+            assert [body for _response, body in answers] == [b"ok"] * 3
+    assert sorted(request.target for request in server.requests) == sorted([f"/v1/{i}" for i in range(3)] * 2)
+    assert len(server.connections) == 3

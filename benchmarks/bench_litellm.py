@@ -63,19 +63,23 @@ async def _sample_fds(peak: list[int], stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.02)
 
 
-def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any, relaxed: bool = False) -> None:
+def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any, relaxed: bool = False,
+            state_dir: str | None = None) -> None:
     """Run ``count`` workflows (or single calls) in this process, then report through ``queue``.
 
     With ``relaxed``, the run goes under ``sharedlm.relaxed_gc()`` (what ``sharedlm run`` and ``run_many`` do and
-    what the README tells library users to do), whichever the variant.
+    what the README tells library users to do), whichever the variant. ``state_dir`` is where sharedlm remembers
+    what it learned of the provider; a new empty one (a first run) when None.
     """
     import atexit
     import shutil
     import tempfile
 
-    # Nothing learned by an earlier run (a simulator that listened on the same port) may start this one.
-    state = os.environ["SHAREDLM_STATE_DIR"] = tempfile.mkdtemp(prefix="sharedlm-bench-state-")
-    atexit.register(shutil.rmtree, state, True)
+    if state_dir is None:
+        # Nothing learned by an earlier run (a simulator that listened on the same port) may start this one.
+        state_dir = tempfile.mkdtemp(prefix="sharedlm-bench-state-")
+        atexit.register(shutil.rmtree, state_dir, True)
+    os.environ["SHAREDLM_STATE_DIR"] = state_dir
     import dspy
 
     import sharedlm
@@ -139,10 +143,10 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
 
 
 def _run_worker(variant: str, model: str, base_url: str, count: int, kind: str,
-                relaxed: bool = False) -> dict[str, Any]:
+                relaxed: bool = False, state_dir: str | None = None) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue, relaxed))
+    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue, relaxed, state_dir))
     process.start()
     result: dict[str, Any] = queue.get(timeout=3600)
     process.join(60)
@@ -173,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                              "plain and sharedlm always get the same setting")
     parser.add_argument("--acompletion", type=int, default=1, help=f"also run (1b) through {ACOMPLETION_MODEL}, "
                         "a provider on the litellm.acompletion route (1, default) or not (0)")
+    parser.add_argument("--second-run", type=int, default=1,
+                        help="also run (1c): sharedlm twice against one provider with one state directory, the second "
+                             "run starting from what the first learned (1, default) or not (0)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"args": vars(args)}
@@ -207,6 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     peak_fds = max(row["peak_fds"] for row in shared_rows)
     print(f"    sharedlm's peak fds {peak_fds} vs cap {shared_rows[0]['cap']} + reserve {shared_rows[0]['reserve']} "
           f"= {fd_bound}")
+
+    if args.second_run and "plain relaxed-gc" in rows:
+        # (1c) what a user's second run gets: the first run's learned state kept (both relaxed-gc).
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="sharedlm-bench-state-") as state, \
+                _simulated(args.latency, args.provider_concurrency) as sim:
+            first = _run_worker("sharedlm", args.model, sim.base_url, args.workflows, "workflows", True, state)
+            second = _run_worker("sharedlm", args.model, sim.base_url, args.workflows, "workflows", True, state)
+        plain_wall = rows["plain relaxed-gc"]["wall"]
+        report["second_run"] = {"first": first, "second": second, "ratio": plain_wall / second["wall"]}
+        print(f"(1c) sharedlm relaxed-gc, a second run against the same provider and state directory: first run "
+              f"{first['wall']:.2f} s, second {second['wall']:.2f} s (failed {second['failed']}): "
+              f"{plain_wall / second['wall']:.2f}x plain relaxed-gc (information: the target is for a first run)")
 
     if args.acompletion:
         # (1b) the same workflows through a provider sharedlm sends through litellm.acompletion (both relaxed-gc).

@@ -490,17 +490,21 @@ class Pacer:
         """The transport handed a request to the socket (called through the attempt's record)."""
         self._last_sent_at = self._clock()
 
+    def remember_now(self) -> None:
+        """Write what was learned about the deployment now (the engine closes, or the process exits)."""
+        if self.adaptive is not None:
+            if self.adaptive.capacity is None:  # never refused: what it took at once is worth starting from
+                self.signals.note_accepted(self.gate.peak_in_flight)
+            self.signals.remember(self.adaptive.capacity)
+        self.signals.flush()
+
     def flush(self) -> None:
         """Write what was learned about the deployment now, and give back what is held of shared budgets.
 
         The engine calls this when it closes: an in-flight lease and unsent grants of shared budgets go back at
         once instead of when their lease runs out (a call made later leases again).
         """
-        if self.adaptive is not None:
-            if self.adaptive.capacity is None:  # never refused: what it took at once is worth starting from
-                self.signals.note_accepted(self.gate.peak_in_flight)
-            self.signals.remember(self.adaptive.capacity)
-        self.signals.flush()
+        self.remember_now()
         if isinstance(self.gate, LeasedGate):
             self.gate.give_back_now()
         if self.shared is not None:

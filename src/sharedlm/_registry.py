@@ -19,6 +19,8 @@ process's one pool and must be the default's.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -326,6 +328,21 @@ class SharedLMRegistry:
 
 
 REGISTRY = SharedLMRegistry()
+
+
+def _remember_at_exit() -> None:
+    """Write what every shared engine learned of its provider, for a process that exits without closing them.
+
+    Most programs never call ``reset_shared_lm()``: without this, what a run learned only reached the state file
+    when a 429 or a limit header changed it, and what a provider that never refused took at once not at all.
+    Only the local file is written here; shared budgets give their leases back in their own exit hook.
+    """
+    for engine in REGISTRY.engines():
+        with contextlib.suppress(Exception):  # memory is an optimisation: never fail an exit for it
+            engine.pacer.remember_now()
+
+
+atexit.register(_remember_at_exit)
 
 
 def _resolve_engines(state: dict[str, Any]) -> tuple[SharedSyncEngine, SharedEngine]:

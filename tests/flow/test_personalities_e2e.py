@@ -118,3 +118,26 @@ async def test_the_learned_capacity_is_remembered_for_the_next_run(state_dir: Pa
     assert not pacer.adaptive.starting
     assert pacer.adaptive.limit <= learned.capacity + 1
     assert KEY not in await asyncio.to_thread(lambda: "".join(p.read_text() for p in state_dir.iterdir()))
+
+
+async def test_what_a_provider_that_never_refused_took_is_written_at_exit_and_starts_the_next_run(
+        state_dir: Path) -> None:
+    from sharedlm._registry import _remember_at_exit
+
+    # 1 s answers: the 200 calls are all in flight together long before the first comes back, even on a busy machine.
+    async with Simulator(SimulatorSettings(latency=1.0)) as sim:
+        predict = _predict(sim, initial_concurrency=200)
+        await _run(predict, 200)  # none refused; the engine is never closed
+        pacer = shared_engines()[1].pacer
+        memory = pacer.signals.memory
+        assert memory is not None
+        _remember_at_exit()  # what the interpreter runs at exit
+        learned = Memory(state_dir, memory.deployment).load()
+        assert learned is not None
+        assert (learned.accepted, learned.capacity) == (pacer.gate.peak_in_flight, None)
+        assert learned.accepted is not None
+        assert learned.accepted > 128
+        sharedlm.reset_shared_lm()
+        sharedlm.configure(model=MODEL, api_key=KEY, api_base=sim.base_url, cache=False)
+        sharedlm.get_shared_lm()
+        assert sharedlm.stats().limit == learned.accepted  # not the default first window of 128

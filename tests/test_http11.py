@@ -16,7 +16,7 @@ import pytest
 
 from _http_servers import LOOPBACK, Handler, ScriptedServer, ServerRequest, TLSFiles, self_signed_tls, wait_until
 from sharedlm._errors import ConfigurationError, ConnectionFailedError
-from sharedlm._http11 import ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL, build_head
+from sharedlm._http11 import WARM_RETRY_S, ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL, build_head
 from sharedlm._resolver import HostResolver
 
 pytestmark = pytest.mark.timeout(5)
@@ -1050,3 +1050,81 @@ async def test_requests_on_new_and_reused_connections_each_reach_the_server_once
             assert [body for _response, body in answers] == [b"ok"] * 3
     assert sorted(request.target for request in server.requests) == sorted([f"/v1/{i}" for i in range(3)] * 2)
     assert len(server.connections) == 3
+
+
+# --- connections opened ahead of need ---
+
+
+async def test_warmed_connections_are_taken_by_the_next_requests_without_opening_more(new_pool: PoolFactory) -> None:
+    pool = new_pool(max_connections=4)
+    async with ScriptedServer() as server:
+        origin = ParsedURL(server.url("/v1")).origin
+        assert pool.warm(origin, 3) == 3
+        await wait_until(lambda: "idle=3" in repr(pool))
+        answers = await asyncio.gather(*(fetch(pool, server.url(f"/v1/{i}")) for i in range(3)))
+    assert [body for _response, body in answers] == [b"ok"] * 3
+    assert pool.connections_opened == 3
+    assert len(server.connections) == 3
+
+
+async def test_warming_counts_idle_and_opening_connections_toward_the_count(new_pool: PoolFactory) -> None:
+    pool = new_pool(max_connections=8)
+    async with ScriptedServer() as server:
+        origin = ParsedURL(server.url("/v1")).origin
+        assert pool.warm(origin, 3) == 3
+        assert pool.warm(origin, 3) == 0  # three are already opening
+        await wait_until(lambda: "idle=3" in repr(pool))
+        assert pool.warm(origin, 5) == 2
+        await wait_until(lambda: "idle=5" in repr(pool))
+    assert pool.connections_opened == 5
+
+
+async def test_warming_never_opens_more_than_max_connections(new_pool: PoolFactory) -> None:
+    pool = new_pool(max_connections=2)
+    async with ScriptedServer() as server:
+        origin = ParsedURL(server.url("/v1")).origin
+        assert pool.warm(origin, 5) == 2
+        await wait_until(lambda: "idle=2" in repr(pool))
+        assert pool.warm(origin, 5) == 0
+    assert pool.connections_opened == 2
+
+
+async def test_a_warmed_connection_closed_as_its_first_request_goes_out_is_replaced_transparently(
+        new_pool: PoolFactory) -> None:
+    async def handler(request: ServerRequest) -> None:
+        # The server dropped the connection while it sat idle, just as the request went out: it never saw it.
+        if request.connection.index == 0:
+            request.connection.close()
+            return
+        await request.connection.answer(request.target.encode())
+
+    pool = new_pool()
+    async with ScriptedServer(handler) as server:
+        assert pool.warm(ParsedURL(server.url("/v1")).origin, 1) == 1
+        await wait_until(lambda: "idle=1" in repr(pool))
+        _, body = await fetch(pool, server.url("/b"))
+    assert body == b"/b"
+    assert [(r.target, r.connection.index) for r in server.requests] == [("/b", 0), ("/b", 1)]
+
+
+async def test_a_warm_that_cannot_connect_raises_nothing_and_is_not_retried_at_once(new_pool: PoolFactory) -> None:
+    clock = FakeClock()
+    pool = new_pool(clock=clock)
+    origin = ("http", LOOPBACK, free_port())
+    assert pool.warm(origin, 2) == 2
+    await wait_until(lambda: "opening=0, warming=0" in repr(pool))
+    assert pool.open_connections == 0
+    assert pool.warm(origin, 2) == 0  # the requests themselves say why it fails
+    clock.advance(WARM_RETRY_S)
+    assert pool.warm(origin, 2) == 2
+
+
+async def test_closing_the_pool_stops_the_connections_being_opened_ahead_of_need(new_pool: PoolFactory,
+                                                                                unaccepting_port: int) -> None:
+    pool = new_pool()
+    assert pool.warm(("http", LOOPBACK, unaccepting_port), 2) == 2
+    await asyncio.sleep(0)
+    pool.close()
+    await wait_until(lambda: "opening=0, warming=0" in repr(pool))
+    assert pool.open_connections == 0
+    assert pool.warm(("http", LOOPBACK, unaccepting_port), 2) == 0

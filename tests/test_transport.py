@@ -12,7 +12,7 @@ import pytest
 
 from _http_servers import ForwardProxy, ScriptedServer, ServerRequest, ThreadedServer, wait_until
 from sharedlm._errors import ConfigurationError, ResponseTooLargeError
-from sharedlm._http11 import HTTP11Exchange
+from sharedlm._http11 import HTTP11Exchange, Origin
 from sharedlm._http_rules import ResponseLimits
 from sharedlm._transport import CURRENT_ATTEMPT, AttemptRecord, PooledTransport, _ProxiedExchange
 from sharedlm.simulator import Simulator
@@ -274,3 +274,36 @@ async def test_a_head_through_a_proxy_over_max_response_header_bytes_is_refused_
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None
     assert KEY not in repr(caught.value)
+
+
+async def test_a_written_request_reports_the_origin_it_went_to(transport: PooledTransport) -> None:
+    written: list[object] = []
+    record = AttemptRecord(on_written=written.append)
+    token = CURRENT_ATTEMPT.set(record)
+    try:
+        async with ScriptedServer(echo_target) as server:
+            await send(transport, Request("GET", server.url("/v1/models")))
+    finally:
+        CURRENT_ATTEMPT.reset(token)
+    assert written == [("http", "127.0.0.1", server.port)]
+
+
+async def test_warming_a_written_origin_opens_connections_the_next_requests_take(transport: PooledTransport) -> None:
+    written: list[Origin | None] = []
+    token = CURRENT_ATTEMPT.set(AttemptRecord(on_written=written.append))
+    try:
+        async with ScriptedServer(echo_target) as server:
+            await send(transport, Request("GET", server.url("/v1/a")))
+            assert transport.warm(written[0], 3) == 2  # one idle already, within the cap of 4
+            await wait_until(lambda: transport.open_connections == 3)
+            await asyncio.gather(*(send(transport, Request("GET", server.url(f"/v1/{i}"))) for i in range(3)))
+    finally:
+        CURRENT_ATTEMPT.reset(token)
+    assert transport.connections_opened == 3
+    assert len(server.connections) == 3
+
+
+async def test_nothing_is_warmed_for_a_proxied_origin_or_a_loop_without_a_pool(transport: PooledTransport) -> None:
+    assert transport.warm(None, 5) == 0  # a proxy carried the request: its pool is aiohttp's
+    assert transport.warm(("http", "127.0.0.1", 9), 5) == 0  # no request on this loop yet
+    assert transport.connections_opened == 0

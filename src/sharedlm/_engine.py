@@ -142,6 +142,8 @@ class SharedEngine:
         memory = Memory(state_dir(), Deployment(provider=self.provider, model=model,
                                                 base_url=settings.api_base or "", api_key=settings.api_key))
         self.pacer = Pacer(settings.flow, cap=self.cap, memory=memory)
+        # While the first window holds a burst back, the connections the rest will take open in the idle wait.
+        self.pacer.warm_connections = self.transport.warm
         self.counters = EngineCounters()
         self.costing = CallCosting(settings.model, provider=self.provider,
                                    wire_model=self.resolution.model if self.resolution is not None else settings.model)

@@ -12,9 +12,14 @@ Network failures are :class:`~sharedlm._errors.ConnectionFailedError` (retryable
 engine's retry layer decides what happens next; a URL or header that cannot be sent (a control character, a line
 break, a character outside Latin-1), and a server certificate that cannot be verified, are a
 :class:`~sharedlm._errors.ConfigurationError` (fatal), whose message never shows the header's value. A connection
-that served a request before and breaks before a single byte of the answer arrived (the server closed it while it
-sat idle) is replaced and the request sent once more at once, on a new connection, as browsers and urllib3 do,
-because the server never saw it.
+that was taken idle from the pool (it served a request before, or was opened ahead of need) and breaks before a
+single byte of the answer arrived (the server closed it while it sat idle) is replaced and the request sent once
+more at once, on a new connection, as browsers and urllib3 do, because the server never saw it.
+
+Connections can be opened ahead of the requests that will need them (:meth:`ConnectionPool.warm`): while the
+engine holds a burst back at its first window, the connections the rest of the burst will take are opened in the
+otherwise idle wait, so that when the window opens the requests go out at once instead of after a connection
+storm (for TLS, a handshake each).
 
 Every answer is bounded (:class:`~sharedlm._http_rules.ResponseLimits`): its head, its body as sent, and its body
 once gzip/deflate is undone, so that a misbehaving gateway or a compression bomb cannot run the process out of
@@ -54,6 +59,9 @@ DEFAULT_KEEPALIVE_S = 15.0
 _URL_CACHE_SIZE = 256
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HAPPY_EYEBALLS_S = 0.25
+# After opening a connection ahead of need failed, the pool does not try that origin ahead of need again for this
+# long: the requests themselves report why it fails, and a refused origin is not hammered every tick.
+WARM_RETRY_S = 5.0
 
 # RFC 9110: a method and a header name are tokens; a header value is visible ASCII, space, tab and obs-text.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -562,11 +570,16 @@ class ConnectionPool:
         self._closed = False
         self._last_sweep = clock()
         self.connections_opened = 0
+        # Connections being opened ahead of need (kept: the loop holds only weak references to tasks), per origin.
+        self._warming: set[asyncio.Task[None]] = set()
+        self._warming_to: collections.Counter[Origin] = collections.Counter()
+        self._warm_failed_at: dict[Origin, float] = {}
+        self._warm_unstarted = 0
 
     def __repr__(self) -> str:
         idle = sum(len(conns) for conns in self._idle.values())
         return (f"ConnectionPool(max_connections={self.max_connections}, open={len(self._open)}, idle={idle}, "
-                f"opening={self._opening}, waiting={len(self._waiters)})")
+                f"opening={self._opening}, warming={len(self._warming)}, waiting={len(self._waiters)})")
 
     @property
     def open_connections(self) -> int:
@@ -615,6 +628,49 @@ class ConnectionPool:
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
+
+    def warm(self, origin: Origin, count: int) -> int:
+        """Open connections to ``origin`` ahead of need until ``count`` are idle or opening; return how many started.
+
+        Bounded by ``max_connections`` like any connection. Each one opened goes to the idle connections, where the
+        next request to ``origin`` takes it. A connection that cannot be opened is not reported here (the request
+        that needs one reports why), and the origin is not warmed again for :data:`WARM_RETRY_S`.
+
+        Args:
+            origin: Scheme, host and port.
+            count: How many requests to ``origin`` are expected to need a connection soon.
+        """
+        if self._closed:
+            return 0
+        failed_at = self._warm_failed_at.get(origin)
+        if failed_at is not None and self._clock() - failed_at < WARM_RETRY_S:
+            return 0
+        ready = len(self._idle.get(origin, ())) + self._warming_to[origin]
+        room = self.max_connections - len(self._open) - self._opening - self._warm_unstarted
+        started = max(0, min(count - ready, room))
+        for _ in range(started):
+            self._warming_to[origin] += 1
+            self._warm_unstarted += 1
+            task = self.loop.create_task(self._warm_one(origin))
+            self._warming.add(task)
+            task.add_done_callback(self._warming.discard)
+        return started
+
+    async def _warm_one(self, origin: Origin) -> None:
+        self._warm_unstarted -= 1
+        try:
+            if self._closed or len(self._open) + self._opening >= self.max_connections:
+                return  # requests took the room meanwhile: they come first
+            try:
+                connection = await self._connect(origin)
+            except Exception:
+                self._warm_failed_at[origin] = self._clock()
+                return
+        finally:
+            self._warming_to[origin] -= 1
+        connection.idle_since = self._clock()
+        self._idle.setdefault(origin, []).append(connection)
+        self._wake_one()
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -746,6 +802,8 @@ class ConnectionPool:
     def close(self) -> None:
         """Close every connection; busy ones fail their answers."""
         self._closed = True
+        for task in list(self._warming):
+            task.cancel()
         for connection in list(self._open):
             connection.close()
         self._idle.clear()
@@ -787,7 +845,7 @@ class HTTP11Exchange:
         headers: The request headers lm15 built.
         body: The request body.
         on_head: Called with each answer once its head arrived (the transport records it for the engine).
-        on_written: Called each time the request has been handed to the socket.
+        on_written: Called with the origin each time the request has been handed to the socket.
     """
 
     __slots__ = ("_body", "_connection", "_head", "_headers", "_method", "_on_head", "_on_written", "_parsed", "_pool",
@@ -795,7 +853,7 @@ class HTTP11Exchange:
 
     def __init__(self, pools: PoolSource, parsed: ParsedURL, method: str, headers: list[tuple[str, str]],
                  body: bytes, on_head: Callable[[HTTP11Response], None] | None = None,
-                 on_written: Callable[[], None] | None = None) -> None:
+                 on_written: Callable[[Origin], None] | None = None) -> None:
         self._pools = pools
         self._pool: ConnectionPool | None = None
         self._parsed = parsed
@@ -812,7 +870,7 @@ class HTTP11Exchange:
         self._connection = connection
         response = self._response = connection.send(self._head, self._body, head_only=self._method == "HEAD")
         if self._on_written is not None:
-            self._on_written()
+            self._on_written(self._parsed.origin)
         return response
 
     async def __aenter__(self) -> HTTP11Response:
@@ -821,11 +879,12 @@ class HTTP11Exchange:
         fresh = False
         while True:
             connection = await pool.acquire(self._parsed.origin, fresh=fresh, first_send=self._send)
-            reused = connection.served > 0
-            if self._connection is connection and self._response is not None:
-                response = self._response  # a new connection wrote the request the moment it was made
-            else:
+            reused = not (self._connection is connection and self._response is not None)
+            if reused:
                 response = self._send(connection)  # an idle one is written to now
+            else:
+                assert self._response is not None
+                response = self._response  # a new connection wrote the request the moment it was made
             try:
                 await response._head
             except ConnectionFailedError:
@@ -850,5 +909,5 @@ class HTTP11Exchange:
             connection.close()
 
 
-__all__ = ["DEFAULT_KEEPALIVE_S", "ConnectionPool", "HTTP11Exchange", "HTTP11Response", "ParsedURL", "PoolSource",
-           "build_head"]
+__all__ = ["DEFAULT_KEEPALIVE_S", "WARM_RETRY_S", "ConnectionPool", "HTTP11Exchange", "HTTP11Response", "Origin",
+           "ParsedURL", "PoolSource", "build_head"]

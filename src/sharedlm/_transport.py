@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 
 from sharedlm._errors import ConnectionFailedError
-from sharedlm._http11 import DEFAULT_KEEPALIVE_S, ConnectionPool, HTTP11Exchange, HTTP11Response, ParsedURL
+from sharedlm._http11 import DEFAULT_KEEPALIVE_S, ConnectionPool, HTTP11Exchange, HTTP11Response, Origin, ParsedURL
 from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits, too_large
 
 _STREAM_CHUNK = 64 * 1024
@@ -51,12 +51,14 @@ _ROUTE_CACHE_SIZE = 256
 class AttemptRecord:
     """What the transport saw of one attempt: the response status and headers.
 
-    ``on_written`` is called when the request has been handed to the socket (the pacer's clock of the last send).
+    ``on_written`` is called when the request has been handed to the socket (the pacer's clock of the last send), with
+    the connection pool's origin the request went to, or None when a proxy carried it (connections to it cannot be
+    opened ahead of need, :meth:`PooledTransport.warm`).
     """
 
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
-    on_written: Callable[[], None] | None = field(default=None, repr=False)
+    on_written: Callable[[Origin | None], None] | None = field(default=None, repr=False)
 
 
 CURRENT_ATTEMPT: contextvars.ContextVar[AttemptRecord | None] = contextvars.ContextVar(
@@ -132,10 +134,10 @@ def _record_head(status: int, headers: list[tuple[str, str]]) -> None:
         record.headers = headers
 
 
-def _record_written() -> None:
+def _record_written(origin: Origin | None = None) -> None:
     record = CURRENT_ATTEMPT.get()
     if record is not None and record.on_written is not None:
-        record.on_written()
+        record.on_written(origin)
 
 
 def _record_direct_head(response: HTTP11Response) -> None:
@@ -313,6 +315,23 @@ class PooledTransport:
         if pools is not None and not pools.closed:
             return pools.direct
         return (await self.loop_pools()).direct
+
+    def warm(self, origin: Origin | None, count: int) -> int:
+        """Open connections to ``origin`` on the running loop's pool ahead of ``count`` requests that will need them.
+
+        Returns how many started opening: none for a proxied origin (None), on a loop whose pool does not exist yet,
+        or outside a running loop. See :meth:`ConnectionPool.warm`.
+        """
+        if origin is None or count <= 0:
+            return 0
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return 0
+        pools = self._pools.get(loop)
+        if pools is None or pools.closed:
+            return 0
+        return pools.direct.warm(origin, count)
 
     async def session(self) -> aiohttp.ClientSession:
         """This loop's aiohttp session for proxied origins, created on first use."""

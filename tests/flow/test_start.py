@@ -196,3 +196,116 @@ async def test_a_run_that_was_refused_remembers_its_capacity_not_what_it_took(
     assert learned is not None
     assert learned.accepted is None
     assert learned.capacity is not None
+
+
+# --- connections opened ahead of the window ---
+
+
+class WarmCalls:
+    """Records what the pacer asks the transport to open ahead of need."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, int]] = []
+
+    def __call__(self, origin: object, count: int) -> int:
+        self.calls.append((origin, count))
+        return count
+
+
+ORIGIN = ("https", "api.example", 443)
+
+
+def _warming_pacer(times: Times) -> tuple[Pacer, WarmCalls]:
+    pacer = _pacer(times)
+    warm = WarmCalls()
+    pacer.warm_connections = warm
+    return pacer, warm
+
+
+async def test_held_back_calls_get_their_connections_shortly_before_a_stall_may_open_the_window(
+        held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    async with pacer.attempt():
+        times.wall += 20.0  # it answered, slowly
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)  # the window's last request went out now
+    for _ in range(4):
+        _tick(pacer, times, 0.05, busy=0.05)
+    assert warm.calls == []  # 0.2 s of silence: a refusal may still come back
+    _tick(pacer, times, 0.1, busy=0.05)
+    assert warm.calls == [(ORIGIN, INITIAL)]  # as many as the window, at first
+    for _ in range(4):
+        _tick(pacer, times, 0.05, busy=0.05)
+    assert pacer.gate.limit == INITIAL  # the window itself still waits for the stall
+    assert [count for _origin, count in warm.calls] == [16, 32, 64, 128, 256]
+    _tick(pacer, times, 0.05, busy=0.05)  # the stall: the window opens, nothing is held back any more
+    assert pacer.gate.limit == CAP
+    assert [count for _origin, count in warm.calls] == [16, 32, 64, 128, 256, 300 - INITIAL]
+
+
+async def test_what_is_opened_ahead_is_bounded_by_the_cap(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer = Pacer(FlowSettings(initial_concurrency=INITIAL), cap=64, clock=times.clock, cpu_clock=times.cpu_clock)
+    warm = WarmCalls()
+    pacer.warm_connections = warm
+    async with pacer.attempt():
+        times.wall += 20.0
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(9):
+        _tick(pacer, times, 0.05, busy=0.05)
+    assert max(count for _origin, count in warm.calls) == 64 - INITIAL
+
+
+async def test_before_any_answer_connections_open_only_near_the_longer_first_stall(
+        held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(30):
+        _tick(pacer, times, 0.05, busy=0.05)
+    assert warm.calls == []  # 1.5 s from the first wait: the first stall lasts 2 s
+    for _ in range(6):
+        _tick(pacer, times, 0.05, busy=0.05)
+    assert warm.calls != []
+
+
+async def test_nothing_is_opened_ahead_once_the_provider_pushed_back(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    with pytest.raises(RateLimitedError):
+        await _refused_attempt(pacer)
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(60):
+        _tick(pacer, times, 0.05, busy=0.0)
+    assert warm.calls == []
+
+
+async def test_nothing_is_opened_ahead_after_a_fast_answer(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    async with pacer.attempt():
+        times.wall += 0.01  # answered in 10 ms: a gap is a hiccup, the window will not open on it
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(12):
+        _tick(pacer, times, 0.05, busy=0.0)
+    assert warm.calls == []
+
+
+async def test_an_answer_between_ticks_puts_off_opening_ahead(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    async with pacer.attempt():
+        times.wall += 20.0
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(4):
+        _tick(pacer, times, 0.05, busy=0.05)
+    times.wall += 0.05
+    pacer._answers += 1  # something came back since the previous tick
+    pacer._tick(asyncio.get_running_loop(), pacer._answers - 1)
+    assert warm.calls == []

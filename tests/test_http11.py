@@ -1128,3 +1128,38 @@ async def test_closing_the_pool_stops_the_connections_being_opened_ahead_of_need
     await wait_until(lambda: "opening=0, warming=0" in repr(pool))
     assert pool.open_connections == 0
     assert pool.warm(("http", LOOPBACK, unaccepting_port), 2) == 0
+
+
+async def test_a_request_takes_the_connection_being_opened_for_it_rather_than_opening_another(
+        new_pool: PoolFactory) -> None:
+    pool = new_pool(max_connections=4)
+    async with ScriptedServer() as server:
+        assert pool.warm(ParsedURL(server.url("/v1")).origin, 1) == 1
+        _, body = await fetch(pool, server.url("/v1/a"))  # the warm connection is still opening: it waits for it
+    assert body == b"ok"
+    assert pool.connections_opened == 1
+    assert len(server.connections) == 1
+
+
+async def test_a_request_waiting_for_a_warm_connection_that_fails_opens_its_own_and_reports_why(
+        new_pool: PoolFactory) -> None:
+    pool = new_pool()
+    port = free_port()
+    assert pool.warm(("http", LOOPBACK, port), 1) == 1
+    with pytest.raises(ConnectionFailedError, match=f"could not connect to {LOOPBACK}:{port}"):
+        await fetch(pool, f"http://{LOOPBACK}:{port}/")
+    assert "opening=0, warming=0" in repr(pool)
+
+
+async def test_closing_the_pool_fails_a_request_waiting_for_a_warm_connection(new_pool: PoolFactory, spawn: Spawn,
+                                                                             unaccepting_port: int) -> None:
+    pool = new_pool()
+    assert pool.warm(("http", LOOPBACK, unaccepting_port), 1) == 1
+    waiting = spawn(fetch(pool, f"http://{LOOPBACK}:{unaccepting_port}/"))
+    await wait_until(lambda: "opening=1" in repr(pool))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "opening=1" in repr(pool)  # the request waits for the warm connection; it does not open a second one
+    pool.close()
+    with pytest.raises(ConnectionFailedError, match="pool is closed"):
+        await waiting

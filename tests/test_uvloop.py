@@ -76,6 +76,28 @@ def test_the_http11_client_keeps_one_connection_alive_across_requests(loop_facto
 
 
 @on_every_loop
+def test_connections_opened_ahead_of_need_are_taken_by_the_next_requests(loop_factory: LoopFactory) -> None:
+    async def main() -> tuple[int, int, int]:
+        pool = ConnectionPool(asyncio.get_running_loop(), max_connections=4, connect_timeout=2.0)
+        try:
+            async with ScriptedServer() as server:
+                started = pool.warm(ParsedURL(server.url("/")).origin, 3)
+                while "idle=3" not in repr(pool):  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+
+                async def fetch(path: str) -> None:
+                    async with HTTP11Exchange(OnePool(pool), ParsedURL(server.url(path)), "GET", [], b"") as answer:
+                        await answer.read()
+
+                await asyncio.gather(*(fetch(f"/{i}") for i in range(3)))
+                return started, pool.connections_opened, len(server.connections)
+        finally:
+            pool.close()
+
+    assert run(loop_factory, main()) == (3, 3, 3)
+
+
+@on_every_loop
 def test_a_host_name_is_looked_up_and_connected_to_on_every_loop(loop_factory: LoopFactory) -> None:
     async def main() -> tuple[bytes, int]:
         lookups: list[str] = []

@@ -520,6 +520,7 @@ class SharedEngine:
             cpu_steps_down=saturation.steps_down if saturation is not None else 0,
             open_connections=self.transport.open_connections,
             connections_opened=self.transport.connections_opened,
+            connections_warmed=pacer.connections_warmed,
             pauses=pacer.pause.pauses,
             tokens_reserved=counters.tokens_reserved,
             tokens_used=counters.prompt_tokens + counters.completion_tokens,

@@ -575,6 +575,7 @@ class ConnectionPool:
         self._warming_to: collections.Counter[Origin] = collections.Counter()
         self._warm_failed_at: dict[Origin, float] = {}
         self._warm_unstarted = 0
+        self._warm_waiters: dict[Origin, collections.deque[asyncio.Future[None]]] = {}
 
     def __repr__(self) -> str:
         idle = sum(len(conns) for conns in self._idle.values())
@@ -611,6 +612,11 @@ class ConnectionPool:
                 connection = self._take_idle(origin)
                 if connection is not None:
                     return connection
+                if self._warming_to[origin] > len(self._warm_waiters.get(origin, ())) and not self._closed:
+                    # One is being opened ahead of need for this origin: take it rather than open another (for
+                    # TLS, a second handshake).
+                    await self._wait_for_warming(origin)
+                    continue
             if self._closed:
                 raise ConnectionFailedError("this connection pool is closed; the shared LM was reset or shut down")
             if len(self._open) + self._opening < self.max_connections:
@@ -658,19 +664,43 @@ class ConnectionPool:
 
     async def _warm_one(self, origin: Origin) -> None:
         self._warm_unstarted -= 1
+        connection: _Connection | None = None
         try:
-            if self._closed or len(self._open) + self._opening >= self.max_connections:
-                return  # requests took the room meanwhile: they come first
-            try:
-                connection = await self._connect(origin)
-            except Exception:
-                self._warm_failed_at[origin] = self._clock()
-                return
+            if not self._closed and len(self._open) + self._opening < self.max_connections:
+                try:
+                    connection = await self._connect(origin)
+                except Exception:
+                    self._warm_failed_at[origin] = self._clock()
         finally:
             self._warming_to[origin] -= 1
-        connection.idle_since = self._clock()
-        self._idle.setdefault(origin, []).append(connection)
-        self._wake_one()
+            if connection is not None:
+                connection.idle_since = self._clock()
+                self._idle.setdefault(origin, []).append(connection)
+                self._wake_one()
+            self._wake_warm_waiter(origin)  # opened, failed or given up: the request waiting for it goes on
+
+    async def _wait_for_warming(self, origin: Origin) -> None:
+        """Wait until a connection being opened ahead of need for ``origin`` is open (or failed)."""
+        waiter = self.loop.create_future()
+        waiters = self._warm_waiters.setdefault(origin, collections.deque())
+        waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._wake_warm_waiter(origin)  # woken, then cancelled before running: pass the wake-up on
+            raise
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+
+    def _wake_warm_waiter(self, origin: Origin) -> None:
+        waiters = self._warm_waiters.get(origin)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -804,6 +834,9 @@ class ConnectionPool:
         self._closed = True
         for task in list(self._warming):
             task.cancel()
+        for origin in list(self._warm_waiters):
+            while self._warm_waiters[origin]:
+                self._wake_warm_waiter(origin)
         for connection in list(self._open):
             connection.close()
         self._idle.clear()

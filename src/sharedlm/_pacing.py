@@ -186,6 +186,9 @@ FIRST_STALL_S = 2.0
 # local ones took 0.14 s here; TLS handshakes run side by side), late and gradual enough that a provider refusing
 # the first window is seldom sent many connections for nothing.
 WARM_AHEAD_S = DEFAULT_MIN_STALL_S / 2
+# No more are started while the loop was busier than this over the last tick: opening connections costs CPU (a TLS
+# handshake most of all), and a loop kept busy by it would look CPU-bound to the ceiling and put off the stall.
+WARM_BUSY_LIMIT = 0.5
 
 
 class Pacer:
@@ -256,6 +259,8 @@ class Pacer:
         self.warm_connections: Callable[[Any, int], int] | None = None
         self.connections_warmed = 0
         self._warm_target = 0
+        self._cpu_clock = cpu_clock
+        self._warm_mark: tuple[float, float] | None = None  # (wall, busy CPU) at the last tick that considered it
         # Whether the last 429 escalated (kept 429s coming after a decrease): its retry then pauses the provider.
         self._escalated = False
 
@@ -504,8 +509,9 @@ class Pacer:
         """At the start, shortly before a stall may open the window: open the connections held-back calls will take.
 
         Only while the provider has not pushed back (the window opens to the cap on a stall then) and only once
-        nothing has come back for most of the stall, so that a provider refusing the first window is seldom sent
-        connections it will not be asked to serve; the number grows from the window's size, doubling each tick.
+        nothing has come back for half of the stall, so that a provider refusing the first window is seldom sent
+        connections it will not be asked to serve; the number grows from the window's size, doubling each tick on
+        which the loop had CPU to spare.
         """
         adaptive, warm = self.adaptive, self.warm_connections
         if warm is None or adaptive is None or not adaptive.starting or now < self._fast_until:
@@ -516,9 +522,14 @@ class Pacer:
         opens_at = quiet_since + DEFAULT_MIN_STALL_S
         if self._answers == 0 and self._first_wait is not None:
             opens_at = max(opens_at, self._first_wait + FIRST_STALL_S)
-        if now >= opens_at - WARM_AHEAD_S:
-            self._warm_target = min(held, max(self.gate.limit, 2 * self._warm_target))
-            self.connections_warmed += warm(self._last_origin, self._warm_target)
+        if now < opens_at - WARM_AHEAD_S:
+            return
+        cpu, mark = self._cpu_clock(), self._warm_mark
+        self._warm_mark = (now, cpu)
+        if mark is not None and now > mark[0] and (cpu - mark[1]) / (now - mark[0]) >= WARM_BUSY_LIMIT:
+            return  # the loop is busy (with the connections already opening, or anything else): let it catch up
+        self._warm_target = min(held, max(self.gate.limit, 2 * self._warm_target))
+        self.connections_warmed += warm(self._last_origin, self._warm_target)
 
     def _note_written(self, origin: object | None = None) -> None:
         """The transport handed a request to the socket, bound for ``origin`` (called through the attempt's record)."""

@@ -32,6 +32,8 @@ class EngineStats:
         cpu_steps_down: Times a CPU-bound round lowered ``cpu_ceiling``.
         open_connections: Pooled connections open now, over all event loops.
         connections_opened: Connections opened since the engine was built.
+        connections_warmed: Connections started ahead of need while the first window held calls back; they are
+            among ``connections_opened`` once open.
         pauses: Times a provider's ``Retry-After`` paused new sends.
         tokens_reserved: Tokens booked against the token budget before sending (estimates).
         tokens_used: Prompt plus completion tokens the provider reported.
@@ -68,6 +70,7 @@ class EngineStats:
     cpu_steps_down: int = 0
     open_connections: int = 0
     connections_opened: int = 0
+    connections_warmed: int = 0
     pauses: int = 0
     tokens_reserved: int = 0
     tokens_used: int = 0
@@ -85,8 +88,8 @@ class EngineStats:
 
 
 _SUMMED = ("calls", "calls_succeeded", "calls_failed", "requests_sent", "retries", "rate_limited", "in_flight",
-           "peak_in_flight", "queued", "waits", "limit", "peak_limit", "cpu_steps_down", "pauses", "tokens_reserved",
-           "tokens_used", "prompt_tokens", "completion_tokens", "lease_held")
+           "peak_in_flight", "queued", "waits", "limit", "peak_limit", "cpu_steps_down", "connections_warmed", "pauses",
+           "tokens_reserved", "tokens_used", "prompt_tokens", "completion_tokens", "lease_held")
 
 
 def combine_stats(per_model: dict[str, EngineStats], *, cap: int, open_connections: int, connections_opened: int,

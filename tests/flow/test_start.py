@@ -309,3 +309,21 @@ async def test_an_answer_between_ticks_puts_off_opening_ahead(held: list[asyncio
     pacer._answers += 1  # something came back since the previous tick
     pacer._tick(asyncio.get_running_loop(), pacer._answers - 1)
     assert warm.calls == []
+
+
+async def test_no_more_are_opened_while_the_loop_is_busy_opening_them(held: list[asyncio.Task[None]]) -> None:
+    times = Times()
+    pacer, warm = _warming_pacer(times)
+    async with pacer.attempt():
+        times.wall += 20.0
+    await _hold_calls(pacer, 300, held)
+    pacer._note_written(ORIGIN)
+    for _ in range(4):
+        _tick(pacer, times, 0.05, busy=0.05)
+    _tick(pacer, times, 0.1, busy=0.05)
+    assert [count for _origin, count in warm.calls] == [INITIAL]
+    _tick(pacer, times, 0.05, busy=0.9)  # TLS handshakes of the first ones keep the loop busy
+    _tick(pacer, times, 0.05, busy=0.9)
+    assert [count for _origin, count in warm.calls] == [INITIAL]
+    _tick(pacer, times, 0.05, busy=0.1)
+    assert [count for _origin, count in warm.calls] == [INITIAL, 2 * INITIAL]

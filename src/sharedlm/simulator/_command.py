@@ -124,6 +124,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--idle-timeout", type=_idle_timeout, default=DEFAULT_IDLE_TIMEOUT_S, metavar="S",
                         help=f"close a keep-alive connection idle for S seconds; 'none' never does "
                              f"(default {DEFAULT_IDLE_TIMEOUT_S:g})")
+    parser.add_argument("--tls-cert", default=None, metavar="PEM",
+                        help="serve HTTPS with this certificate (and --tls-key), as hosted providers do; clients "
+                             "must trust it, e.g. SSL_CERT_FILE=PEM")
+    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
     parser.add_argument("--batch-turnaround", type=_seconds, default=0.0, metavar="S",
                         help="seconds from a batch's creation until it is done (OpenAI, Anthropic and Gemini batch "
                              "APIs; default 0)")
@@ -161,13 +165,15 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
                                 batch_failure_rate=getattr(args, "batch_whole_failure_rate", 0.0),
                                 fail_first_batches=getattr(args, "batch_fail_first", 0)),
             model_limits=tuple(getattr(args, "model_limits", ())),
+            tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
         )
     except ConfigurationError as exc:
         message = str(exc)
         if message.startswith("model_limits"):
             raise UsageError("--model-limit" + message.removeprefix("model_limits")) from None
         for name in ("max_concurrency", "error_rate", "reset_rate", "hang_rate", "latency", "jitter", "rpm", "tpm",
-                     "seed", "host", "port", "personality", "max_head_bytes", "max_url_bytes", "idle_timeout"):
+                     "seed", "host", "port", "personality", "max_head_bytes", "max_url_bytes", "idle_timeout",
+                     "tls_cert", "tls_key"):
             message = message.replace(name, "--" + name.replace("_", "-"))
         raise UsageError(message) from None
 
@@ -183,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         return asyncio.run(_serve(settings, getattr(args, "parent_pid", None)))
+    except ConfigurationError as exc:  # a certificate or key that cannot be used
+        raise UsageError(str(exc).replace("tls_cert=", "--tls-cert ").replace("tls_key=", "--tls-key ")) from None
     except OSError as exc:
         print(f"sharedlm simulate: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return EXIT_FAILED

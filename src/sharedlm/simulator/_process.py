@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import selectors
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -139,7 +140,7 @@ class SimulatorProcess:
 
     @property
     def root_url(self) -> str:
-        """``http://HOST:PORT``."""
+        """``http://HOST:PORT`` (``https://`` with a certificate)."""
         return self.base_url.removesuffix("/v1")
 
     @property
@@ -150,7 +151,9 @@ class SimulatorProcess:
     def _control(self, method: str, path: str) -> dict[str, Any]:
         data = b"" if method == "POST" else None
         request = urllib.request.Request(f"{self.root_url}{path}", method=method, data=data)
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+        # Over HTTPS, the child's own certificate is the one to trust (it is self-signed in tests and benchmarks).
+        context = ssl.create_default_context(cafile=self.settings.tls_cert) if self.settings.tls_cert else None
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=context) as response:
             decoded = json.loads(response.read())
         assert isinstance(decoded, dict)
         return decoded

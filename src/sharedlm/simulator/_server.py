@@ -11,6 +11,7 @@ admitted only when both its limits and the server's have room, and each request 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import urllib.parse
 import zlib
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sharedlm.simulator._json as _json
+from sharedlm._errors import ConfigurationError
 from sharedlm.simulator._answers import Answer, AnswerBook
 from sharedlm.simulator._batch import BatchDesk
 from sharedlm.simulator._bedrock import BEDROCK, converse_model
@@ -60,6 +62,20 @@ class _Exchange:
         self.model = model
         self.own = own  # the model's own limits and its place in them, when it has limits of its own
         self.timer: asyncio.TimerHandle | None = None
+
+
+def _tls_context(settings: SimulatorSettings) -> ssl.SSLContext | None:
+    """The server's TLS context, or None for plain HTTP; a file that cannot be used is a ConfigurationError."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"cannot serve HTTPS with tls_cert={settings.tls_cert!r} and tls_key={settings.tls_key!r}: {exc}; "
+            "give a PEM certificate and its private key") from None
+    return context
 
 
 class SimulatorEngine:
@@ -392,8 +408,8 @@ class Simulator:
 
     @property
     def root_url(self) -> str:
-        """``http://HOST:PORT``."""
-        return f"http://{_url_host(self.settings.host)}:{self.port}"
+        """``http://HOST:PORT`` (``https://`` with a certificate)."""
+        return f"{self.settings.scheme}://{_url_host(self.settings.host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -415,8 +431,10 @@ class Simulator:
         settings = self.settings
         bounds = HeadBounds(max_head_bytes=settings.max_head_bytes, max_url_bytes=settings.max_url_bytes)
         clock = engine.now
+        context = _tls_context(settings)
         self._server = await loop.create_server(lambda: HttpConnection(engine, bounds, clock), settings.host,
-                                                settings.port, backlog=LISTEN_BACKLOG, reuse_address=True)
+                                                settings.port, backlog=LISTEN_BACKLOG, reuse_address=True,
+                                                ssl=context)
         self._port = int(self._server.sockets[0].getsockname()[1])
         engine.batches.root_url = self.root_url
         if settings.idle_timeout is not None:

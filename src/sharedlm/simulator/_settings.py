@@ -108,6 +108,9 @@ class SimulatorSettings:
         model_limits: Limits of single models (:class:`ModelLimits`, at most one per model name), enforced on top
             of ``max_concurrency``, ``rpm`` and ``tpm``: a request is admitted only when both its model's limits
             and the server's have room, and a 429 for a model's limit has the personality's usual shape.
+        tls_cert: A PEM certificate file: serve HTTPS with it and ``tls_key`` (base URLs are then ``https://``), as
+            every hosted provider does; clients must trust it (``SSL_CERT_FILE``). None serves plain HTTP.
+        tls_key: The PEM private key of ``tls_cert``; given with it or not at all.
     """
 
     latency: float = DEFAULT_LATENCY_S
@@ -127,6 +130,8 @@ class SimulatorSettings:
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT_S
     batch: BatchSettings = field(default_factory=BatchSettings)
     model_limits: tuple[ModelLimits, ...] = ()
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         _check_seconds("latency", self.latency)
@@ -160,6 +165,18 @@ class SimulatorSettings:
             if self.idle_timeout == 0:
                 raise ConfigurationError("idle_timeout must be a positive number of seconds (or None), got 0")
         self._check_model_limits()
+        for name in ("tls_cert", "tls_key"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigurationError(f"{name} must be the path of a PEM file, got {value!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("tls_cert and tls_key go together: give the certificate and its private key, "
+                                     "or neither for plain HTTP")
+
+    @property
+    def scheme(self) -> str:
+        """``https`` with a certificate, else ``http``."""
+        return "https" if self.tls_cert is not None else "http"
 
     def _check_model_limits(self) -> None:
         limits = self.model_limits
@@ -213,6 +230,8 @@ class SimulatorSettings:
             args += ["--idle-timeout", "none" if self.idle_timeout is None else repr(float(self.idle_timeout))]
         for entry in self.model_limits:
             args += ["--model-limit", entry.spec()]
+        if self.tls_cert is not None and self.tls_key is not None:
+            args += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
         return args + self.batch.command_args()
 
 

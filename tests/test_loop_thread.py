@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import inspect
 import threading
 from collections.abc import Iterator
@@ -152,8 +153,45 @@ def test_a_blocking_call_from_the_loop_itself_is_refused(loop_thread: LoopThread
 
 
 def test_repr_shows_the_state(loop_thread: LoopThread) -> None:
-    assert repr(loop_thread) == "LoopThread(name='test-loop', not started, pending=0)"
+    assert repr(loop_thread) == "LoopThread(name='test-loop', not started, pending=0, tasks=0)"
     loop_thread.start()
     assert "running" in repr(loop_thread)
     loop_thread.stop()
     assert "stopped" in repr(loop_thread)
+
+
+def start_and_drop_a_waiting_task(started: threading.Event, cleaned_up: threading.Event) -> None:
+    """On the loop: what LiteLLM does with its logging worker, a task waiting on a queue no one else refers to."""
+
+    async def worker(queue: asyncio.Queue[None]) -> None:
+        started.set()
+        try:
+            await queue.get()
+        finally:
+            cleaned_up.set()
+
+    asyncio.get_running_loop().create_task(worker(asyncio.Queue()))  # no reference kept
+
+
+async def start_dropped_task(started: threading.Event, cleaned_up: threading.Event) -> None:
+    start_and_drop_a_waiting_task(started, cleaned_up)
+
+
+def test_a_task_a_library_starts_and_drops_is_kept_until_it_ends(loop_thread: LoopThread) -> None:
+    started, cleaned_up = threading.Event(), threading.Event()
+    loop_thread.run(start_dropped_task(started, cleaned_up))
+    assert started.wait(10)
+    gc.collect()  # unkept, the pending task would be destroyed here, mid-wait
+    assert not cleaned_up.is_set()
+    assert "tasks=1" in repr(loop_thread)
+
+
+def test_stop_cancels_and_finishes_a_task_a_library_started_and_dropped(loop_thread: LoopThread,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    started, cleaned_up = threading.Event(), threading.Event()
+    loop_thread.run(start_dropped_task(started, cleaned_up))
+    assert started.wait(10)
+    loop_thread.stop()
+    gc.collect()
+    assert cleaned_up.is_set()
+    assert "Task was destroyed" not in caplog.text

@@ -2,10 +2,15 @@
 
 The sync engine, ``run_many`` inside a running loop, and the background simulator each need an event loop
 that synchronous threads can submit work to and wait on. :class:`LoopThread` owns that loop's whole life:
-it starts the loop on a daemon thread, runs submitted coroutines as tasks it keeps a reference to, and
-stops with a bounded wait. Stopping never leaves a waiting thread behind: every future still pending is
-failed at once with the error the owner names (the shared LM's reset says so clearly), then the loop's tasks
-are cancelled and given a bounded time to finish.
+it starts the loop on a daemon thread, runs submitted coroutines as tasks, and stops with a bounded wait.
+Stopping never leaves a waiting thread behind: every future still pending is failed at once with the error the
+owner names (the shared LM's reset says so clearly), then the loop's tasks are cancelled and given a bounded
+time to finish.
+
+It keeps a reference to every task of its loop until the task ends, the tasks libraries start on it included.
+LiteLLM starts its logging worker on the loop of its first call and drops it when a call comes from another
+loop; a pending task nothing refers to is garbage collected mid-wait ("Task was destroyed but it is pending!",
+then "Event loop is closed" from its cleanup). Kept, it is cancelled and finished with the others at the stop.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ class LoopThread:
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running" if self._loop is not None else "not started"
-        return f"LoopThread(name={self.name!r}, {state}, pending={len(self._pending)})"
+        return f"LoopThread(name={self.name!r}, {state}, pending={len(self._pending)}, tasks={len(self._tasks)})"
 
     @property
     def running(self) -> bool:
@@ -87,6 +92,7 @@ class LoopThread:
             raise self._stopped_error()
         if self._loop is None:
             loop = asyncio.new_event_loop()
+            loop.set_task_factory(self._kept_task)
             ready = threading.Event()
 
             def serve() -> None:
@@ -99,6 +105,13 @@ class LoopThread:
             ready.wait()
             self._loop, self._thread = loop, thread
         return self._loop
+
+    def _kept_task(self, loop: asyncio.AbstractEventLoop, coroutine: Any, **options: Any) -> asyncio.Task[Any]:
+        """The loop's task factory: every task of the loop, whoever starts it, is kept until it ends."""
+        task: asyncio.Task[Any] = asyncio.Task(coroutine, loop=loop, **options)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run ``coroutine`` on the loop as a task; cancelling the returned future cancels the task.
@@ -153,7 +166,6 @@ class LoopThread:
             coroutine.close()
             return
         task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
         task.add_done_callback(lambda done: self._settle(done, future))
         future.add_done_callback(lambda done: _cancel_if_cancelled(done, task))
 
@@ -213,7 +225,8 @@ class LoopThread:
             loop.close()
 
     async def _shutdown(self, before_stop: Coroutine[Any, Any, Any] | None, grace: float) -> None:
-        tasks = [task for task in self._tasks if not task.done()]
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if not task.done() and task is not current]
         for task in tasks:
             task.cancel()
         if tasks:

@@ -176,6 +176,92 @@ async def test_a_failing_program_fails_its_row_only() -> None:
     assert (by_id[2].error.type, by_id[2].error.message) == ("ValueError", "cannot handle bad")
 
 
+async def test_a_sync_program_raising_stop_iteration_fails_its_row_instead_of_hanging_the_run() -> None:
+    class Exhausted:
+        def __call__(self, text: str) -> dict[str, str]:
+            if text == "bad":
+                return {"text": next(iter([]))}  # StopIteration cannot be set on an asyncio future
+            return {"text": text}
+
+    results = await asyncio.wait_for(collect(Exhausted(), [{"text": "good"}, {"text": "bad"}, {"text": "fine"}]), 30)
+
+    by_id = {r.id: r for r in results}
+    assert by_id[1].ok
+    assert by_id[3].ok
+    assert by_id[2].error is not None
+    assert by_id[2].error.type == "RuntimeError"
+    assert "StopIteration" in by_id[2].error.message
+
+
+async def test_a_sync_program_raising_a_futures_cancelled_error_fails_its_row_only() -> None:
+    import concurrent.futures
+
+    class WaitsOnCancelled:
+        def __call__(self, text: str) -> dict[str, str]:
+            if text == "bad":
+                future: concurrent.futures.Future[str] = concurrent.futures.Future()
+                future.cancel()
+                return {"text": future.result()}
+            return {"text": text}
+
+    results = await collect(WaitsOnCancelled(), [{"text": "good"}, {"text": "bad"}])
+
+    assert len(results) == 2
+    by_id = {r.id: r for r in results}
+    assert by_id[2].error is not None
+    assert "CancelledError" in by_id[2].error.message
+
+
+async def test_a_cancelled_error_the_program_raises_itself_fails_its_row_and_is_yielded() -> None:
+    class AwaitsCancelledTask:
+        async def aforward(self, text: str) -> dict[str, str]:
+            if text == "bad":
+                inner = asyncio.ensure_future(asyncio.sleep(3600))
+                inner.cancel()
+                await inner
+            return {"text": text}
+
+    results = await collect(AwaitsCancelledTask(), [{"text": "good"}, {"text": "bad"}, {"text": "fine"}])
+
+    assert sorted(r.id for r in results) == [1, 2, 3]
+    bad = next(r for r in results if r.id == 2)
+    assert bad.error is not None
+    assert bad.error.type == "CancelledError"
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+async def test_sys_exit_in_one_row_fails_that_row_and_the_run_goes_on(sync: bool) -> None:
+    class Exits:
+        def __call__(self, text: str) -> dict[str, str]:
+            if text == "bad":
+                raise SystemExit(3)
+            return {"text": text}
+
+    class AsyncExits:
+        async def aforward(self, text: str) -> dict[str, str]:
+            return Exits()(text)
+
+    attempts = Counter[str]()
+
+    class Counted(Exits):
+        def __call__(self, text: str) -> dict[str, str]:
+            attempts[text] += 1
+            return super().__call__(text)
+
+    program: Any = Counted() if sync else AsyncExits()
+    results = await collect(program, [{"text": "good"}, {"text": "bad"}, {"text": "fine"}], retries=2,
+                            retry_backoff=0)
+
+    by_id = {r.id: r for r in results}
+    assert by_id[1].ok
+    assert by_id[3].ok
+    assert by_id[2].error is not None
+    assert by_id[2].error.type == "ProgramExitError"
+    assert "SystemExit(3)" in by_id[2].error.message
+    if sync:
+        assert attempts["bad"] == 1  # the program chose to exit: not retried
+
+
 async def test_failed_rows_are_retried_with_doubling_backoff() -> None:
     attempts = Counter[str]()
     delays: list[float] = []

@@ -106,6 +106,52 @@ def test_a_resumed_run_that_read_less_keeps_the_earlier_coverage(tmp_path: Path)
     assert load_fingerprint(out) == earlier
 
 
+def test_a_resumed_run_over_an_edited_input_with_ids_keeps_its_own_coverage_not_the_unchecked_earlier_one(
+        tmp_path: Path) -> None:
+    _, out, earlier = recorded(tmp_path, '{"id": "a"}\n{"id": "b"}\n{"id": "c"}\n{"id": "d"}\n', take=4)
+    assert not earlier.positional_ids  # so the resume never compared the (since edited) input with it
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a"}\n{"t": "new, positional"}\n', encoding="utf-8")
+    digest = ContentDigest()
+    recorder = FingerprintRecorder(out, input_path=source, fmt="jsonl", id_field="id", digest=digest, base=earlier)
+    recorder.open()
+    reader = read_rows(source, "jsonl", digest=digest)
+    for row in reader:
+        recorder.note_row(positional=row.fields is not None and "id" not in row.fields)
+        recorder.checkpoint()
+    recorder.close()
+
+    now = load_fingerprint(out)
+    assert now is not None
+    assert now.positional_ids
+    # The next resume of the unchanged input passes: the record is this input's, not the earlier one's.
+    check_resume_input(now, input_path=source, fmt="jsonl", id_field="id", output=out)
+
+
+@pytest.mark.parametrize(("fmt", "first", "appended"), [
+    ("jsonl", '{"t": "a"}\n{"t": "b"}', '{"t": "c"}\n'),
+    ("csv", "t\na\nb", "c\nd\n"),
+])
+def test_text_appended_on_a_last_line_that_had_no_line_end_is_refused(tmp_path: Path, fmt: str, first: str,
+                                                                     appended: str) -> None:
+    source, out, fingerprint = recorded(tmp_path, first, take=2, fmt=fmt)
+    with source.open("a", encoding="utf-8") as file:
+        file.write(appended)
+
+    with pytest.raises(UsageError, match=rf"had no line end.*Put a line end after byte {len(first)}"):
+        check_resume_input(fingerprint, input_path=source, fmt=fmt, id_field="id", output=out)
+
+
+@pytest.mark.parametrize(("fmt", "first"), [("jsonl", '{"t": "a"}\n{"t": "b"}'), ("csv", "t\na\nb")])
+def test_rows_appended_after_a_line_end_added_to_a_last_line_without_one_pass(tmp_path: Path, fmt: str,
+                                                                            first: str) -> None:
+    source, out, fingerprint = recorded(tmp_path, first, take=2, fmt=fmt)
+    with source.open("a", encoding="utf-8") as file:
+        file.write("\n" + ('{"t": "c"}\n' if fmt == "jsonl" else "c\n"))
+
+    check_resume_input(fingerprint, input_path=source, fmt=fmt, id_field="id", output=out)
+
+
 def test_the_prefix_digest_of_parquet_input_follows_its_rows(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

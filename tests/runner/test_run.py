@@ -146,6 +146,82 @@ def test_an_unwritable_output_exits_2_before_the_program_is_even_loaded(tmp_path
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("mode", ["--overwrite", "--resume"])
+@pytest.mark.parametrize("link", ["same path", "hard link"])
+def test_an_output_that_is_the_input_exits_2_and_leaves_the_input_as_it_was(tmp_path: Path, capsys: Any, mode: str,
+                                                                            link: str) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "a"}, {"text": "b"}])
+    before = source.read_bytes()
+    out = source
+    if link == "hard link":
+        out = tmp_path / "out.jsonl"
+        out.hardlink_to(source)
+
+    code = run(ECHO, "--input", source, "--output", out, mode)
+
+    assert code == 2
+    assert source.read_bytes() == before
+    assert "is the input file" in capsys.readouterr().err
+
+
+def test_an_output_that_is_the_saved_state_to_load_exits_2_and_leaves_it_as_it_was(tmp_path: Path,
+                                                                                    capsys: Any) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{}")
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+
+    code = run(ECHO, "--input", source, "--output", state, "--load", state, "--overwrite")
+
+    assert code == 2
+    assert state.read_text() == "{}"
+    assert "--load" in capsys.readouterr().err
+
+
+def test_an_input_that_is_not_a_regular_file_exits_2_before_reading_it(tmp_path: Path, capsys: Any) -> None:
+    import os
+
+    fifo = tmp_path / "rows.jsonl"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", fifo, "--output", out)
+
+    assert code == 2
+    assert not out.exists()
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_failed_write_to_the_output_stops_the_run_with_the_resume_command_and_the_resume_finishes_it(
+        tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from sharedlm.runner import _writer
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{n}", "text": f"t{n}"} for n in range(30)])
+    out = tmp_path / "out.jsonl"
+    real_write = _writer.ResultWriter.write
+
+    def disk_full_after_ten(self: _writer.ResultWriter, result: Any) -> Any:
+        if self.lines_written >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, result)
+
+    monkeypatch.setattr(_writer.ResultWriter, "write", disk_full_after_ten)
+
+    code = run(ECHO, "--input", source, "--output", out, "--concurrency", "4")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    assert "writing" in err
+    assert "No space left on device" in err
+    assert "--resume" in err
+    assert len(read_output(out)) == 10
+    monkeypatch.setattr(_writer.ResultWriter, "write", real_write)
+    assert run(ECHO, "--input", source, "--output", out, "--resume") == 0
+    assert sorted(line["id"] for line in read_output(out)) == sorted(f"r{n}" for n in range(30))
+
+
 def test_an_existing_output_is_refused_with_exit_2_naming_resume_and_overwrite(tmp_path: Path, capsys: Any) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
     out = tmp_path / "out.jsonl"

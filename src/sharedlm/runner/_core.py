@@ -25,6 +25,7 @@ which are not yielded at all so a resume runs them again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
@@ -66,9 +67,15 @@ MAX_SYNC_WORKERS = 256
 # Pause for the event loop after this many rows taken without awaiting (long runs of skipped or bad rows).
 _ROWS_PER_PAUSE = 256
 _INPUT_ERROR = "InputError"
+
+
+class ProgramExitError(RuntimeError):
+    """A row's program called ``sys.exit()``: that row failed (and is not retried), the run goes on."""
+
+
 # Retrying a row cannot fix these; everything else (rate limits, outages, malformed LM answers) may pass.
 _NOT_RETRYABLE = (InputError, UsageError, ConfigurationError, AuthenticationError, RequestRejectedError,
-                  SpendCapReachedError)
+                  SpendCapReachedError, ProgramExitError)
 
 
 @dataclass
@@ -159,6 +166,43 @@ def retry_delay(attempt: int, base: float) -> float:
         base: The first delay.
     """
     return min(base * 2 ** (attempt - 1), MAX_RETRY_BACKOFF_S) if base > 0 else 0.0
+
+
+def _exit_message(exc: SystemExit) -> str:
+    return (f"the program raised SystemExit({exc.code!r}) (sys.exit) while running this row; the row failed and "
+            "the run went on")
+
+
+def _stray_exit(exc: BaseException) -> RowError | None:
+    """The row's error for a ``SystemExit`` or a ``CancelledError`` the run did not cause, or None to let it pass.
+
+    A cancellation the run asked for (Ctrl-C, a closed generator) leaves the row unwritten, so a resume runs it;
+    a ``CancelledError`` the program raised itself (it awaited a task something else cancelled) is its failure.
+    """
+    if isinstance(exc, SystemExit):
+        return RowError(type=ProgramExitError.__name__, message=_exit_message(exc))
+    task = asyncio.current_task()
+    if task is None or task.cancelling() > 0:
+        return None
+    return RowError(type=type(exc).__name__,
+                    message="the program raised CancelledError while running this row, though the run cancelled "
+                            "nothing (it awaited a task or future that was cancelled); the row failed")
+
+
+def _call_in_thread(entry: Callable[..., Any], /, **fields: Any) -> Any:
+    """Call a sync program in a worker thread, with what asyncio cannot carry back as the row's plain error.
+
+    ``StopIteration`` (``next()`` on an exhausted iterator) cannot be set on an asyncio future, which would leave
+    the row waiting forever; a ``concurrent.futures.CancelledError`` would arrive as the run's own cancellation.
+    """
+    try:
+        return entry(**fields)
+    except StopIteration as exc:
+        raise RuntimeError(f"the program raised StopIteration{f' ({exc})' if str(exc) else ''}: next() on an "
+                           "exhausted iterator, probably") from exc
+    except concurrent.futures.CancelledError as exc:
+        raise RuntimeError(f"the program raised concurrent.futures.CancelledError{f' ({exc})' if str(exc) else ''}: "
+                           "it waited on a future that was cancelled") from exc
 
 
 class RowAdmission:
@@ -392,6 +436,11 @@ class RowRunner(RunControl):
         except Exception as exc:  # a failure around the program's call is still this row's outcome alone
             return RowResult(id=row_id, output=None, error=row_error(exc), attempts=1,
                              latency_s=time.perf_counter() - started)
+        except (asyncio.CancelledError, SystemExit) as exc:
+            error = _stray_exit(exc)
+            if error is None:
+                raise
+            return RowResult(id=row_id, output=None, error=error, attempts=1, latency_s=time.perf_counter() - started)
 
     async def _attempts(self, row_id: RowId, fields: dict[str, Any], started: float) -> RowResult:
         usage = TokenUsage()
@@ -424,11 +473,14 @@ class RowRunner(RunControl):
                         value = await self.program.entry(**fields)
                     else:
                         context = contextvars.copy_context()
-                        call = functools.partial(context.run, self.program.entry, **fields)
+                        call = functools.partial(context.run, _call_in_thread, self.program.entry, **fields)
                         value = await asyncio.get_running_loop().run_in_executor(self._executor, call)
                 output = output_dict(value)
             except Exception as exc:
                 return usage_from_tracker(tracker.usage_data), None, exc, self.cost.row_cost(tracker.usage_data)
+            except SystemExit as exc:  # the program's own sys.exit() ends its row, not the run
+                return (usage_from_tracker(tracker.usage_data), None, ProgramExitError(_exit_message(exc)),
+                        self.cost.row_cost(tracker.usage_data))
         return usage_from_tracker(tracker.usage_data), output, None, self.cost.row_cost(tracker.usage_data)
 
     async def _shutdown(self, iterator: Iterator[SourceRow] | AsyncIterator[SourceRow]) -> None:

@@ -96,19 +96,35 @@ async def run_to_file(
         interrupts.install()
         display = start_progress(runner.counters, total=total, label=label or program.name, mode=progress,
                                  stream=stream, engine=engine)
+        write_failure: str | None = None
         try:
-            async for result in runner.results(tally.watch(rows)):
-                if fingerprint is not None:
-                    fingerprint.checkpoint()  # before the line, so the fingerprint always covers its row
-                if writer.write(result) is not result:  # could not be written as it was: an error line instead
-                    runner.counters.succeeded -= result.ok
-                    runner.counters.failed += result.ok
+            results = runner.results(tally.watch(rows))
+            try:
+                async for result in results:
+                    try:
+                        if fingerprint is not None:
+                            fingerprint.checkpoint()  # before the line, so the fingerprint always covers its row
+                        written = writer.write(result)
+                    except OSError as exc:
+                        # The disk is full or the file too large: no later line could be written either. This row
+                        # and those in flight are not written, so a resume runs them (it drops a torn last line).
+                        write_failure = f"writing {output} failed ({exc.strerror or exc})"
+                        runner.counters.succeeded -= result.ok
+                        runner.counters.failed -= not result.ok
+                        runner.counters.cancelled += 1
+                        break
+                    if written is not result:  # could not be written as it was: an error line instead
+                        runner.counters.succeeded -= result.ok
+                        runner.counters.failed += result.ok
+            finally:
+                await results.aclose()  # type: ignore[attr-defined]  # an async generator, typed as its protocol
         finally:
             await display.close()
             interrupts.uninstall()
+    failure = getattr(runner, "failure", None) or write_failure
     return RunReport.from_counters(runner.counters, not_run=runner.counters.cancelled,
                                    wall_s=time.monotonic() - started, interrupted=interrupts.interrupted,
-                                   output=output, engine=engine(), failure=getattr(runner, "failure", None),
+                                   output=output, engine=engine(), failure=failure,
                                    workers=None if ray is None else ray.workers,
                                    missing_ids=tally.missing_done_ids if skip_keys else None,
                                    **report_fields(runner.cost if isinstance(runner, RowRunner) else None,

@@ -17,9 +17,11 @@ the same length (its numbers are padded), no rename per row.
 
 On ``--resume``, when the output holds finished rows and some of them took their number as id, the
 current input's first ``bytes`` bytes must hash to ``sha256`` (one sequential read, no parsing), or the
-resume is refused with a usage error. Rows appended to the input since pass the check and run. Rows with
-an id of their own are matched by id, so no check is needed for them. A resumed run that has not yet read
-as far as the earlier one keeps the earlier record, so coverage never shrinks.
+resume is refused with a usage error, as it is when the earlier run read a last line with no line end and the
+input now goes on on that line. Rows appended to the input since pass the check and run. Rows with an id of
+their own are matched by id, so no check is needed for them. A resumed run that has not yet read as far as
+the earlier one keeps the earlier record (when that record was checked: it had positional ids), so coverage
+never shrinks.
 
 ``state_sha256`` is the SHA-256 of the saved program state the run loaded with ``--load`` (``""`` for none). A
 resume that loads another state, or none where the earlier run loaded one, is refused: the rows already finished
@@ -155,6 +157,21 @@ def prefix_digest(path: Path, fmt: str, length: int) -> str | None:
     return digest.hexdigest() if left <= 0 else None
 
 
+def _line_not_continued(path: Path, fmt: str, length: int) -> bool:
+    """Whether the first ``length`` bytes of a text input end a line, or the input still ends there.
+
+    A run that read to the end of a last line with no line end finished that row as it was; text since appended
+    right after it makes that line (and its row) another one.
+    """
+    if fmt not in TEXT_FORMATS or length == 0:
+        return True
+    with path.open("rb") as file:
+        file.seek(length - 1)
+        around = file.read(2)
+    line_ends = (b"\n", b"\r")
+    return around[:1] in line_ends or len(around) < 2 or around[1:2] in line_ends
+
+
 def state_digest(path: Path | None) -> str:
     """The SHA-256 of a saved program state file, or ``""`` for none (the file was read and checked already)."""
     return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
@@ -190,9 +207,16 @@ def check_resume_input(fingerprint: InputFingerprint, *, input_path: Path, fmt: 
         )
     if not fingerprint.positional_ids or fingerprint.bytes_read == 0:
         return  # every finished row has an id of its own: rows are matched by id
-    if fmt == fingerprint.format and prefix_digest(input_path, fmt, fingerprint.bytes_read) == fingerprint.sha256:
-        return
     unit = "line" if fingerprint.format == "jsonl" else "row"
+    if fmt == fingerprint.format and prefix_digest(input_path, fmt, fingerprint.bytes_read) == fingerprint.sha256:
+        if _line_not_continued(input_path, fmt, fingerprint.bytes_read):
+            return
+        raise UsageError(
+            f"input {str(input_path)!r} changed since the earlier run into {str(output)!r} read it: its last line then "
+            f"(byte {fingerprint.bytes_read:,}) had no line end, and the input now goes on on that line, so the "
+            f"{unit} the earlier run finished is another {unit} now (rows appended without a line end before them?). "
+            f"Put a line end after byte {fingerprint.bytes_read:,} and resume, or start over with --overwrite"
+        )
     raise UsageError(
         f"input {str(input_path)!r} changed since the earlier run into {str(output)!r} read it (its first "
         f"{fingerprint.rows:,} rows, {fingerprint.bytes_read:,} bytes, are not the same: edited, reordered, or lines "
@@ -241,12 +265,14 @@ class FingerprintRecorder:
     def current(self) -> InputFingerprint:
         """The fingerprint as of now."""
         base = self._base
-        positional = self.positional_ids or (base is not None and base.positional_ids)
-        if base is not None and self.digest.bytes < base.bytes_read:
+        # Only an earlier record with positional ids was checked against this input (its prefix is this input's);
+        # one without covered no row by its number, and its bytes may be those of an input since edited.
+        checked = base is not None and base.positional_ids
+        if checked and base is not None and self.digest.bytes < base.bytes_read:
             # The earlier run read further: keep its coverage (the program state is this run's, checked equal).
-            return replace(base, positional_ids=positional, state_sha256=self._static.state_sha256)
+            return replace(base, state_sha256=self._static.state_sha256)
         return replace(self._static, bytes_read=self.digest.bytes, sha256=self.digest.hexdigest(), rows=self.rows,
-                       positional_ids=positional)
+                       positional_ids=self.positional_ids or checked)
 
     def open(self) -> None:
         """Write the first record (atomically, replacing an earlier run's) and keep the file open for updates."""

@@ -159,6 +159,11 @@ def check_input(path: Path, fmt: str, *, encoding: str | None = None) -> None:
         raise UsageError(f"input {str(path)!r} is a directory; pass a .jsonl, .csv or .parquet file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"input file {str(path)!r} is not readable")
+    if not path.is_file():
+        # A pipe (`<(zcat ...)`, /dev/stdin) can be read once; the ids are checked and the rows counted before the run.
+        raise UsageError(f"input {str(path)!r} is not a regular file (a pipe or a device): sharedlm run reads its "
+                         "input more than once (to check ids, to count rows, to resume), so write it to a file "
+                         f"first, e.g. zcat data.jsonl.gz > data.jsonl")
     check_encoding(encoding, fmt)
     if fmt == "parquet":
         _import_parquet()

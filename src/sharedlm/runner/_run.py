@@ -277,7 +277,8 @@ def execute_run(options: RunOptions) -> int:
                                     load=options.load)
         return execute_dry_run(options, fmt, prepared, lambda: read_rows(options.input, fmt, encoding=options.encoding))
     with OutputLock(options.output):  # first, so a second run on this output is refused before anything else
-        check_output(options.output, resume=options.resume, overwrite=options.overwrite)
+        check_output(options.output, resume=options.resume, overwrite=options.overwrite, input_path=options.input,
+                     load_path=options.load)
         prepared = load_cli_program(options.program, model=options.model, api_base=options.api_base,
                                     load=options.load)
         if options.batch:

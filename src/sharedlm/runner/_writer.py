@@ -22,19 +22,28 @@ from sharedlm.runner._results import RowError, RowResult
 OUTPUT_ERROR = "OutputError"
 
 
-def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
+def check_output(path: Path, *, resume: bool, overwrite: bool, input_path: Path | None = None,
+                 load_path: Path | None = None) -> None:
     """Fail with a usage error, before any row is sent, when the run cannot or must not write ``path``.
 
     Args:
         path: The output file.
         resume: The run continues an earlier one in the same file.
         overwrite: The run may replace an existing file.
+        input_path: The run's input file, which the output must not be (by any name, hard links included).
+        load_path: The saved program state the run loads (``--load``), which the output must not be either.
     """
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other: --resume keeps the finished rows of "
                          "the output file, --overwrite throws them away; pass one of them")
     if path.is_dir():
         raise UsageError(f"output {str(path)!r} is a directory; pass a file path such as results.jsonl")
+    if input_path is not None and _same_file(path, input_path):
+        raise UsageError(f"output {str(path)!r} is the input file {str(input_path)!r} (the same file, by this name or "
+                         "another): the run would write over the rows it reads; pass another --output")
+    if load_path is not None and _same_file(path, load_path):
+        raise UsageError(f"output {str(path)!r} is the saved program state {str(load_path)!r} that --load reads (the "
+                         "same file, by this name or another): the run would write over it; pass another --output")
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"the directory of output {str(path)!r} does not exist; create {str(parent)!r} first")
@@ -44,6 +53,13 @@ def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
             "(finished rows are skipped) or --overwrite to replace it"
         )
     _probe_writable(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
 
 
 def _probe_writable(path: Path) -> None:

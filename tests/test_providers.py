@@ -211,3 +211,15 @@ async def test_a_declared_providers_key_stays_out_of_logs_reprs_and_history(
         assert server.requests[0].header("authorization") == f"Bearer {SECRET}"
         assert lm.history
         assert not any(SECRET in text for text in shown)
+
+
+def test_asking_litellm_about_an_unknown_model_prints_nothing_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    import litellm
+
+    from sharedlm._providers import litellm_provider
+
+    before = litellm.suppress_debug_info
+
+    assert litellm_provider("zzz/unknown-model") is None
+    assert capsys.readouterr().out == ""
+    assert litellm.suppress_debug_info == before

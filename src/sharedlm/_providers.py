@@ -68,10 +68,16 @@ def litellm_provider(model: str) -> str | None:
         # A prefix that names a LiteLLM provider is that provider. LiteLLM's own resolution would also look for the
         # provider's key, and for some (github_copilot, chatgpt) that starts a login over the network.
         return prefix
+    # For a model it does not know, LiteLLM prints a coloured "Provider List" banner to stdout, which is the data
+    # channel of sharedlm's commands (a dry run's report); the question is ours, so the banner is kept quiet.
+    quiet = litellm.suppress_debug_info
+    litellm.suppress_debug_info = True
     try:
         _model, provider, _key, _base = litellm.get_llm_provider(model)
     except Exception:  # LiteLLM raises its BadRequestError for an unknown prefix
         return None
+    finally:
+        litellm.suppress_debug_info = quiet
     return str(provider) if provider else None
 
 

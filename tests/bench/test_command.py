@@ -114,3 +114,31 @@ def test_api_base_without_scheme_is_a_usage_error() -> None:
     done = _bench("--api-base", "127.0.0.1:9/v1", timeout=30)
     assert done.returncode == 2
     assert "--api-base" in done.stderr
+
+
+def test_a_model_no_route_knows_is_a_usage_error_before_any_job_runs() -> None:
+    done = _bench("--model", "zzz/unknown-model", "--scenario", "overhead", "--workflows", "1", timeout=60)
+    assert done.returncode == 2
+    assert "--model" in done.stderr
+    assert "zzz/unknown-model" in done.stderr
+    assert "crashed" not in done.stderr
+
+
+@pytest.mark.parametrize(("statuses", "code"), [
+    (["ok", "ok"], 0), (["ok", "failures"], 0), (["ok", "crashed"], 1), (["timed out"], 1), (["skipped"], 0),
+])
+def test_the_exit_code_is_1_when_any_job_crashed_or_timed_out(statuses: list[str], code: int) -> None:
+    from sharedlm.bench._command import exit_code
+
+    report = {"scenarios": {"overhead": {"error": None, "rows": [{"status": status} for status in statuses]}}}
+
+    assert exit_code(report) == code
+
+
+def test_the_exit_code_is_1_when_a_scenario_could_not_run_and_130_when_interrupted() -> None:
+    from sharedlm.bench._command import exit_code
+
+    stopped = {"scenarios": {"latency": {"error": "the simulator did not start", "rows": []}}}
+
+    assert exit_code(stopped) == 1
+    assert exit_code({**stopped, "interrupted": True}) == 130

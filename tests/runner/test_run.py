@@ -689,3 +689,35 @@ def test_resume_with_another_saved_state_exits_2_and_leaves_the_output_as_it_was
     assert run(f"{DSPY_FIXTURES}:NoCall", "--input", source, "--output", out, "--load", first, "--resume") == 0
     assert {line["output"]["instructions"] for line in read_output(out)} == {"Answer like a pirate."}
     assert len(read_output(out)) == 3
+
+
+@pytest.mark.parametrize("name", ["rows.parquet", "empty.parquet"])
+def test_a_parquet_input_that_is_not_parquet_exits_2_naming_it_without_a_traceback(tmp_path: Path, capsys: Any,
+                                                                                   name: str) -> None:
+    source = tmp_path / name
+    source.write_text('{"id": 1, "text": "a"}\n' if name == "rows.parquet" else "")
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "not a Parquet file" in err
+    assert name in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags", [["--batch-linger", "3"], ["--batch-poll", "1"], ["--batch-linger", "3",
+                                                                                     "--batch-poll", "1"]])
+def test_batch_timing_options_without_batch_exit_2_naming_them(tmp_path: Path, capsys: Any, flags: list[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out, *flags)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert all(flag in err for flag in flags if flag.startswith("--"))
+    assert "--batch" in err
+    assert not out.exists()

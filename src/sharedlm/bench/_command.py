@@ -8,6 +8,7 @@ only the standard library and the scenario names, so ``sharedlm --help`` stays f
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -99,6 +100,9 @@ def _check_output(path: Path | None, what: str) -> None:
         raise UsageError(f"{what} {path}: directory {parent} does not exist; create it or choose another path")
     if path.exists() and path.is_dir():
         raise UsageError(f"{what} {path} is a directory; give a file name")
+    # Checked now, not after a run that may take many minutes.
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{what} {path} cannot be written (permission denied); choose another path")
 
 
 def _plot_available() -> bool:
@@ -124,6 +128,14 @@ def options_from_args(args: argparse.Namespace, *, scenarios: Sequence[str] | No
 
     _check_output(args.json, "--json")
     _check_output(args.plot, "--plot")
+    if args.model is not None:
+        from sharedlm._errors import ConfigurationError
+        from sharedlm._providers import choose_route
+
+        try:
+            choose_route(args.model)  # before any job starts: each would crash on it
+        except ConfigurationError as exc:
+            raise UsageError(f"--model: {exc}") from None
     api_key = None
     if args.api_base:
         if not args.api_base.startswith(("http://", "https://")):
@@ -152,8 +164,8 @@ def run_and_report(options: Any, *, json_path: Path | None, plot_path: Path | No
         claims_for: Show only these issues' claims; all when None.
 
     Returns:
-        The exit code (1 when a scenario could not run, 130 when interrupted: the partial report is still printed
-        and saved) and the report.
+        The exit code (1 when a scenario could not run or a job crashed or timed out, 130 when interrupted: the
+        partial report is still printed and saved) and the report.
     """
     from sharedlm.bench._claims import evaluate_claims
     from sharedlm.bench._plot import PlotUnavailableError, write_plot
@@ -176,10 +188,27 @@ def run_and_report(options: Any, *, json_path: Path | None, plot_path: Path | No
             print(f"sharedlm bench: wrote {plot_path}", file=sys.stderr)
         except PlotUnavailableError as exc:
             print(f"sharedlm bench: {exc}", file=sys.stderr)
+    broken = broken_jobs(report)
+    if broken:
+        print(f"sharedlm bench: {broken} job{'s' if broken != 1 else ''} crashed or timed out; their rows have no "
+              "figures", file=sys.stderr)
+    return exit_code(report), report
+
+
+def broken_jobs(report: Mapping[str, Any]) -> int:
+    """How many of the report's jobs crashed or timed out (rows without figures)."""
+    from sharedlm.bench._launch import STATUS_CRASHED, STATUS_TIMED_OUT
+
+    return sum(row.get("status") in (STATUS_CRASHED, STATUS_TIMED_OUT)
+               for scenario in report["scenarios"].values() for row in scenario.get("rows", ()))
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """130 when the run was interrupted, 1 when a scenario could not run or a job crashed or timed out, else 0."""
     if report.get("interrupted"):
-        return EXIT_INTERRUPTED, report
-    stopped = [name for name, s in report["scenarios"].items() if s.get("error")]
-    return (EXIT_FAILED if stopped else EXIT_OK), report
+        return EXIT_INTERRUPTED
+    stopped = any(scenario.get("error") for scenario in report["scenarios"].values())
+    return EXIT_FAILED if stopped or broken_jobs(report) else EXIT_OK
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -189,4 +218,5 @@ def handle(args: argparse.Namespace) -> int:
     return code
 
 
-__all__ = ["add_arguments", "command_line", "handle", "options_from_args", "register", "run_and_report"]
+__all__ = ["add_arguments", "broken_jobs", "command_line", "exit_code", "handle", "options_from_args", "register",
+           "run_and_report"]

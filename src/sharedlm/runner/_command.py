@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sharedlm._cli_types import real_number, whole_number
+from sharedlm._errors import UsageError
 
 RUN_DESCRIPTION = """\
 Run a DSPy program over every row of a JSONL, CSV or Parquet file through the shared LM, streaming: rows are
@@ -157,10 +158,10 @@ def register(subparsers: Any) -> None:
                      help="send every LM call through the provider's batch API (OpenAI, Anthropic, Gemini: half "
                           "price, results within 24 h); batch ids are saved beside the output, so --resume "
                           "reattaches to them and never pays twice")
-    run.add_argument("--batch-linger", type=_non_negative_float, default=10.0, metavar="SECONDS",
+    run.add_argument("--batch-linger", type=_non_negative_float, default=None, metavar="SECONDS",
                      help="with --batch: submit the calls queued so far after this long without a new one "
                           "(default: 10)")
-    run.add_argument("--batch-poll", type=_non_negative_float, default=5.0, metavar="SECONDS",
+    run.add_argument("--batch-poll", type=_non_negative_float, default=None, metavar="SECONDS",
                      help="with --batch: first poll of a batch after this long, doubling up to a minute (default: 5)")
     run.set_defaults(handler=_handle_run)
 
@@ -180,8 +181,14 @@ def register(subparsers: Any) -> None:
 
 
 def _handle_run(args: argparse.Namespace) -> int:
+    from sharedlm._batch._options import DEFAULT_LINGER_S, DEFAULT_POLL_INITIAL_S
     from sharedlm.runner._run import RunOptions, execute_run
 
+    given = [flag for flag, value in (("--batch-linger", args.batch_linger), ("--batch-poll", args.batch_poll))
+             if value is not None]
+    if given and not args.batch:
+        raise UsageError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --batch; add --batch "
+                         f"or drop {' and '.join(given)}")
     return execute_run(RunOptions(
         program=args.program, input=args.input, output=args.output, id_field=args.id_field,
         concurrency=args.concurrency, resume=args.resume, overwrite=args.overwrite, limit=args.limit,
@@ -189,7 +196,9 @@ def _handle_run(args: argparse.Namespace) -> int:
         ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
         backend=args.backend, workers=args.workers, ray_address=args.ray_address, shared_budget=args.shared_budget,
         max_cost=args.max_cost, price=args.price, dry_run=args.dry_run, encoding=args.encoding,
-        batch=args.batch, batch_linger=args.batch_linger, batch_poll=args.batch_poll,
+        batch=args.batch,
+        batch_linger=DEFAULT_LINGER_S if args.batch_linger is None else args.batch_linger,
+        batch_poll=DEFAULT_POLL_INITIAL_S if args.batch_poll is None else args.batch_poll,
         load=args.load,
     ))
 

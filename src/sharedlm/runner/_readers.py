@@ -166,10 +166,19 @@ def check_input(path: Path, fmt: str, *, encoding: str | None = None) -> None:
                          f"first, e.g. zcat data.jsonl.gz > data.jsonl")
     check_encoding(encoding, fmt)
     if fmt == "parquet":
-        _import_parquet()
+        pq = _import_parquet()
+        try:
+            with pq.ParquetFile(path):
+                pass
+        except Exception as exc:  # pyarrow's ArrowInvalid for a file that is not Parquet, an OSError reading it
+            raise UsageError(f"input {str(path)!r} is not a Parquet file pyarrow can read ({_first_line(exc)}); "
+                             "pass a Parquet file, or --format jsonl / --format csv for a text file") from None
         return
-    with path.open("rb") as file:
-        start = file.read(4)
+    try:
+        with path.open("rb") as file:
+            start = file.read(4)
+    except OSError as exc:
+        raise UsageError(f"input file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     for bom, name in _BOMS:
         if start.startswith(bom):
             raise UsageError(f"input file {str(path)!r} is {name} text (it starts with a {name} byte-order mark); "
@@ -185,6 +194,11 @@ def _check_csv_header(path: Path, codec: str) -> None:
         for _, text, size in _csv_records(file, codec, None, MAX_RECORD_BYTES):
             if _read_header(path, text, size, codec, MAX_RECORD_BYTES) is not None:
                 return
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _import_parquet() -> Any:

@@ -110,3 +110,19 @@ async def test_arun_many_loads_a_saved_state_before_the_first_row(tmp_path: Path
 
     assert results[0].output is not None
     assert results[0].output["instructions"] == "Answer like a pirate."
+
+
+def test_an_error_a_row_raises_carries_no_trace_of_how_run_many_found_its_loop() -> None:
+    seen: list[BaseException] = []
+
+    async def program(text: str) -> dict[str, str]:
+        try:
+            raise ValueError(f"bad {text}")
+        except ValueError as exc:
+            seen.append(exc)
+            raise
+
+    results = run_many(program, [{"text": "a"}])
+
+    assert results[0].error is not None
+    assert seen[0].__context__ is None

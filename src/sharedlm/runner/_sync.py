@@ -17,7 +17,7 @@ from typing import Any
 
 from sharedlm._batch import BatchOptions
 from sharedlm._errors import UsageError
-from sharedlm._loop_thread import LoopThread
+from sharedlm._loop_thread import LoopThread, running_loop
 from sharedlm._pricing import ModelPrice
 from sharedlm.runner._backend import check_backend, open_ray_plan
 from sharedlm.runner._core import RowRunner
@@ -166,9 +166,8 @@ def _collect(runner: Any, rows: Iterable[Any] | AsyncIterable[Any], *, limit: in
             if display is not None:
                 await display.close()
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # Not inside the probe's ``except``: exceptions raised in the rows would carry its RuntimeError as context.
+    if running_loop() is None:
         return asyncio.run(collect())
     return _run_on_helper_thread(collect)
 

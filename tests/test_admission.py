@@ -162,3 +162,21 @@ def test_limit_holds_across_event_loops_in_threads() -> None:
 
 def test_repr_shows_limit_in_flight_and_queue() -> None:
     assert repr(InFlightGate(5)) == "InFlightGate(limit=5, in_flight=0, queued=0)"
+
+
+async def test_a_slot_taken_over_the_limit_counts_and_its_release_admits_no_one_still_over() -> None:
+    gate = InFlightGate(1)
+    assert gate.try_acquire()
+
+    gate.take_over_limit()
+    waiter = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+
+    assert gate.in_flight == 2
+    assert gate.peak_in_flight == 2
+    gate.release()  # 1 in flight: still at the limit, the waiter keeps waiting
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    gate.release()
+    await asyncio.wait_for(waiter, 5)
+    assert gate.in_flight == 1

@@ -135,6 +135,16 @@ class InFlightGate:
         with self._lock:
             self._admitted_after_wait += 1
 
+    def take_over_limit(self) -> None:
+        """Take a slot at once, over the limit if need be (released with :meth:`release` like any other).
+
+        For a call whose caller blocks an event loop while it waits (a sync call made inside a running loop): the
+        slots that loop's own calls hold cannot come back until it returns, so waiting for one could last forever.
+        Each such caller blocks its whole loop, so it goes over the limit by one call at most.
+        """
+        with self._lock:
+            self._take_locked()
+
     def release(self) -> None:
         """Give a slot back and admit the next waiter, if any."""
         with self._lock:

@@ -292,6 +292,10 @@ class LeasedGate(InFlightGate):
         await super().acquire(timeout)
         self._after_change()
 
+    def take_over_limit(self) -> None:
+        super().take_over_limit()
+        self._after_change()
+
     def release(self) -> None:
         super().release()
         self._after_change()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sharedlm._env import find_api_key, guard_mode, key_variables, settings_from_env, state_dir
+from sharedlm._env import declared_models, find_api_key, guard_mode, key_variables, settings_from_env, state_dir
 from sharedlm._errors import ConfigurationError
 from sharedlm._settings import DEFAULT_MAX_PARALLEL_REQUESTS, DEFAULT_MODEL
 
@@ -103,3 +103,20 @@ def test_no_budget_url_means_no_shared_budget() -> None:
 
     assert budget_url({}) is None
     assert budget_url({"SHAREDLM_BUDGET_URL": " "}) is None
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("SHAREDLM_RPM", "0", "rpm must be a positive number of requests per minute"),
+    ("SHAREDLM_TPM", "-5", "tpm must be a positive number of tokens per minute"),
+    ("SHAREDLM_TIMEOUT", "-1", "timeout must be a positive number of seconds"),
+    ("SHAREDLM_MAX_PARALLEL_REQUESTS", "0", "max_parallel_requests must be a whole number >= 1"),
+])
+def test_a_value_out_of_range_names_its_variable_and_unit(variable: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"environment variable {variable}: {says}"):
+        settings_from_env({variable: value})
+
+
+def test_a_bad_setting_in_sharedlm_models_names_the_variable_and_the_model() -> None:
+    with pytest.raises(ConfigurationError, match="environment variable SHAREDLM_MODELS: the settings of "
+                                                 "'openai/judge-x': rpm must be a positive number of requests"):
+        declared_models({"SHAREDLM_MODELS": '{"openai/judge-x": {"rpm": "abc"}}'})

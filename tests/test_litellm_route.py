@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 import dspy
+import httpx
 import pytest
 from dspy.utils.exceptions import LMProviderError
 
@@ -347,3 +351,99 @@ async def test_a_reset_connection_is_retried_by_the_engine(model: str) -> None:
         assert isinstance(cause.last, ConnectionFailedError)
         assert cause.attempts == 2
         assert sim.stats().requests == 2
+
+
+# --- the credentials LiteLLM's errors hold (the httpx request that carried them) do not leave sharedlm ---
+
+ACOMPLETION_PREFIXES = ("mistral/sim-model", "fireworks_ai/accounts/sim/models/sim-model", "perplexity/sim-model",
+                        "cohere/sim-model")
+AWS_SECRET = "fake-aws-secret-access-key-0123456789"
+AWS_TOKEN = "fake-aws-session-token-0123456789"
+
+
+def reachable_text(exc: BaseException) -> str:
+    """Every text reachable from an error: its chain, their args and attributes, the containers and objects those
+    hold, and the httpx requests and responses among them (headers, URL, body)."""
+    texts: list[str] = []
+    seen: set[int] = set()
+
+    def visit(value: Any, depth: int) -> None:
+        if value is None or depth > 12 or id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, str):
+            texts.append(value)
+            return
+        if isinstance(value, bytes | bytearray):
+            texts.append(bytes(value).decode("latin-1"))
+            return
+        if isinstance(value, BaseException):
+            texts.extend((str(value), repr(value)))
+            for linked in (value.__cause__, value.__context__, value.args):
+                visit(linked, depth + 1)
+        if isinstance(value, httpx.Request | httpx.Response):
+            visit(list(value.headers.multi_items()), depth + 1)
+            with contextlib.suppress(Exception):  # a body never read
+                visit(value.content, depth + 1)
+        if isinstance(value, httpx.Request):
+            visit(str(value.url), depth + 1)
+        if isinstance(value, Mapping):
+            for key, item in list(value.items()):
+                visit(key, depth + 1)
+                visit(item, depth + 1)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                visit(item, depth + 1)
+        with contextlib.suppress(TypeError):  # no __dict__
+            for item in list(vars(value).values()):
+                visit(item, depth + 1)
+
+    visit(exc, 0)
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("model", ACOMPLETION_PREFIXES)
+async def test_an_acompletion_error_holds_the_key_nowhere_in_its_chain(model: str) -> None:
+    # The answer does not echo the key: it is only in the request LiteLLM's httpx error keeps.
+    async with scripted([(401, error_body("invalid api key"), ())]) as server:
+        with pytest.raises(LMProviderError) as raised:
+            await count_once(model, server.url("/v1"), max_retries=0)
+    assert SECRET in (server.requests[0].header("authorization") or "")
+    assert SECRET not in reachable_text(raised.value)
+
+
+async def test_an_acompletion_error_that_echoes_the_key_keeps_its_type_status_and_message() -> None:
+    echoing = (401, error_body(f"Incorrect API key provided: {SECRET}"), (("x-echo-key", SECRET),))
+    async with scripted([echoing]) as server:
+        with pytest.raises(LMProviderError) as raised:
+            await count_once(ACOMPLETION, server.url("/v1"), max_retries=0)
+    cause = sharedlm.sharedlm_cause(raised.value)
+    assert isinstance(cause, AuthenticationError)
+    assert cause.status == 401
+    assert "Incorrect API key provided: ***" in str(cause)
+    assert SECRET not in reachable_text(raised.value)
+
+
+async def echo_aws_headers(request: ServerRequest) -> None:
+    """A 403 whose body quotes the AWS credential headers it was sent."""
+    sent = {name: request.header(name) for name in ("authorization", "x-amz-security-token")}
+    body = json.dumps({"message": f"The security token included in the request is invalid: {sent}"}).encode()
+    await request.connection.answer(body, status=403, headers=JSON)
+
+
+async def test_a_bedrock_error_holds_no_aws_credential_anywhere_in_its_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", AWS_TOKEN)
+    monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
+    async with ScriptedServer(echo_aws_headers) as server:
+        sharedlm.configure(model="bedrock/converse/sim-model", api_base=server.url("").rstrip("/"), cache=False,
+                           max_retries=0)
+        with pytest.raises(LMProviderError) as raised, dspy.context(lm=sharedlm.get_shared_lm()):
+            await dspy.Predict(Count).acall(topic="x")
+    signature = (server.requests[0].header("authorization") or "").rpartition("Signature=")[2]
+    assert server.requests[0].header("x-amz-security-token") == AWS_TOKEN
+    assert len(signature) == 64
+    shown = reachable_text(raised.value)
+    assert AWS_TOKEN not in shown
+    assert signature not in shown

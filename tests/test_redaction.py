@@ -18,6 +18,7 @@ import sharedlm
 from _http_servers import ScriptedServer, ServerRequest
 from sharedlm._env import settings_from_env
 from sharedlm._errors import ConfigurationError
+from sharedlm._http_rules import text_problem
 from sharedlm._settings import SharedLMSettings
 
 pytestmark = pytest.mark.timeout(30)
@@ -89,6 +90,27 @@ def test_a_key_from_the_environment_that_cannot_be_sent_names_its_variable_not_t
     with pytest.raises(ConfigurationError, match="environment variable OPENAI_API_KEY contains") as caught:
         settings_from_env(environ)
     assert KEY not in everything(caught.value)
+
+
+@pytest.mark.parametrize(("char", "kind"), [
+    ("\u00a0", "a non-ASCII space"), ("\u2003", "a non-ASCII space"),
+    ("\u200b", "an invisible character"), ("\ufeff", "an invisible character"),
+])
+def test_a_key_with_a_pasted_invisible_or_non_ascii_space_is_refused_naming_the_kind(char: str, kind: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"api_key contains {kind}") as caught:
+        SharedLMSettings(api_key=KEY + char)
+    assert KEY not in everything(caught.value)
+
+
+def test_a_key_from_the_environment_with_a_zero_width_space_names_its_variable_not_the_key() -> None:
+    environ = {"SHAREDLM_MODEL": "openai/gpt-4o-mini", "OPENAI_API_KEY": KEY[:6] + "\u200b" + KEY[6:]}
+    with pytest.raises(ConfigurationError, match="environment variable OPENAI_API_KEY contains an invisible") as caught:
+        settings_from_env(environ)
+    assert KEY[6:] not in everything(caught.value)
+
+
+def test_a_header_value_may_still_carry_a_non_breaking_space() -> None:
+    assert text_problem("caf\u00e9\u00a0bar") is None
 
 
 def test_a_key_of_latin1_text_is_accepted() -> None:

@@ -111,6 +111,29 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Settings read from a numeric variable: a value out of range is reported with the variable's name.
+_NUMERIC_VARIABLES = {
+    "max_parallel_requests": "SHAREDLM_MAX_PARALLEL_REQUESTS", "timeout": "SHAREDLM_TIMEOUT",
+    "max_retries": "SHAREDLM_MAX_RETRIES", "rpm": "SHAREDLM_RPM", "tpm": "SHAREDLM_TPM",
+    "budget_share": "SHAREDLM_BUDGET_SHARE", "pool_timeout": "SHAREDLM_POOL_TIMEOUT",
+    "max_response_header_bytes": "SHAREDLM_MAX_RESPONSE_HEADER_BYTES",
+    "max_response_body_bytes": "SHAREDLM_MAX_RESPONSE_BODY_BYTES",
+    "max_response_decompressed_bytes": "SHAREDLM_MAX_RESPONSE_DECOMPRESSED_BYTES",
+}
+
+
+def _check_range(name: str, value: Any, variable: str) -> None:
+    """Refuse a value read from ``variable`` that setting ``name`` does not take, naming the variable.
+
+    The settings' own rules decide (one setting checked alone, so the message is about this value only); their
+    message names the setting and the unit, and is prefixed with the variable it came from.
+    """
+    try:
+        SharedLMSettings().with_changes(**{name: value})
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"environment variable {variable}: {exc}; fix or unset it") from None
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> SharedLMSettings:
     """Build settings from the environment, then apply explicit ``overrides`` (None values are ignored).
 
@@ -134,8 +157,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         "max_response_decompressed_bytes": _parse(env, "SHAREDLM_MAX_RESPONSE_DECOMPRESSED_BYTES", int,
                                                   "a whole number of bytes"),
     }
+    from_env = {name: variable for name, variable in _NUMERIC_VARIABLES.items()
+                if values.get(name) is not None and overrides.get(name) is None}
     values.update({k: v for k, v in overrides.items() if v is not None})
     values = {k: v for k, v in values.items() if v is not None}
+    for name, variable in from_env.items():
+        _check_range(name, values[name], variable)
     if "api_key" not in values:
         key = find_api_key(values["model"], env)
         if key is not None:
@@ -174,8 +201,27 @@ def declared_models(environ: Mapping[str, str] | None = None) -> dict[str, dict[
             raise ConfigurationError(
                 f"environment variable SHAREDLM_MODELS: the settings of {model!r} must be a JSON object ({{}} for "
                 f"none); {example}")
+        try:
+            # The settings' own rules, checked now so the message can name the variable and the model; their
+            # messages never show a key.
+            SharedLMSettings(model=model.strip()).with_changes(**settings)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"environment variable SHAREDLM_MODELS: the settings of {model!r}: {exc}; fix or unset it") from None
         models[model.strip()] = settings
     return models
+
+
+# Cloud credentials LiteLLM reads from the environment itself (the AWS chain): sharedlm never sends them, but knows
+# them so it can redact them from what a failed call leaves (see :mod:`sharedlm._litellm_route`).
+CLOUD_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                          "AWS_BEARER_TOKEN_BEDROCK")
+
+
+def cloud_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of :data:`CLOUD_SECRET_VARIABLES` that are set, to be redacted (never to be sent or shown)."""
+    env = os.environ if environ is None else environ
+    return tuple(value for value in (env.get(name, "").strip() for name in CLOUD_SECRET_VARIABLES) if value)
 
 
 def guard_mode(environ: Mapping[str, str] | None = None) -> str:
@@ -241,5 +287,5 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return (Path(cache) if cache else Path.home() / ".cache") / "sharedlm"
 
 
-__all__ = ["budget_url", "declared_models", "find_api_key", "guard_max_lms", "guard_mode", "key_variables",
-           "provider_prefix", "settings_from_env", "state_dir"]
+__all__ = ["CLOUD_SECRET_VARIABLES", "budget_url", "cloud_secrets", "declared_models", "find_api_key",
+           "guard_max_lms", "guard_mode", "key_variables", "provider_prefix", "settings_from_env", "state_dir"]

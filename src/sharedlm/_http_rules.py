@@ -3,13 +3,20 @@
 Both ways to a provider (:mod:`sharedlm._http11` direct, aiohttp through a proxy) bound an answer by one
 :class:`ResponseLimits`, built from the settings ``max_response_header_bytes``, ``max_response_body_bytes`` and
 ``max_response_decompressed_bytes``; :func:`too_large` is the error for going over one, naming the setting and its
-``SHAREDLM_`` variable. :func:`text_problem` says what keeps a text (a header value, a URL, an API key) out of an
-HTTP head, by class of character and never by showing the text, so settings can refuse a bad key when they are
-built and the client can refuse a bad header before it is sent.
+``SHAREDLM_`` variable. :func:`text_problem` says what keeps a text (a header value, a URL) out of an HTTP head,
+and :func:`key_problem` what keeps an API key out (stricter: no invisible character pasted with it), by class of
+character and never by showing the text, so settings can refuse a bad key when they are built and the client can
+refuse a bad header before it is sent.
+
+Two helpers keep credentials out of what is shown or saved: :func:`shown_url` masks the secret parts of a URL, and
+:func:`is_secret_name` tells a setting, header or field that holds a credential by its name.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 
 from sharedlm._errors import ResponseTooLargeError
@@ -77,5 +84,65 @@ def text_problem(text: str, *, allow_tab: bool = True) -> str | None:
     return None
 
 
+def key_problem(key: str) -> str | None:
+    """What makes ``key`` unfit to be an API key, as a class of character (never the key itself), or None.
+
+    Stricter than :func:`text_problem`: a header may carry any Latin-1 text, but a non-breaking space or an invisible
+    character in a key was pasted with it by accident, and the provider would refuse the key without saying why.
+
+    Args:
+        key: The credential.
+    """
+    for char in key:
+        if char.isspace() and not char.isascii():
+            return "a non-ASCII space (such as a non-breaking space)"
+        category = unicodedata.category(char)
+        if category == "Cf":
+            return "an invisible character (such as a zero-width space or a byte order mark)"
+        if category == "Cc" and not char.isascii():
+            return "a control character"
+    return text_problem(key)
+
+
+_MASK = "***"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown or saved: a userinfo password (or a lone userinfo, often a token), every query
+    value and any fragment masked as ``***``; scheme, host, port and path kept.
+
+    Args:
+        url: A base URL, such as the ``api_base`` setting.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.netloc
+        userinfo, at, hostport = host.rpartition("@")
+        if at:
+            user, colon, _ = userinfo.partition(":")
+            host = f"{user}:{_MASK}@{hostport}" if colon else f"{_MASK}@{hostport}"
+        query = "&".join(f"{name}={_MASK}" if sep else _MASK
+                         for name, sep, _ in (item.partition("=") for item in parts.query.split("&")) if name or sep) \
+            if parts.query else ""
+        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, query, _MASK if parts.fragment else ""))
+    except ValueError:  # not a URL urllib can take apart: show none of it
+        return _MASK
+
+
+# A credential's name: a header (Authorization, x-api-key, x-amz-security-token, ...) or a keyword (api_key,
+# aws_secret_access_key, aws_session_token, vertex_credentials, client_secret, ...). "max_tokens" is not one.
+_SECRET_NAME = re.compile(r"(?:^|_)(?:key|secret|token|password|passwd|credentials?|authorization|signature|cookie)$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting, header or field called ``name`` holds a credential.
+
+    Args:
+        name: The name, in any case, with ``-`` or ``_`` between words.
+    """
+    return bool(_SECRET_NAME.search(name.lower().replace("-", "_")))
+
+
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_MAX_RESPONSE_BODY_BYTES", "DEFAULT_MAX_RESPONSE_DECOMPRESSED_BYTES",
-           "DEFAULT_MAX_RESPONSE_HEADER_BYTES", "ResponseLimits", "text_problem", "too_large"]
+           "DEFAULT_MAX_RESPONSE_HEADER_BYTES", "ResponseLimits", "is_secret_name", "key_problem", "shown_url",
+           "text_problem", "too_large"]

@@ -22,7 +22,8 @@ with the body, URL and headers LiteLLM's provider config shapes, for a fifth of 
 
 Credentials are LiteLLM's: the configured key when there is one, else what LiteLLM reads itself (Vertex service
 accounts and application default credentials, the AWS credential chain). They are passed through, never stored
-in a repr, logged or saved.
+in a repr, logged or saved; a failed call's error, whose chain holds LiteLLM's httpx request and response, is
+redacted of them before it leaves the route (:meth:`LiteLLMRoute._scrub`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from typing import Any
 import aiohttp
 from dspy import lm15
 
+from sharedlm._classify import scrub
+from sharedlm._env import cloud_secrets
 from sharedlm._errors import ConnectionFailedError
+from sharedlm._http_rules import is_secret_name
 from sharedlm._litellm_wire import OpenAIWireRoute, plan_wire
 from sharedlm._transport import CURRENT_ATTEMPT, PooledTransport
 
@@ -71,9 +75,14 @@ def _engine_class() -> type:
         def __init__(self, *, pool_arguments: dict[str, Any], **client_options: Any) -> None:
             super().__init__(model_type="chat", **client_options)
             self.pool_arguments = pool_arguments
+            # Credentials LiteLLM was handed (api_key, aws_secret_access_key, aws_session_token, ... from the
+            # configured key and dspy.LM keywords): what a failed call's error must not keep.
+            self.secrets: set[str] = set()
 
         def _arguments(self, request: Any, *, streaming: bool = False) -> dict[str, Any]:
             data: dict[str, Any] = super()._arguments(request, streaming=streaming)
+            self.secrets.update(value for name, value in data.items()
+                                if isinstance(value, str) and value and is_secret_name(name))
             data.update(self.pool_arguments)
             return data
 
@@ -139,6 +148,7 @@ class LiteLLMRoute:
         self.provider = provider
         self.transport = transport
         self._client_options: dict[str, Any] = {"timeout": timeout}
+        self._api_key = api_key
         if api_key is not None:
             self._client_options["api_key"] = api_key
         if api_base is not None:
@@ -187,10 +197,12 @@ class LiteLLMRoute:
             response: lm15.Response = await engine.complete(request)
         except Exception as exc:
             broken = _broken_connection(exc)
+            if broken is None:
+                _record_failure(exc)
+            self._scrub(exc, engine)
             if broken is not None:
                 raise ConnectionFailedError(f"connection to {self.provider} broke before an answer arrived "
                                             f"({type(broken).__name__}: {broken})", provider=self.provider) from exc
-            _record_failure(exc)
             raise
         _record_success()
         return response
@@ -212,9 +224,23 @@ class LiteLLMRoute:
                 yield event
         except Exception as exc:
             _record_failure(exc)
+            self._scrub(exc, engine)
             raise
         finally:
             await events.aclose()
+
+    def _scrub(self, exc: BaseException, engine: Any) -> None:
+        """Redact from what LiteLLM raised every credential it held: its chain keeps the httpx request that carried
+        them (Authorization, x-api-key, x-amz-security-token headers), and a body may echo one.
+
+        The secrets known are the configured key, the credentials LiteLLM was handed as keywords and the AWS
+        credentials in the environment; credential headers are redacted whatever they hold (an AWS signature, a
+        token LiteLLM fetched itself).
+        """
+        known = [*getattr(engine, "secrets", ()), *cloud_secrets()]
+        if self._api_key is not None:
+            known.append(self._api_key)
+        scrub(exc, known, credentials=True)
 
 
 __all__ = ["LiteLLMRoute"]

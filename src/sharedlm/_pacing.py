@@ -13,6 +13,7 @@ is left (an answer, an error, a 429, cancellation), releases the slot and settle
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import random
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+from sharedlm._admission import InFlightGate
 from sharedlm._errors import RateLimitedError
 from sharedlm._flow import (
     DEFAULT_MIN_STALL_S,
@@ -137,6 +139,21 @@ class Attempt:
                             no_work_done=rate_limited or self.record.status is None, headers=self.record.headers)
 
 
+# Set for a call whose caller blocks a running event loop until it returns (a sync call made inside a loop): it takes
+# its slot at once, over the limit if need be, since the slots that loop's own calls hold cannot come back while it
+# waits. Each such caller blocks its whole loop, so the limit is passed by one call per blocked loop at most.
+CALLER_BLOCKS_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("sharedlm_caller_blocks_loop", default=False)
+
+
+async def _take_slot(gate: InFlightGate, timeout: float | None, *, over_limit: bool) -> None:  # noqa: ASYNC109
+    if gate.try_acquire():
+        return
+    if over_limit:
+        gate.take_over_limit()
+        return
+    await gate.acquire(timeout)
+
+
 # How many turns of the event loop a call that handed its slot to a waiter steps aside for (see _waiters_first).
 WAITER_FIRST_TURNS = 2
 
@@ -234,6 +251,8 @@ class Pacer:
                               cpu_clock=cpu_clock) if flow.adaptive else None
         )
         self.gate = make_gate(initial, cap=cap)  # leased from a shared budget when one is installed (sharedlm._lease)
+        # The process's cap over every model's calls, from every loop (each model's own gate bounds only its own).
+        self.process_gate: InFlightGate | None = None
         self._peak_limit = initial
         self.pause = ProviderPause(clock=clock, max_pause=flow.max_retry_after)
         self.requests: RateBudget | None = self.signals.budgets.requests
@@ -294,6 +313,10 @@ class Pacer:
             return None
         if not self.gate.try_acquire():
             return None
+        process = self.process_gate
+        if process is not None and not process.try_acquire():
+            self.gate.release()
+            return None
         if self.saturation is not None:
             self.saturation.on_admit()
         return _UNBUDGETED
@@ -319,21 +342,33 @@ class Pacer:
                     await asyncio.sleep(late)
             if self.shared is not None and booking is not _UNBUDGETED:
                 booking = await self._take_shared(booking, self.shared)
+            blocks_loop = CALLER_BLOCKS_LOOP.get()
             while True:
                 paused = self.pause.remaining()
                 if paused > 0:
                     await asyncio.sleep(paused)
-                if not self.gate.try_acquire():
-                    await self.gate.acquire(self.flow.pool_timeout)
+                await _take_slot(self.gate, self.flow.pool_timeout, over_limit=blocks_loop)
+                process = self.process_gate
+                if process is not None:
+                    try:
+                        await _take_slot(process, self.flow.pool_timeout, over_limit=blocks_loop)
+                    except BaseException:
+                        self.gate.release()
+                        raise
                 if self.pause.remaining() <= 0:
                     if self.saturation is not None:
                         self.saturation.on_admit()
                     return booking
                 # A pause began while this call waited for its slot: give the slot back and wait it out.
-                self.gate.release()
+                self._release_slot()
         except BaseException:
             self._cancel(booking)
             raise
+
+    def _release_slot(self) -> None:
+        self.gate.release()
+        if self.process_gate is not None:
+            self.process_gate.release()
 
     def _book(self, tokens: int) -> tuple[Booking, float]:
         pairs: list[tuple[RateBudget, float]] = []
@@ -416,7 +451,7 @@ class Pacer:
             self._learned_changed()
         gate = self.gate
         queued = gate.queued
-        gate.release()
+        self._release_slot()
         handed_on = gate.queued < queued
         if used_tokens is not None:
             self._refund_tokens(booking, booking.tokens - used_tokens)
@@ -457,7 +492,7 @@ class Pacer:
                 self._escalated = verdict.escalate
                 self._follow_limit()
                 self.signals.remember(adaptive.capacity)
-        self.gate.release()
+        self._release_slot()
         if no_work_done:
             self._refund_tokens(booking, booking.tokens)
 

@@ -16,6 +16,9 @@ from sharedlm._http_rules import (
     DEFAULT_MAX_RESPONSE_DECOMPRESSED_BYTES,
     DEFAULT_MAX_RESPONSE_HEADER_BYTES,
     ResponseLimits,
+    is_secret_name,
+    key_problem,
+    shown_url,
     text_problem,
 )
 
@@ -50,7 +53,7 @@ def check_api_key(source: str, key: object) -> None:
     """
     if not isinstance(key, str):
         raise ConfigurationError(f"{source} must be a string (the provider's API key), got a {type(key).__name__}")
-    problem = text_problem(key)
+    problem = key_problem(key)
     if problem is not None:
         # Raised outside any except block, so no exception holding the key is chained to it.
         raise ConfigurationError(
@@ -58,11 +61,19 @@ def check_api_key(source: str, key: object) -> None:
             "provider's console (the key itself is not shown here)")
 
 
-def _positive_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+def _positive_number(name: str, value: object, unit: str, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise ConfigurationError(f"{name} must be a positive number of {unit}, got {value!r}")
+
+
+def _positive_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+    _positive_number(name, value, "seconds", allow_none=allow_none)
+
+
+# What each budget counts, for its error message.
+_BUDGET_UNITS = {"rpm": "requests per minute", "tpm": "tokens per minute"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +118,8 @@ class FlowSettings:
         if self.initial_concurrency is not None:
             _positive_int("initial_concurrency", self.initial_concurrency)
         _positive_int("min_concurrency", self.min_concurrency)
-        for name in ("rpm", "tpm"):
-            value = getattr(self, name)
-            if value is not None:
-                _positive_seconds(name, value)  # same rule: a positive finite number
+        for name, unit in _BUDGET_UNITS.items():
+            _positive_number(name, getattr(self, name), unit, allow_none=True)
         if not (isinstance(self.budget_share, int | float) and 0 < self.budget_share <= 1):
             raise ConfigurationError(f"budget_share must be in (0, 1], got {self.budget_share!r}")
         _positive_seconds("max_retry_after", self.max_retry_after)
@@ -136,7 +145,8 @@ class SharedLMSettings:
     Args:
         model: A DSPy model string such as ``"openai/gpt-4o-mini"`` or ``"gemini/gemini-2.5-flash"``.
         api_key: The provider credential; never shown in ``repr``, logs or errors.
-        api_base: The provider's base URL, for OpenAI-compatible servers, proxies and the simulator.
+        api_base: The provider's base URL, for OpenAI-compatible servers, proxies and the simulator; ``repr``
+            shows it with a userinfo password and query values masked.
         max_parallel_requests: The real cap on requests in flight in this process, and on pooled connections.
         timeout: The longest one attempt may take, in seconds.
         connect_timeout: The longest opening one connection may take, in seconds.
@@ -168,7 +178,8 @@ class SharedLMSettings:
         if self.api_key is not None:
             check_api_key("api_key", self.api_key)
         if self.api_base is not None and not str(self.api_base).startswith(("http://", "https://")):
-            raise ConfigurationError(f"api_base must start with http:// or https://, got {self.api_base!r}")
+            raise ConfigurationError(
+                f"api_base must start with http:// or https://, got {shown_url(str(self.api_base))!r}")
         base_problem = None if self.api_base is None else text_problem(str(self.api_base), allow_tab=False)
         if base_problem is not None:
             raise ConfigurationError(f"api_base contains {base_problem}; a URL cannot be sent with it, so remove or "
@@ -187,6 +198,21 @@ class SharedLMSettings:
                 "Use sharedlm.configure(api_key=..., api_base=..., timeout=...) instead."
             )
         object.__setattr__(self, "lm_kwargs", dict(self.lm_kwargs))
+
+    def __repr__(self) -> str:
+        # api_base may carry a credential (user:password@ or ?api-key=...), and lm_kwargs a cloud one
+        # (aws_secret_access_key=...): both are shown masked; api_key is not shown at all.
+        shown: list[str] = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "api_base" and value is not None:
+                value = shown_url(str(value))
+            elif f.name == "lm_kwargs":
+                value = {name: "***" if is_secret_name(str(name)) else item for name, item in value.items()}
+            shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def response_limits(self) -> ResponseLimits:

@@ -12,13 +12,16 @@ import asyncio
 import concurrent.futures
 import contextlib
 import queue
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Coroutine, Generator
+from typing import Any, TypeVar
 
 from dspy import lm15
 
 from sharedlm._engine import SharedEngine, closed_error, resolve_engines, restore_sync_engine
-from sharedlm._loop_thread import LoopThread
+from sharedlm._loop_thread import LoopThread, running_loop
+from sharedlm._pacing import CALLER_BLOCKS_LOOP
+
+T = TypeVar("T")
 
 # Events a sync stream's loop side may read ahead of its consumer; it then waits (on the loop, holding no thread).
 STREAM_BUFFER = 256
@@ -31,6 +34,17 @@ class _StreamEnd:
 
     def __init__(self, future: concurrent.futures.Future[None]) -> None:
         self.future = future
+
+
+async def _blocking_a_loop(call: Coroutine[Any, Any, T]) -> T:
+    """Run ``call`` as made by a caller that blocks a running event loop until it returns (see CALLER_BLOCKS_LOOP).
+
+    A sync DSPy call inside an ``async def`` (a web handler calling ``program(...)``) blocks that loop; if the loop's
+    own calls held every slot, waiting for one would never end. Plain DSPy has no cap, so the call completes there;
+    here it does too, taking its slot at once.
+    """
+    CALLER_BLOCKS_LOOP.set(True)  # this task's context only
+    return await call
 
 
 class SharedSyncEngine:
@@ -66,7 +80,10 @@ class SharedSyncEngine:
         return self.engine.supported_params
 
     def complete(self, request: lm15.Request) -> lm15.Response:
-        return self._loop_thread.run(self.engine.complete(request))
+        call = self.engine.complete(request)
+        if running_loop() is not None:
+            return self._loop_thread.run(_blocking_a_loop(call))
+        return self._loop_thread.run(call)
 
     def stream(self, request: lm15.Request) -> Generator[Any, None, None]:
         """Stream one request on the background loop, handing its events to this thread.
@@ -78,7 +95,11 @@ class SharedSyncEngine:
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         room = asyncio.Semaphore(STREAM_BUFFER)
 
+        blocks_loop = running_loop() is not None
+
         async def pump() -> None:
+            if blocks_loop:
+                CALLER_BLOCKS_LOOP.set(True)  # this task's context only
             async with contextlib.aclosing(self.engine.stream(request)) as stream:
                 async for event in stream:
                     await room.acquire()

@@ -12,6 +12,8 @@ from sharedlm._flow import _memory
 from sharedlm._flow._memory import MAX_AGE_S, Deployment, Learned, Memory
 
 KEY = "sk-test-secret-0123456789"
+URL_SECRET = "url-secret-0123456789"
+CREDENTIAL_URLS = [f"https://user:{URL_SECRET}@api.example.com/v1", f"https://api.example.com/v1?api-key={URL_SECRET}"]
 
 
 def _deployment(**overrides: str) -> Deployment:
@@ -139,3 +141,22 @@ def test_a_file_with_a_bad_accepted_figure_is_ignored(tmp_path: Path, accepted: 
     record["accepted"] = accepted
     memory.path.write_text(json.dumps(record))
     assert Memory(tmp_path, _deployment()).load() is None
+
+
+@pytest.mark.parametrize("base_url", CREDENTIAL_URLS)
+def test_a_credential_in_the_base_url_is_masked_in_the_file(tmp_path: Path, base_url: str) -> None:
+    memory = Memory(tmp_path, _deployment(base_url=base_url))
+    memory.save(Learned(capacity=8))
+    text = memory.path.read_text()
+    assert URL_SECRET not in text
+    assert "***" in json.loads(text)["base_url"]
+
+
+@pytest.mark.parametrize("base_url", CREDENTIAL_URLS)
+def test_a_credential_in_the_base_url_is_masked_in_the_deployment_repr(base_url: str) -> None:
+    assert URL_SECRET not in repr(_deployment(base_url=base_url))
+
+
+def test_base_urls_differing_only_in_a_masked_credential_keep_their_own_files() -> None:
+    masked_alike = _deployment(base_url=CREDENTIAL_URLS[0].replace(URL_SECRET, "another-secret-9876"))
+    assert _deployment(base_url=CREDENTIAL_URLS[0]).file_name != masked_alike.file_name

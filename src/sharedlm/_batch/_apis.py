@@ -21,7 +21,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sharedlm._classify import redact
 from sharedlm._errors import ConnectionFailedError, ProviderUnavailableError, UsageError
+from sharedlm._http_rules import is_secret_name
 
 # (method, url, headers, body) -> (status, body); the online transport underneath.
 Send = Callable[[str, str, list[tuple[str, str]], bytes], Awaitable[tuple[int, bytes]]]
@@ -94,11 +96,33 @@ async def _json_call(send: Send, method: str, url: str, headers: list[tuple[str,
                      what: str) -> dict[str, Any]:
     body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
     status, answer = await send(method, url, headers + ([_JSON_HEADER] if payload is not None else []), body)
-    return _checked(status, answer, what)
+    return _checked(status, answer, what, headers)
 
 
-def _checked(status: int, answer: bytes, what: str) -> dict[str, Any]:
-    text = answer[:300].decode("utf-8", errors="replace")
+def _credentials(headers: Sequence[tuple[str, str]]) -> list[str]:
+    """The secrets batch-management requests carry: each credential header's value, and the token after an
+    Authorization scheme (what a provider that echoes a key shows), longest first."""
+    found: set[str] = set()
+    for name, value in headers:
+        if is_secret_name(name) and value:
+            found.add(value)
+            scheme, space, token = value.partition(" ")
+            if space and scheme.isalnum():
+                found.add(token.strip())
+    return sorted(found, key=len, reverse=True)
+
+
+def _redacted(text: str, headers: Sequence[tuple[str, str]]) -> str:
+    """``text`` from a provider's answer with the credentials the request carried replaced by ``***``."""
+    for secret in _credentials(headers):
+        text = redact(text, secret)
+    return text
+
+
+def _checked(status: int, answer: bytes, what: str, headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    # Redacted before it is cut short, so a key straddling the cut leaves no part of itself behind; every error
+    # below carries this text into logs and the caller's exception, never the key an answer echoed.
+    text = _redacted(answer[:4096].decode("utf-8", errors="replace"), headers)[:300]
     if status in _RETRY_STATUSES:
         raise ProviderUnavailableError(f"{what} answered {status}: {text}", status=status)
     if status >= 400:
@@ -205,7 +229,7 @@ class OpenAIBatches(BatchApi):
                                         b"".join(self.line(c, b) for c, b in lines))
         status, answer = await send("POST", f"{target.base_url}/files", [*headers, ("Content-Type", content_type)],
                                     form)
-        uploaded = _checked(status, answer, "the batch file upload")
+        uploaded = _checked(status, answer, "the batch file upload", headers)
         created = await _json_call(send, "POST", f"{target.base_url}/batches", headers, {
             "input_file_id": uploaded["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h",
             "metadata": {"sharedlm_batch": label}}, "the batch creation")
@@ -218,7 +242,8 @@ class OpenAIBatches(BatchApi):
             return Poll(False, status)
         if status == "failed":
             errors = (batch.get("errors") or {}).get("data") or [{}]
-            return Poll(True, status, failure=f"batch failed: {errors[0].get('message') or 'no reason given'}")
+            reason = _redacted(str(errors[0].get("message") or "no reason given"), headers)
+            return Poll(True, status, failure=f"batch failed: {reason}")
         outcomes: dict[str, Outcome] = {}
         for key in ("output_file_id", "error_file_id"):
             file_id = batch.get(key)
@@ -226,7 +251,7 @@ class OpenAIBatches(BatchApi):
                 continue
             code, content = await send("GET", f"{target.base_url}/files/{file_id}/content", headers, b"")
             if code != 200:
-                _checked(code, content, "a batch results download")
+                _checked(code, content, "a batch results download", headers)
             for raw in content.splitlines():
                 if raw.strip():
                     item = json.loads(raw)
@@ -263,7 +288,7 @@ class AnthropicBatches(BatchApi):
         requests = b",".join(b'{"custom_id":' + json.dumps(c).encode() + b',"params":' + b + b"}" for c, b in lines)
         status, answer = await send("POST", f"{target.base_url}/messages/batches", [*headers, _JSON_HEADER],
                                     b'{"requests":[' + requests + b"]}")
-        return str(_checked(status, answer, "the batch creation")["id"])
+        return str(_checked(status, answer, "the batch creation", headers)["id"])
 
     async def poll(self, send: Send, target: Target, headers: list[tuple[str, str]], batch_id: str) -> Poll:
         batch = await _json_call(send, "GET", f"{target.base_url}/messages/batches/{batch_id}", headers, None,
@@ -276,7 +301,7 @@ class AnthropicBatches(BatchApi):
             return Poll(True, status, failure="the ended batch has no results_url")
         code, content = await send("GET", url, headers, b"")
         if code != 200:
-            _checked(code, content, "a batch results download")
+            _checked(code, content, "a batch results download", headers)
         outcomes = {}
         for raw in content.splitlines():
             if raw.strip():
@@ -347,7 +372,7 @@ class GeminiBatches(BatchApi):
         model = urllib.parse.quote(target.model, safe="")
         status, answer = await send("POST", f"{target.base_url}/models/{model}:batchGenerateContent",
                                     [*headers, _JSON_HEADER], body)
-        return str(_checked(status, answer, "the batch creation")["name"])
+        return str(_checked(status, answer, "the batch creation", headers)["name"])
 
     async def poll(self, send: Send, target: Target, headers: list[tuple[str, str]], batch_id: str) -> Poll:
         operation = await _json_call(send, "GET", f"{target.base_url}/{batch_id}", headers, None, "a batch poll")
@@ -356,7 +381,8 @@ class GeminiBatches(BatchApi):
             return Poll(False, state or "running")
         if state != "BATCH_STATE_SUCCEEDED" or not isinstance(operation.get("response"), dict):
             error = operation.get("error") or {}
-            return Poll(True, state, failure=f"batch {state or 'ended'}: {error.get('message') or 'no results'}")
+            reason = _redacted(str(error.get("message") or "no results"), headers)
+            return Poll(True, state, failure=f"batch {state or 'ended'}: {reason}")
         inlined = operation["response"].get("inlinedResponses") or {}
         items = inlined.get("inlinedResponses") if isinstance(inlined, dict) else inlined
         outcomes = {}

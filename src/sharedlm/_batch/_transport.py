@@ -53,6 +53,7 @@ from sharedlm._batch._options import BatchOptions
 from sharedlm._batch._progress import BatchProgress
 from sharedlm._batch._queue import BatchQueue, WaitingCall
 from sharedlm._errors import ProviderUnavailableError, RetriesExhaustedError, RetryableError
+from sharedlm._http_rules import shown_url
 from sharedlm._transport import CURRENT_ATTEMPT
 
 logger = logging.getLogger("sharedlm")
@@ -221,7 +222,7 @@ class BatchTransport:
         progress.calls_waiting += 1
         progress.changed()
         try:
-            if not self._claim(call):
+            if not self._claim(call, target):
                 self._queue(target).add(call)
             return await call.future
         finally:
@@ -234,10 +235,15 @@ class BatchTransport:
             queue = self._queues[target.key] = BatchQueue(target, self.options, self._launch)
         return queue
 
-    def _claim(self, call: WaitingCall) -> bool:
+    def _claim(self, call: WaitingCall, target: Target) -> bool:
         """Attach ``call`` to a journaled line with the same body, if one is left; True when it was.
 
         The newest line goes first: when a line was retried in a later batch, that later line holds the answer.
+
+        Args:
+            call: The call.
+            target: Where the call's own batch would go; its base URL replaces the journal's masked one (the
+                journal keeps no credential, so one in the URL comes from the call that claims the line).
         """
         entries = self._reattach.get(call.digest)
         if not entries:
@@ -245,6 +251,9 @@ class BatchTransport:
         batch, custom_id = entries.pop()
         if not entries:
             del self._reattach[call.digest]
+        known = batch.target
+        if known.base_url != target.base_url and known.base_url == shown_url(target.base_url):
+            batch.target = Target(known.api, target.base_url, known.model)
         call.attempts = max(call.attempts, 1)
         batch.calls[custom_id] = call
         self.progress.lines_reattached += 1
@@ -277,7 +286,7 @@ class BatchTransport:
             return
         logger.warning("batch %s (%d lines for %s) was being submitted when an earlier run stopped and was not found "
                        "among the provider's recent %s batches: its lines are submitted again",
-                       record.label, len(record.lines), target.model or target.base_url, target.api.name)
+                       record.label, len(record.lines), target.model or shown_url(target.base_url), target.api.name)
         record.state = ENDED  # never created: its lines go into a new batch as their calls come
         self.journal.save()
         self._ended(batch, Poll(True, "never submitted", failure="the batch was never submitted"))
@@ -330,7 +339,9 @@ class BatchTransport:
 
     def _launch(self, target: Target, calls: list[WaitingCall]) -> None:
         label = f"slm{self._run}n{next(self._serial)}"
-        record = JournalBatch(label, target.api.name, target.base_url, target.model, submitting_at=time.time())
+        # The journal is a file a user may share: a credential in the base URL (user:password@, ?key=) is masked.
+        record = JournalBatch(label, target.api.name, shown_url(target.base_url), target.model,
+                              submitting_at=time.time())
         batch = _Batch(record, target)
         for index, call in enumerate(calls):
             custom_id = f"{label}-{index}"
@@ -450,7 +461,7 @@ class BatchTransport:
                 last=last, attempts=call.attempts))
             return
         progress.lines_retried += 1
-        if self._claim(call):  # an older journaled line with the same body may still hold an answer
+        if self._claim(call, target):  # an older journaled line with the same body may still hold an answer
             return
         if self.options.retry_online and call.url:
             progress.lines_sent_online += 1

@@ -9,7 +9,8 @@ directory is ``SHAREDLM_STATE_DIR`` when set, else ``sharedlm`` under the user's
 
 - The file name is a SHA-256 of the provider, model, base URL and of a SHA-256 of the key: the key itself is never
   written, and nothing in the file or its name can be turned back into it. The file records the key's hash
-  prefix only to tell deployments apart when someone looks.
+  prefix only to tell deployments apart when someone looks, and the base URL with any credential in it (a userinfo
+  password, query values) masked.
 - Writes are atomic (a temporary file in the same directory, then ``os.replace``), so a crash mid-write leaves
   the old file or the new one, never half of one.
 - A file that cannot be read, parsed or validated is ignored, with one warning per path and process; it is
@@ -30,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sharedlm._http_rules import shown_url
 
 logger = logging.getLogger("sharedlm")
 
@@ -58,7 +61,8 @@ class Deployment:
     Args:
         provider: The lm15 provider (``openai``, ``anthropic``, ``gemini``, ...).
         model: The model id.
-        base_url: The base URL, or ``""`` for the provider's own.
+        base_url: The base URL, or ``""`` for the provider's own; shown and written with any credential in it
+            (``user:password@``, ``?api-key=...``) masked, while the file name hashes it whole.
         api_key: The key; only its hash is ever used. Never shown in ``repr``.
     """
 
@@ -68,7 +72,12 @@ class Deployment:
     api_key: str | None
 
     def __repr__(self) -> str:
-        return f"Deployment(provider={self.provider!r}, model={self.model!r}, base_url={self.base_url!r})"
+        return f"Deployment(provider={self.provider!r}, model={self.model!r}, base_url={self.shown_base_url!r})"
+
+    @property
+    def shown_base_url(self) -> str:
+        """The base URL as it may be shown or written: a userinfo password and query values masked (``***``)."""
+        return shown_url(self.base_url) if self.base_url else ""
 
     @property
     def key_hash(self) -> str:
@@ -189,7 +198,7 @@ class Memory:
             now = float(self._clock())
             record = {"version": FORMAT_VERSION, "file": self.deployment.file_name,
                       "provider": self.deployment.provider, "model": self.deployment.model,
-                      "base_url": self.deployment.base_url, "key_sha256_prefix": self.deployment.key_hash[:12],
+                      "base_url": self.deployment.shown_base_url, "key_sha256_prefix": self.deployment.key_hash[:12],
                       "capacity": learned.capacity, "rpm": learned.rpm, "tpm": learned.tpm,
                       "accepted": learned.accepted, "saved_at": now}
             try:

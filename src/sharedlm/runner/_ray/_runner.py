@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sharedlm._errors import UsageError
+from sharedlm._http_rules import is_secret_name, shown_url
 from sharedlm._lease import DEFAULT_LEASE_S, SharedBudget
 from sharedlm._settings import SharedLMSettings
 from sharedlm.runner._control import RunControl
@@ -109,10 +110,14 @@ class RayPlan:
 
     def worker_models(self) -> dict[str, dict[str, Any]]:
         """The driver's other models (built or declared), as one worker's ``configure(models=...)``: each model's
-        settings as the driver resolved them, shared out among the workers like the default model's."""
+        settings as the driver resolved them, shared out among the workers like the default model's.
+
+        They hold each model's key, so they come as :class:`WorkerModels`, whose repr (and so a
+        :class:`~sharedlm.runner._ray._worker.WorkerSetup`'s) masks it.
+        """
         from sharedlm._registry import REGISTRY
 
-        models: dict[str, dict[str, Any]] = {}
+        models = WorkerModels()
         for model in REGISTRY.model_names():
             if model == self.settings.model:
                 continue
@@ -121,6 +126,30 @@ class RayPlan:
             arguments.pop("model")
             models[model] = arguments
         return models
+
+
+class WorkerModels(dict[str, dict[str, Any]]):
+    """The driver's other models' ``configure`` arguments, as :meth:`RayPlan.worker_models` hands them to a
+    worker's :class:`~sharedlm.runner._ray._worker.WorkerSetup`, whose repr then shows no credential (``api_key``
+    and credential keywords as ``***``, ``api_base`` with its userinfo and query masked); to the worker, a dict.
+    """
+
+    def __repr__(self) -> str:
+        return repr({model: _shown_arguments(arguments) for model, arguments in self.items()})
+
+
+def _shown_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """One model's ``configure`` arguments as they may be shown."""
+    shown: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if name == "api_base" and isinstance(value, str):
+            value = shown_url(value)
+        elif name == "lm_kwargs" and isinstance(value, dict):
+            value = {key: "***" if is_secret_name(str(key)) else item for key, item in value.items()}
+        elif is_secret_name(name) and value is not None:
+            value = "***"
+        shown[name] = value
+    return shown
 
 
 class _Slot:

@@ -68,6 +68,11 @@ class WorkerSetup:
     shared_budget: SharedBudget | None = None
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The other models' configure arguments hold their keys: only their names are shown.
+        return (f"WorkerSetup(index={self.index}, settings={self.settings!r}, program={self.program!r}, "
+                f"models={sorted(self.models)}, shared_budget={self.shared_budget!r})")
+
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerInfo:

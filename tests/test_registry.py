@@ -101,6 +101,27 @@ def test_a_model_of_another_provider_reads_its_own_key(monkeypatch: pytest.Monke
     assert settings.api_base is None
 
 
+@pytest.mark.parametrize("configured_in_code", [False, True], ids=["environment", "code"])
+def test_the_default_models_key_and_base_variables_never_reach_another_provider(
+        monkeypatch: pytest.MonkeyPatch, configured_in_code: bool) -> None:
+    monkeypatch.setenv("SHAREDLM_MODEL", "openai/model-a")
+    monkeypatch.setenv("SHAREDLM_API_KEY", "sk-openai-default")
+    monkeypatch.setenv("SHAREDLM_API_BASE", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-own")
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    if configured_in_code:
+        sharedlm.configure(api_key="sk-openai-code", api_base="http://127.0.0.1:8/v1")
+
+    anthropic = sharedlm.get_settings("anthropic/claude-x")
+    gemini = sharedlm.get_settings("gemini/gemini-x")
+
+    assert anthropic.api_key == "sk-ant-own"
+    assert anthropic.api_base is None
+    assert gemini.api_key is None  # no GEMINI_API_KEY: the first call says which variable to set
+    assert gemini.api_base is None
+
+
 def test_models_declared_in_code_get_their_settings() -> None:
     sharedlm.configure(model="openai/model-a", api_key="k", models={"openai/judge": {"rpm": 300, "temperature": 0}})
     judge = sharedlm.get_shared_lm("openai/judge")
@@ -233,3 +254,49 @@ def test_a_429_storm_on_one_model_leaves_the_other_model_alone() -> None:
     assert (calm_stats.rate_limited, calm_stats.pauses) == (0, 0)
     assert storm_stats.limit < calm_stats.limit
     assert calm_stats.calls_succeeded == storm_stats.calls_succeeded == 24
+
+
+def test_every_model_from_every_loop_stays_within_the_process_cap_at_the_server() -> None:
+    with BackgroundSimulator(SimulatorSettings(latency=0.2)) as slow:
+        sharedlm.configure(model="openai/model-a", api_key="k", api_base=slow.base_url, max_parallel_requests=8,
+                           cache=False)
+        a, b = sharedlm.get_shared_lm(), sharedlm.get_shared_lm("openai/model-b", cache=False)
+        # Sync calls run on the sync loop's pool; the async ones on this test's loop: two pools, one cap.
+        threads = [threading.Thread(target=lm, args=(f"sync {i}",)) for i in range(12) for lm in (a, b)]
+
+        async def gathered() -> None:
+            await asyncio.gather(*[lm.acall(f"async {i}") for i in range(12) for lm in (a, b)])
+
+        for thread in threads:
+            thread.start()
+        asyncio.run(gathered())
+        for thread in threads:
+            thread.join(60)
+
+        assert sharedlm.stats().calls_succeeded == 48
+        assert slow.stats().peak_in_flight <= 8
+
+
+def test_a_sync_call_inside_a_loop_whose_calls_hold_every_slot_completes() -> None:
+    with BackgroundSimulator(SimulatorSettings(latency=0.3)) as slow:
+        sharedlm.configure(model="openai/model-a", api_key="k", api_base=slow.base_url, max_parallel_requests=2,
+                           cache=False)
+        lm = sharedlm.get_shared_lm()
+        answers: list[object] = []
+
+        async def handler() -> None:
+            held = [asyncio.ensure_future(lm.acall(f"async {i}")) for i in range(4)]
+            for _ in range(200):  # until this loop's own calls hold both slots
+                if sharedlm.stats().in_flight >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            answers.append(lm("sync, blocking this loop"))  # the mistake a web handler makes; plain DSPy completes
+            await asyncio.gather(*held)
+
+        thread = threading.Thread(target=asyncio.run, args=(handler(),), daemon=True)
+        thread.start()
+        thread.join(60)
+
+        assert not thread.is_alive()
+        assert len(answers) == 1
+        assert sharedlm.stats().calls_succeeded == 5

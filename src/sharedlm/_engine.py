@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from dspy import lm15
 
+from sharedlm._admission import InFlightGate
 from sharedlm._batch import BatchOptions, BatchTransport
 from sharedlm._call_cost import CallCosting
 from sharedlm._classify import classify
@@ -123,10 +124,11 @@ class SharedEngine:
         settings: What to connect to and how to pace it.
         plan: The process's connection cap, as the open-file limit allows it.
         transport: The process's shared transport; None builds one for this engine alone (sized by ``plan``).
+        process_gate: The process's in-flight cap shared by every model's engine, or None for this engine alone.
     """
 
     def __init__(self, settings: SharedLMSettings, *, plan: ConnectionCapPlan,
-                 transport: PooledTransport | None = None) -> None:
+                 transport: PooledTransport | None = None, process_gate: InFlightGate | None = None) -> None:
         self.settings = settings
         self.plan = plan
         # This model's ceiling: its own max_parallel_requests, within the process's connection cap.
@@ -142,6 +144,7 @@ class SharedEngine:
         memory = Memory(state_dir(), Deployment(provider=self.provider, model=model,
                                                 base_url=settings.api_base or "", api_key=settings.api_key))
         self.pacer = Pacer(settings.flow, cap=self.cap, memory=memory)
+        self.pacer.process_gate = process_gate  # every model's calls within the process's cap, from every loop
         # While the first window holds a burst back, the connections the rest will take open in the idle wait.
         self.pacer.warm_connections = self.transport.warm
         self.counters = EngineCounters()
@@ -192,6 +195,7 @@ class SharedEngine:
         transport = BatchTransport(self.transport, options)
         self.batch = transport
         self.costing.batch = True
+        self.costing.batch_only = not options.retry_online  # a call sent online instead is billed online
         self._router = self._native_router(transport)
         self._provider_lm = None
         return transport
@@ -200,6 +204,7 @@ class SharedEngine:
         """Send calls online again (the end of batch mode)."""
         self.batch = None
         self.costing.batch = False
+        self.costing.batch_only = False
         self._router = self._native_router(self.transport)
         self._provider_lm = None
 
@@ -217,9 +222,10 @@ class SharedEngine:
         counters.call_started()
         counters.attempt_sent(0)
         try:
+            self.costing.sending(spend)  # its line may go in a batch, billed whether or not this call waits for it
             response = await provider_lm.complete(routed)
         except BaseException as exc:
-            self.costing.failed(spend)
+            self.costing.failed(spend, exc)
             counters.call_failed()
             error = classify(exc, provider=self.provider, status=None, secret=self.settings.api_key) \
                 if isinstance(exc, Exception) else None
@@ -294,12 +300,17 @@ class SharedEngine:
         tokens = estimate_tokens(request) if self.pacer.counts_tokens else 0
         # Under a spend cap the call's worst case is booked before it waits for a slot, and settled after.
         spend = await self.costing.book(routed)
+
+        def send() -> Awaitable[lm15.Response]:
+            self.costing.sending(spend)  # from here on the provider may bill the call, whatever becomes of it here
+            return provider_lm.complete(routed)
+
         try:
-            slot, response, _attempt = await self._attempts(tokens, lambda: provider_lm.complete(routed))
+            slot, response, _attempt = await self._attempts(tokens, send)
             async with slot:
                 self._settle(slot, response.usage)
-        except BaseException:
-            self.costing.failed(spend)
+        except BaseException as exc:
+            self.costing.failed(spend, exc)
             raise
         self.costing.succeeded(spend, response, routed)
         return response
@@ -321,6 +332,7 @@ class SharedEngine:
 
         async def open_stream() -> tuple[AsyncIterator[Any], Any, float]:
             started = loop.time()
+            self.costing.sending(spend)
             events = aiter(provider_lm.stream(routed))
             try:
                 return events, await anext(events), started
@@ -332,8 +344,8 @@ class SharedEngine:
         spend = await self.costing.book(routed)
         try:
             slot, (events, event, started), attempt = await self._attempts(tokens, open_stream)
-        except BaseException:
-            self.costing.failed(spend)
+        except BaseException as exc:
+            self.costing.failed(spend, exc)
             raise
         usage: lm15.Usage | None = None
         try:

@@ -22,15 +22,17 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import dspy
 
+from sharedlm._admission import InFlightGate
 from sharedlm._engine import ENGINE_RESOLVER, SharedEngine, closed_error
-from sharedlm._env import declared_models, provider_prefix, settings_from_env
+from sharedlm._env import declared_models, find_api_key, key_variables, provider_prefix, settings_from_env
 from sharedlm._errors import ConfigurationError
 from sharedlm._fdlimit import ConnectionCapPlan, plan_connection_cap
 from sharedlm._guard import forget_guard, watch_shared_lm
@@ -60,11 +62,14 @@ class SharedConnections:
         plan: The connection cap the open-file limit allows.
         transport: One capped pool per event loop, holding connections to every origin.
         loop_thread: The loop sync DSPy calls of every model run on.
+        in_flight: The process's in-flight cap over every model's calls, from every loop (one per model is not
+            enough: each loop has a pool of its own).
     """
 
     plan: ConnectionCapPlan
     transport: PooledTransport
     loop_thread: LoopThread
+    in_flight: InFlightGate
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,37 @@ def _changed(before: SharedLMSettings, after: SharedLMSettings) -> str:
     return ", ".join(before.differences(after)) or "settings"
 
 
+# Applied to a shared engine; returns what undoes it.
+EngineHook = Callable[[SharedEngine], Callable[[], None]]
+
+
+class _EngineWatch:
+    """One :meth:`SharedLMRegistry.watch_engines`: its hook and the undo of each engine it was applied to."""
+
+    def __init__(self, hook: EngineHook) -> None:
+        self.hook = hook
+        self.undo: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"_EngineWatch(hook={self.hook!r}, engines={len(self.undo)})"
+
+    def apply(self, engine: SharedEngine) -> None:
+        self.undo.append(self.hook(engine))
+
+
+def _own_provider_key(model: str) -> str | None:
+    """The key of ``model`` from its provider's own variables (``ANTHROPIC_API_KEY``), never ``SHAREDLM_API_KEY``."""
+    own = key_variables(model)[1:]
+    return find_api_key(model, {name: os.environ.get(name, "") for name in own})
+
+
 class SharedLMRegistry:
     """The process's shared LMs by model string; every method is thread-safe."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        # Not cleared with the LMs: a run's spend cap must also cover the engines built after a reset.
+        self.watches: list[_EngineWatch] = []
         self.clear()
 
     def clear(self) -> None:
@@ -100,7 +131,8 @@ class SharedLMRegistry:
 
     def __repr__(self) -> str:
         pool = self.connections.plan.cap if self.connections is not None else None
-        return f"SharedLMRegistry(models={sorted(self.entries)}, default={self.default_model!r}, pool_size={pool})"
+        return (f"SharedLMRegistry(models={sorted(self.entries)}, default={self.default_model!r}, pool_size={pool}, "
+                f"watches={len(self.watches)})")
 
     # --- settings ---
 
@@ -151,8 +183,9 @@ class SharedLMRegistry:
         if same_provider:
             api_key, api_base = default.api_key, default.api_base
         else:
-            own = settings_from_env(model=model)
-            api_key, api_base = own.api_key, own.api_base
+            # SHAREDLM_API_KEY and SHAREDLM_API_BASE are the default model's: another provider's key comes from its
+            # own variable only, and it keeps its own base URL, never one meant for another provider.
+            api_key, api_base = _own_provider_key(model), None
         flow = replace(default.flow, rpm=None, tpm=None, initial_concurrency=None)
         # Whether DSPy's cache answers is the process's choice; sampling settings describe one model.
         kept = {k: v for k, v in default.lm_kwargs.items() if k == "cache"}
@@ -231,7 +264,8 @@ class SharedLMRegistry:
                 return entry
             settings = self.settings_for(key, overrides)
             connections = self._connections(default)
-            engine = SharedEngine(settings, plan=connections.plan, transport=connections.transport)
+            engine = SharedEngine(settings, plan=connections.plan, transport=connections.transport,
+                                  process_gate=connections.in_flight)
             sync_engine = SharedSyncEngine(engine, connections.loop_thread)
             # One retry layer: the engine retries; DSPy must not retry again. PricedLM prices each history entry.
             lm = PricedLM(settings.model, engine=sync_engine, async_engine=engine, num_retries=0,
@@ -241,7 +275,34 @@ class SharedLMRegistry:
             if key == default.model:
                 self.default_model = key
             watch_shared_lm(lm)
+            for watch in self.watches:  # before the LM is handed out, so none of its calls escapes a run's cap
+                watch.apply(engine)
             return entry
+
+    def watch_engines(self, hook: EngineHook) -> Callable[[], None]:
+        """Apply ``hook`` to every shared engine now and to each one built later, until the returned function is
+        called; that function undoes what the hook did to each engine (latest first).
+
+        Args:
+            hook: Changes one engine (quickly, without raising: it runs under the registry's lock) and returns
+                the function that undoes the change.
+        """
+        watch = _EngineWatch(hook)
+        with self.lock:
+            for entry in list(self.entries.values()):
+                watch.apply(entry.engine)
+            self.watches.append(watch)
+
+        def stop() -> None:
+            with self.lock:
+                if watch not in self.watches:
+                    return
+                self.watches.remove(watch)
+                undo, watch.undo = watch.undo[::-1], []
+            for step in undo:
+                step()
+
+        return stop
 
     def _connections(self, default: SharedLMSettings) -> SharedConnections:
         if self.connections is None:
@@ -253,7 +314,8 @@ class SharedLMRegistry:
             transport = PooledTransport(max_connections=plan.cap, connect_timeout=default.connect_timeout,
                                         limits=default.response_limits)
             loop_thread = LoopThread("sharedlm-sync-engine", stopped_error=closed_error)
-            self.connections = SharedConnections(plan=plan, transport=transport, loop_thread=loop_thread)
+            self.connections = SharedConnections(plan=plan, transport=transport, loop_thread=loop_thread,
+                                                 in_flight=InFlightGate(plan.cap))
             self.settings = default
         return self.connections
 
@@ -353,4 +415,4 @@ def _resolve_engines(state: dict[str, Any]) -> tuple[SharedSyncEngine, SharedEng
 # Saved and pickled engines come back as this process's engines for the same model (see sharedlm._engine).
 ENGINE_RESOLVER[:] = [_resolve_engines]
 
-__all__ = ["REGISTRY", "SharedConnections", "SharedEntry", "SharedLMRegistry"]
+__all__ = ["REGISTRY", "EngineHook", "SharedConnections", "SharedEntry", "SharedLMRegistry"]

@@ -8,14 +8,14 @@ returns the shared LM for another model, on the same connections (see :mod:`shar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dspy
 
 from sharedlm._engine import SharedEngine
 from sharedlm._errors import ConfigurationError
-from sharedlm._registry import REGISTRY
+from sharedlm._registry import REGISTRY, EngineHook
 from sharedlm._settings import SharedLMSettings
 from sharedlm._stats import EngineStats
 from sharedlm._sync_bridge import SharedSyncEngine
@@ -124,6 +124,15 @@ def all_engines() -> list[SharedEngine]:
     return REGISTRY.engines()
 
 
+def watch_engines(hook: EngineHook) -> Callable[[], None]:
+    """Apply ``hook`` to every shared engine, those built later included, until the returned function undoes it.
+
+    A run attaches its spend cap and journal this way, so a second model's calls are booked like the default's,
+    whether its shared LM was built before the run or inside it.
+    """
+    return REGISTRY.watch_engines(hook)
+
+
 def reset_shared_lm() -> None:
     """Close every shared LM's pools and forget them and any explicit settings (tests, notebooks).
 
@@ -145,5 +154,5 @@ def stats() -> EngineStats:
 
 __all__ = [
     "all_engines", "configure", "current_engine", "get_settings", "get_shared_lm", "reset_shared_lm",
-    "shared_engines", "stats",
+    "shared_engines", "stats", "watch_engines",
 ]

@@ -293,3 +293,30 @@ def test_batch_mode_refuses_a_second_model_without_a_batch_api_before_sending(si
     with pytest.raises(UsageError, match="deepseek/judge-model"):
         run_many(program, _rows(1), batch=True)
     assert (sim.batch_stats()["files_uploaded"], sim.stats().requests) == before
+
+
+def test_sharedlm_run_batch_books_and_settles_every_call_in_the_spend_journal_at_the_batch_rates(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sharedlm._cli import main
+    from sharedlm._pricing import model_price
+    from sharedlm._spend import read_spend_journal
+    from sharedlm.runner._run_cost import spend_journal_path
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(4, tag=f"{uuid.uuid4().hex} ")))
+    output = tmp_path / "out.jsonl"
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    before = sim.batch_stats()
+    code = main(["run", "sharedlm.examples.extraction_pipeline:ExtractionPipeline", "--input", str(source),
+                 "--output", str(output), "--model", "openai/gpt-4o-mini", "--api-base", sim.base_url, "--batch",
+                 "--batch-linger", "0", "--batch-poll", "0", "--progress", "off"])
+    after = sim.batch_stats()
+    price = model_price("openai/gpt-4o-mini")
+    assert price is not None
+    batch_cost = price.cost(after["prompt_tokens"] - before["prompt_tokens"],
+                            after["completion_tokens"] - before["completion_tokens"], batch=True)
+    journal = spend_journal_path(output).read_text()
+    assert code == 0
+    assert journal.count('"batch": ') == after["lines_submitted"] - before["lines_submitted"]
+    spend = read_spend_journal(spend_journal_path(output))
+    assert (spend.usd, spend.unsettled, spend.unknown) == (pytest.approx(batch_cost, rel=1e-9), 0, 0)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import sharedlm
 from sharedlm._errors import UsageError
 from sharedlm._pricing import ModelPrice
-from sharedlm.runner._cost import NextRow, RunCost, report_fields
+from sharedlm._singleton import shared_engines
+from sharedlm._spend import SpendJournal
+from sharedlm.runner._cost import NextRow, RunCost, report_fields, run_cost
 
 PRICE = ModelPrice(model="openai/gpt-4o-mini", prompt=1e-6, completion=2e-6)
 
@@ -119,3 +124,89 @@ def test_next_row_keeps_room_for_one_calls_worst_case() -> None:
     assert cost.ledger.try_book(0.25) is not None
     assert cost.next_row(in_flight=7) is NextRow.WAIT  # 8 x 0.1 + 0.25 > 1.0
     assert cost.next_row(in_flight=6) is NextRow.TAKE  # 7 x 0.1 + 0.25 fits
+
+
+def _two_models() -> None:
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="sim-key", api_base="http://127.0.0.1:9/v1")
+    sharedlm.get_shared_lm()
+    sharedlm.get_shared_lm("openai/gpt-4o")
+
+
+def test_attach_books_every_shared_models_calls_against_the_cap(tmp_path: Path) -> None:
+    _two_models()
+    cost = capped(1.0, journal=SpendJournal(tmp_path / "j", fresh=True))
+    detach = cost.attach()
+    try:
+        for model in ("openai/gpt-4o-mini", "openai/gpt-4o"):
+            costing = shared_engines(model)[1].costing
+            assert (costing.ledger, costing.journal) == (cost.ledger, cost.journal)
+    finally:
+        detach()
+
+
+def test_attach_covers_a_shared_lm_built_while_the_run_lasts() -> None:
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="sim-key", api_base="http://127.0.0.1:9/v1")
+    cost = capped(1.0)
+    detach = cost.attach()
+    try:
+        sharedlm.get_shared_lm("openai/gpt-4o")  # e.g. inside the program's forward
+        assert shared_engines("openai/gpt-4o")[1].costing.ledger is cost.ledger
+    finally:
+        detach()
+
+
+def test_detach_leaves_every_engine_as_it_was_and_later_ones_alone() -> None:
+    _two_models()
+    detach = capped(1.0).attach()
+    detach()
+    sharedlm.get_shared_lm("openai/o3-mini")
+    for model in ("openai/gpt-4o-mini", "openai/gpt-4o", "openai/o3-mini"):
+        assert shared_engines(model)[1].costing.ledger is None
+
+
+def test_user_price_applies_to_the_default_models_engine_only() -> None:
+    _two_models()
+    cost = RunCost(max_cost=1.0, price=PRICE, model="openai/gpt-4o-mini")
+    detach = cost.attach()
+    try:
+        assert shared_engines("openai/gpt-4o-mini")[1].costing.price is PRICE
+        assert shared_engines("openai/gpt-4o")[1].costing.price != PRICE
+    finally:
+        detach()
+    assert shared_engines("openai/gpt-4o-mini")[1].costing.price != PRICE
+
+
+def test_cap_on_a_bound_second_model_without_a_price_is_refused_naming_it_and_that_price_names_the_default() -> None:
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="sim-key", api_base="http://127.0.0.1:9/v1")
+    sharedlm.get_shared_lm("openai/sim-model")
+    with pytest.raises(UsageError, match=r"'openai/sim-model'.*--price.*only the default model"):
+        run_cost(max_cost=1.0)
+
+
+def test_spent_counts_the_ledgers_calls_of_rows_never_written() -> None:
+    cost = capped(1.0, spent_before=0.25)
+    cost.row_cost({PRICE.model: [usage(1000, 0)]})  # a row written: $0.001
+    assert cost.ledger is not None
+    booking = cost.ledger.try_book(0.5)
+    assert booking is not None
+    cost.ledger.settle(booking, 0.125)  # a call of a row cancelled before it was written
+    assert cost.spent_usd == pytest.approx(0.375)
+    assert report_fields(cost)["spent_usd"] == pytest.approx(0.375)
+
+
+def test_suggested_cap_exceeds_what_earlier_runs_spent_when_no_row_finished() -> None:
+    cost = capped(0.01, spent_before=0.0297)  # a resume stopped at once: earlier runs spent more than the cap
+    assert cost.next_row(in_flight=0) is NextRow.STOP
+    suggested = cost.suggested_cap(rows_left=100)
+    assert suggested is not None
+    assert suggested >= 0.0297 + 0.01
+
+
+def test_suggested_cap_leaves_room_for_the_next_row_over_what_was_spent() -> None:
+    cost = capped(0.01, spent_before=0.0297)
+    cost.row_finished(0.002)
+    assert cost.ledger is not None
+    assert cost.ledger.try_book(0.001) is None  # refused, but it is the largest call a row asked to book
+    suggested = cost.suggested_cap(rows_left=0)  # every row done but the failed: one more row at least
+    assert suggested is not None
+    assert suggested >= 0.0297 + 0.002 * 1.1 + 0.001

@@ -65,3 +65,26 @@ def test_projection_of_an_unpriced_model_says_cost_unknown() -> None:
                             sample_failed=0, mean_latency_s=0.1, concurrency=1, prices=())
     assert projection.cost is None
     assert any("unknown" in line and "--price" in line for line in projection.lines())
+
+
+def _projection(*, sample_cost: float | None, cap: float | None) -> Projection:
+    return Projection(sampled=10, total=1000, sample_cost=sample_cost, sample_prompt_tokens=1,
+                      sample_completion_tokens=1, sample_failed=0, mean_latency_s=0.1, concurrency=1, prices=(),
+                      cap=cap)
+
+
+def test_projection_under_the_cap_says_it_fits() -> None:
+    line = _projection(sample_cost=0.01, cap=1.5).cap_line()  # $1.00 projected
+    assert line == "  cap     $1.5000 (--max-cost): the projected cost fits, with $0.5000 to spare"
+
+
+def test_projection_over_the_cap_says_about_how_many_rows_the_cap_pays_for() -> None:
+    projection = _projection(sample_cost=0.01, cap=0.25)  # $0.001 a row: the cap pays for 250 rows
+    assert projection.rows_under_cap == 250
+    assert projection.cap_line() == ("  cap     $0.2500 (--max-cost): the projected cost does not fit; at the sample's "
+                                     "average row cost it pays for about 250 of 1,000 rows")
+    assert projection.cap_line() in projection.lines()
+
+
+def test_projection_without_a_cap_has_no_cap_line() -> None:
+    assert _projection(sample_cost=0.01, cap=None).cap_line() is None

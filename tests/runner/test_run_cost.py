@@ -3,24 +3,34 @@ and resumes, a dry run that projects the full run, and refusals of a cap on a mo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
+import dspy
 import pytest
 
 import sharedlm
 from sharedlm._cli import main
 from sharedlm._pricing import model_price
+from sharedlm._spend import read_spend_journal
 from sharedlm.examples.extraction_pipeline import ExtractionPipeline
 from sharedlm.runner._core import RunCounters
 from sharedlm.runner._progress import ProgressSnapshot
-from sharedlm.runner._run_cost import spent_in_output
+from sharedlm.runner._run_cost import spend_journal_path, spent_in_output
 from sharedlm.runner._summary import EXIT_SPEND_CAP, RunReport
-from sharedlm.simulator import BackgroundSimulator, SimulatorSettings
+from sharedlm.simulator import BackgroundSimulator, Simulator, SimulatorSettings
+
+from .fixtures.cost_programs import HOLD_VARIABLE, SECOND_MODEL
 
 PROGRAM = f"{Path(__file__).parent / 'fixtures' / 'priced.py'}:UncachedPipeline"
+COST_PROGRAMS = Path(__file__).parent / "fixtures" / "cost_programs.py"
+# A child run that does not end in this long is stuck; the test fails instead of hanging.
+RUN_TIMEOUT_S = 120.0
 DEMO_ROWS = Path(sharedlm.__file__).parent / "data" / "demo_rows.jsonl"
 PRICED = "openai/gpt-4o-mini"
 UNPRICED = "openai/sim-model"
@@ -224,3 +234,180 @@ def test_spent_in_output_sums_every_lines_cost_failed_ones_included(tmp_path: Pa
 
 def test_spent_in_output_of_a_missing_file_is_nothing(tmp_path: Path) -> None:
     assert spent_in_output(tmp_path / "none.jsonl") == (0.0, 0)
+
+
+# --- every model under the cap ---
+
+
+def run_program(sim: Any, out: Path, program: str, *args: str, rows: int = ROWS) -> int:
+    return main(["run", f"{COST_PROGRAMS}:{program}", "--input", str(DEMO_ROWS), "--output", str(out), "--limit",
+                 str(rows), "--model", PRICED, "--api-base", sim.base_url, "--concurrency", "50", "--progress", "off",
+                 *args])
+
+
+def every_models_cost(sim: Any) -> float:
+    """What the simulator's successful answers cost, each model's tokens at its own price."""
+    total = 0.0
+    for name, stats in sim.stats().models.items():
+        price = model_price(f"openai/{name}")
+        assert price is not None
+        total += price.cost(stats.prompt_tokens, stats.completion_tokens)
+    return total
+
+
+def test_cap_covers_the_calls_of_a_second_model_the_program_is_bound_to(sim: Any, tmp_path: Path) -> None:
+    code = run_program(sim, tmp_path / "out.jsonl", "CheapThenStrong", "--max-cost", "0.02")
+
+    assert code == EXIT_SPEND_CAP
+    assert sim.stats().model(SECOND_MODEL.removeprefix("openai/")).served > 0
+    assert every_models_cost(sim) <= 0.02
+
+
+def test_row_calling_a_model_without_a_price_under_a_cap_fails_naming_the_model_and_price(
+        sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+
+    code = run_program(sim, out, "SecondModelBuiltInForward", "--max-cost", "1", rows=3)
+
+    lines = read_lines(out)
+    assert code == 1
+    assert len(lines) == 3
+    assert all("'openai/sim-model' has no price" in line["error"]["message"] for line in lines)
+    assert all("--price" in line["error"]["message"] for line in lines)
+    assert sim.stats().requests == 0
+
+
+# --- the spend journal: what an output cost, whatever became of its lines ---
+
+
+def test_failed_rows_cost_still_counts_after_a_resume_dropped_their_lines(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.jsonl"
+    assert run_program(sim, out, "FailsAfterItsCalls", rows=10) == 1
+    first = server_cost(sim)
+    capsys.readouterr()
+
+    assert run_program(sim, out, "FailsAfterItsCalls", "--resume", rows=10) == 1  # drops the first run's lines
+
+    earlier = re.search(r"cost \(earlier runs\) +│ +\$([0-9.,]+)", capsys.readouterr().err)
+    assert earlier is not None
+    assert float(earlier.group(1)) == pytest.approx(first, abs=1e-6)  # printed to the micro-dollar
+    assert spent_in_output(out)[0] == pytest.approx(server_cost(sim), rel=1e-9)
+
+
+def test_resume_of_an_output_without_a_journal_keeps_the_cost_of_the_lines_it_drops(
+        sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    ids = [json.loads(line)["id"] for line in DEMO_ROWS.read_text().splitlines()[:2]]
+    out.write_text("".join(json.dumps({"id": row_id, "output": None, "error": {"type": "E", "message": "m"},
+                                       "cost_usd": 0.25}) + "\n" for row_id in ids))  # an older sharedlm's output
+
+    assert run(sim, out, "--limit", "2", "--resume") == 0
+
+    assert spent_in_output(out)[0] == pytest.approx(0.5 + server_cost(sim), rel=1e-9)
+
+
+def test_overwrite_starts_the_spend_journal_over(sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    assert run(sim, out, "--limit", "5") == 0
+    first = server_cost(sim)
+
+    assert run(sim, out, "--limit", "5", "--overwrite") == 0
+
+    assert read_spend_journal(spend_journal_path(out)).usd == pytest.approx(server_cost(sim) - first, rel=1e-9)
+
+
+def test_journal_is_beside_the_output_and_names_every_call(sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    assert run(sim, out, "--limit", "5") == 0
+    lines = [json.loads(line) for line in (tmp_path / ".out.jsonl.spend.jsonl").read_text().splitlines()]
+    assert sum("book" in line for line in lines) == sum("settle" in line for line in lines) == 10
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAREDLM_")}
+    env.update(SHAREDLM_API_KEY="sim-key", LITELLM_LOCAL_MODEL_COST_MAP="true", RAY_USAGE_STATS_ENABLED="0",
+               SHAREDLM_STATE_DIR=os.environ["SHAREDLM_STATE_DIR"])
+    return env
+
+
+async def _child_run(sim: Simulator, out: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sharedlm", "run", f"{COST_PROGRAMS}:HoldsAfterItsFirstCall", "--input",
+        str(DEMO_ROWS), "--output", str(out), "--limit", "10", "--model", PRICED, "--api-base", sim.base_url,
+        "--concurrency", "10", "--progress", "off", *args, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def _rows_held(child: asyncio.subprocess.Process, count: int) -> None:
+    """Return once ``count`` rows of ``child`` said they hold: each row's first call returned, settled."""
+    assert child.stdout is not None
+    held = 0
+    while held < count:
+        line = await child.stdout.readline()
+        assert line, "the run ended before its rows held"
+        held += line.strip() == b"held"
+
+
+async def test_calls_of_a_killed_run_count_toward_the_output_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    async with Simulator(SimulatorSettings(latency=0)) as sim:
+        # Every row pays for its first call and then waits: killed, the run has written no row.
+        held = await _child_run(sim, out, env={**_child_env(), HOLD_VARIABLE: "1"})
+        await asyncio.wait_for(_rows_held(held, 10), RUN_TIMEOUT_S)
+        held.kill()
+        await held.wait()
+        killed = server_cost(sim)
+        written = len(read_lines(out))
+        spent_after_kill = spent_in_output(out)[0]
+
+        resumed = await _child_run(sim, out, "--resume", env=_child_env())
+        _out, err = await asyncio.wait_for(resumed.communicate(), RUN_TIMEOUT_S)
+        total = server_cost(sim)
+    assert held.returncode == -9
+    assert written == 0
+    assert killed > 0
+    assert spent_after_kill == pytest.approx(killed, rel=1e-9)
+    assert resumed.returncode == 0, err.decode(errors="replace")
+    assert len(read_lines(out)) == 10
+    assert spent_in_output(out)[0] == pytest.approx(total, rel=1e-9)
+
+
+# --- the dry run ---
+
+
+def test_dry_run_with_a_cap_runs_its_sample_uncapped_and_says_how_many_rows_the_cap_pays_for(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(sim, tmp_path / "out.jsonl", "--dry-run", "10", "--max-cost", "0.005") == 0
+
+    printed = capsys.readouterr().out
+    assert "(0 failed)" in printed
+    assert sim.stats().requests == 20
+    found = re.search(r"the projected cost does not fit; at the sample's average row cost it pays for about ([0-9,]+) "
+                      r"of 300 rows", printed)
+    assert found is not None
+    assert 0 < int(found.group(1).replace(",", "")) < 300
+
+
+def test_second_identical_dry_run_projects_what_the_first_did(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo pipeline with DSPy's cache on (in memory here, not to touch the user's disk cache).
+    monkeypatch.setattr(dspy, "cache", dspy.clients.Cache(enable_disk_cache=False, enable_memory_cache=True,
+                                                          disk_cache_dir=None), raising=False)
+    program = "sharedlm.examples.extraction_pipeline:ExtractionPipeline"
+    args = ["run", program, "--input", str(DEMO_ROWS), "--output", str(tmp_path / "out.jsonl"), "--limit", "100",
+            "--model", PRICED, "--api-base", sim.base_url, "--progress", "off", "--dry-run", "5"]
+
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    second = capsys.readouterr().out
+
+    def projected(printed: str) -> str:
+        found = re.search(r"^  cost +(\S+)\n  tokens +(.+)$", printed, re.MULTILINE)
+        assert found is not None
+        return found.group(0)
+
+    assert projected(first) == projected(second)
+    assert sim.stats().requests == 20  # both samples reached the provider: nothing from the cache
+    assert len(dspy.cache.memory_cache) == 0  # and neither filled it

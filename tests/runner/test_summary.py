@@ -1,4 +1,5 @@
-"""Behaviour of the run summary's per-model lines: calls, tokens and 429s for each model, when there are several."""
+"""Behaviour of the run summary: the per-model lines (calls, tokens and 429s for each model, when there are several)
+and the cost lines."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 from typing import Any
 
 from sharedlm._stats import EngineStats
-from sharedlm.runner._summary import RunReport, model_rows, print_summary
+from sharedlm.runner._summary import RunReport, cost_rows, model_rows, print_summary
 
 
 def engine(**models: dict[str, Any]) -> dict[str, Any]:
@@ -57,3 +58,18 @@ def test_the_printed_summary_shows_the_per_model_lines() -> None:
 
     assert "model openai/b" in stream.getvalue()
     assert "2 calls, 5 tokens, 4 429s" in stream.getvalue()
+
+
+def _report(**cost: object) -> RunReport:
+    return RunReport(succeeded=1, failed=0, skipped=0, not_run=0, wall_s=1.0, prompt_tokens=0, completion_tokens=0,
+                     retries=0, interrupted=False, cost_usd=0.25, **cost)  # type: ignore[arg-type]
+
+
+def test_earlier_runs_cost_says_how_many_calls_cut_off_in_flight_it_counts_at_their_worst_case() -> None:
+    rows = dict(cost_rows(_report(spent_before=0.5, unsettled_before=3)))
+    assert rows["cost (earlier runs)"] == "$0.500000 (with 3 calls cut off in flight, at the worst case)"
+
+
+def test_spend_cap_line_shows_what_the_ledger_spent_with_calls_of_rows_never_written() -> None:
+    rows = dict(cost_rows(_report(spent_before=0.5, cost_cap=2.0, spent_usd=1.0)))
+    assert rows["spend cap"] == "$2.000000 (not reached; spent $1.000000)"

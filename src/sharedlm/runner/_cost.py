@@ -1,8 +1,9 @@
 """The cost of one run: each row priced from its usage, totals per model, and the decision to take another row
 under a spend cap (``--max-cost`` / ``max_cost=``).
 
-Two layers keep a capped run under its cap. The shared engine books every call's worst case in the run's
-:class:`~sharedlm._spend.SpendLedger` before sending it (:meth:`RunCost.attach`), so no concurrency can overshoot.
+Two layers keep a capped run under its cap. Every shared engine (one per model, including those built during the
+run) books every call's worst case in the run's :class:`~sharedlm._spend.SpendLedger` before sending it
+(:meth:`RunCost.attach`), so no concurrency can overshoot.
 And :meth:`RunCost.next_row` stops taking rows once the next one may not fit: what was spent, plus every row in
 flight and the next one at the costliest row seen so far, plus room for one call's worst case, must stay within
 the cap. Rows in flight then finish (their calls still book against the ledger), the run ends, and the caller
@@ -19,7 +20,7 @@ from typing import Any
 
 from sharedlm._errors import UsageError
 from sharedlm._pricing import ModelPrice, model_price, parse_price, usage_cost
-from sharedlm._spend import SpendLedger
+from sharedlm._spend import SpendJournal, SpendLedger
 
 
 class NextRow(enum.Enum):
@@ -39,11 +40,15 @@ class RunCost:
         model: The shared LM's model string, which ``price`` applies to and the cap requires a price for.
         spent_before: USD earlier runs of the same output spent (``--resume``); it counts toward the cap.
         batch: Whether ``model``'s calls are answered from provider batches, priced at the batch rates.
+        journal: Where every call's booking and settlement is recorded (beside the output), or None.
     """
 
     def __init__(self, *, max_cost: float | None = None, price: ModelPrice | None = None, model: str | None = None,
-                 spent_before: float = 0.0, batch: bool = False) -> None:
+                 spent_before: float = 0.0, batch: bool = False, journal: SpendJournal | None = None) -> None:
         self.model = model
+        self.journal = journal
+        # Calls earlier runs left in flight (killed), counted in spent_before at their worst case.
+        self.unsettled_before = 0
         # In batch mode the shared model's calls are answered from provider batches, at the batch rates.
         self.batch = batch
         self.user_price = price
@@ -64,7 +69,8 @@ class RunCost:
 
     def __repr__(self) -> str:
         return (f"RunCost(cost_usd={self.cost_usd:.6g}, spent_before={self.spent_before:.6g}, "
-                f"max_row_cost={self.max_row_cost}, stopped={self.stopped}, ledger={self.ledger!r})")
+                f"max_row_cost={self.max_row_cost}, stopped={self.stopped}, ledger={self.ledger!r}, "
+                f"journal={self.journal!r})")
 
     @property
     def max_cost(self) -> float | None:
@@ -78,8 +84,30 @@ class RunCost:
 
     @property
     def total_usd(self) -> float:
-        """What this output has cost: earlier runs plus this one."""
+        """What this output has cost: earlier runs plus this one's rows."""
         return self.spent_before + self.cost_usd
+
+    @property
+    def spent_usd(self) -> float:
+        """What this output has cost, the calls of rows that were never written included: under a cap, what the
+        ledger counts (earlier runs, and every call of this run settled, or at its worst case when abandoned in
+        flight), else :attr:`total_usd`; never less than the rows' own cost."""
+        return max(self.total_usd, self.ledger.spent) if self.ledger is not None else self.total_usd
+
+    def check_prices(self, models: list[str]) -> None:
+        """Refuse a cap when one of ``models`` (the shared LMs the program is bound to) has no price.
+
+        Raises:
+            UsageError: Naming the model, and that ``--price`` prices only the default model.
+        """
+        if self.ledger is None:
+            return
+        for model in models:
+            if model != self.model and self.price_for(model) is None:
+                raise UsageError(
+                    f"a spend cap (--max-cost, max_cost=) needs a price for every model the run calls, and DSPy's "
+                    f"bundled model metadata has none for {model!r}. --price (price= in run_many) prices only the "
+                    f"default model ({self.model!r}); run without a cap, or use a model the metadata prices")
 
     @property
     def capped(self) -> bool:
@@ -152,9 +180,10 @@ class RunCost:
         return NextRow.TAKE
 
     def suggested_cap(self, rows_left: int | None) -> float | None:
-        """A cap that should let the rest of the run finish, or None without a cap: what was spent, plus the rows
-        left at the costliest row so far with 10% to spare, plus room for one call's worst case; rounded up to
-        two significant digits. Twice the cap when the rows left or a row's cost are not known.
+        """A cap that should let the rest of the run finish, or None without a cap: what the output has spent
+        (earlier runs included), plus the rows left at the costliest row so far with 10% to spare, plus room for
+        one call's worst case; rounded up to two significant digits. When the rows left or a row's cost are not
+        known: what was spent plus the cap again (at least twice the cap). Always more than what was spent.
 
         Args:
             rows_left: Rows the run has not finished (failed rows run again on resume), or None when unknown.
@@ -162,31 +191,35 @@ class RunCost:
         ledger = self.ledger
         if ledger is None:
             return None
+        spent = self.spent_usd
         if rows_left is None or self.max_row_cost is None:
-            return _round_up(2 * ledger.cap)
-        needed = self.total_usd + rows_left * self.max_row_cost * 1.1 + ledger.largest_booking
-        return _round_up(max(needed, ledger.cap * 1.1))
+            return _round_up(max(2 * ledger.cap, spent + max(ledger.cap, ledger.largest_booking)))
+        room = max(rows_left, 1) * self.max_row_cost * 1.1 + ledger.largest_booking
+        return _round_up(max(spent + (room or ledger.cap), ledger.cap * 1.1))
 
     def attach(self) -> Callable[[], None]:
-        """Make the shared engine price its calls at this run's price and book them against the cap; returns the
-        function that undoes it (call it after the rows in flight are done or cancelled).
+        """Make every shared engine (one per model: those that exist and those built while the run lasts) book
+        its calls against the cap and record them in the journal, and the default model's price its calls at
+        this run's ``--price``; returns the function that undoes it (call it after the rows in flight are done or
+        cancelled).
 
-        Nothing happens when the shared LM has not been built (a program that does not use it).
+        A model without a price is attached too: under a cap its calls then fail before they are sent.
         """
-        from sharedlm._singleton import current_engine
-
-        engine = current_engine()
-        if engine is None:
+        if self.ledger is None and self.journal is None and self.user_price is None:
             return lambda: None
+        from sharedlm._singleton import watch_engines
+
+        return watch_engines(self._attach_engine)
+
+    def _attach_engine(self, engine: Any) -> Callable[[], None]:
         costing = engine.costing
-        previous_price, previous_ledger = costing.price, costing.ledger
+        previous_price, previous_ledger, previous_journal = costing.price, costing.ledger, costing.journal
         if self.user_price is not None and self.model == engine.settings.model:
             costing.set_price(self.user_price)
-        costing.attach(self.ledger)
+        costing.attach(self.ledger, self.journal)
 
         def detach() -> None:
-            costing.ledger = previous_ledger
-            costing.price = previous_price
+            costing.ledger, costing.journal, costing.price = previous_ledger, previous_journal, previous_price
 
         return detach
 
@@ -223,11 +256,13 @@ def report_fields(cost: RunCost | None, *, rows_left: int | None = None) -> dict
     by_model.update(dict.fromkeys(cost.unpriced_models))
     return {"cost_by_model": by_model, "spent_before": cost.spent_before, "cost_cap": cost.max_cost,
             "spend_capped": cost.capped, "prices": tuple(cost.describe_prices()),
-            "suggested_cap": cost.suggested_cap(rows_left) if cost.capped else None}
+            "suggested_cap": cost.suggested_cap(rows_left) if cost.capped else None,
+            "spent_usd": cost.spent_usd if cost.ledger is not None else None,
+            "unsettled_before": cost.unsettled_before}
 
 
 def run_cost(*, max_cost: float | None = None, price: ModelPrice | str | None = None,
-             spent_before: float = 0.0, batch: bool = False) -> RunCost:
+             spent_before: float = 0.0, batch: bool = False, journal: SpendJournal | None = None) -> RunCost:
     """The :class:`RunCost` of a run on the shared LM, with its model taken from the shared LM's settings.
 
     Args:
@@ -236,16 +271,21 @@ def run_cost(*, max_cost: float | None = None, price: ModelPrice | str | None = 
             (``prompt=0.15,completion=0.6``, USD per million tokens), or None for the bundled price.
         spent_before: USD earlier runs of the same output spent.
         batch: Whether the shared model's calls go through a provider batch API (priced at the batch rates).
+        journal: Where every call's booking and settlement is recorded, or None.
 
     Raises:
-        UsageError: When ``max_cost`` is set and the shared model has no known price, or ``price`` is malformed.
+        UsageError: When ``max_cost`` is set and the shared model, or another model whose shared LM exists (the
+            program is bound to it), has no known price; or when ``price`` is malformed.
     """
-    from sharedlm._singleton import get_settings
+    from sharedlm._singleton import all_engines, get_settings
 
     model = get_settings().model
     if isinstance(price, str):
         price = parse_price(price, model=model)
-    return RunCost(max_cost=max_cost, price=price, model=model, spent_before=spent_before, batch=batch)
+    cost = RunCost(max_cost=max_cost, price=price, model=model, spent_before=spent_before, batch=batch,
+                   journal=journal)
+    cost.check_prices([engine.settings.model for engine in all_engines()])
+    return cost
 
 
 __all__ = ["NextRow", "RunCost", "report_fields", "run_cost"]

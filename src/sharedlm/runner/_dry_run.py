@@ -4,11 +4,14 @@ The input is read twice, streaming, so memory stays bounded whatever its size: t
 the second takes the rows at N evenly spaced positions (the middle of N equal slices, so the sample covers the
 start, the middle and the end of the file, not only its first rows). Those rows run through the program as in a
 real run, but their results go nowhere: the output file is not touched. The projection scales the sample's
-average per row to the rows the real run would take, and names where the prices came from.
+average per row to the rows the real run would take, and names where the prices came from. With ``--max-cost``
+the sample runs uncapped (a cap would fail its rows and project nothing), and the projection says whether the
+whole run fits under the cap, or after about how many rows the cap would stop it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -61,6 +64,7 @@ class Projection:
         mean_latency_s: Average seconds per sampled row.
         concurrency: Rows in flight at once in the full run.
         prices: One line per model: its price and where it came from.
+        cap: The run's spend cap in USD (``--max-cost``), or None.
     """
 
     sampled: int
@@ -72,6 +76,7 @@ class Projection:
     mean_latency_s: float
     concurrency: int
     prices: tuple[str, ...]
+    cap: float | None = None
 
     @property
     def scale(self) -> float:
@@ -101,6 +106,29 @@ class Projection:
         """
         return self.total * self.mean_latency_s / max(min(self.concurrency, self.total), 1)
 
+    @property
+    def rows_under_cap(self) -> int | None:
+        """Rows the cap pays for at the sample's average row cost, about where a capped run stops (a little earlier,
+        as it keeps room for one call's worst case; later when DSPy's cache answers some calls for free); None
+        without a cap or a known cost."""
+        if self.cap is None or self.sample_cost is None or not self.sampled:
+            return None
+        per_row = self.sample_cost / self.sampled
+        return self.total if per_row <= 0 else min(math.floor(self.cap / per_row), self.total)
+
+    def cap_line(self) -> str | None:
+        """Whether the projected run fits under the cap, or after about how many rows the cap stops it."""
+        if self.cap is None:
+            return None
+        head = f"  cap     ${self.cap:,.4f} (--max-cost): "
+        cost, rows = self.cost, self.rows_under_cap
+        if cost is None or rows is None:
+            return head + "cannot tell whether the run fits: a model has no price"
+        if cost <= self.cap:
+            return head + f"the projected cost fits, with ${self.cap - cost:,.4f} to spare"
+        return head + (f"the projected cost does not fit; at the sample's average row cost it pays for about "
+                       f"{rows:,} of {self.total:,} rows")
+
     def lines(self) -> list[str]:
         """The projection as lines for people."""
         cost = "unknown (a model has no price; supply one with --price)" if self.cost is None else f"${self.cost:,.4f}"
@@ -114,8 +142,11 @@ class Projection:
             f"{self.completion_tokens:,} completion)",
             f"  time    {format_duration(self.time_s)} at --concurrency {self.concurrency} "
             f"(average row latency {self.mean_latency_s:.3f}s; assumes no rate limits)",
-            "prices:",
         ]
+        cap = self.cap_line()
+        if cap is not None:
+            out.append(cap)
+        out.append("prices:")
         out += [f"  {line}" for line in self.prices]
         return out
 
@@ -126,7 +157,7 @@ class Projection:
 
 
 def project(*, cost: RunCost, sampled: int, total: int, failed: int, prompt_tokens: int, completion_tokens: int,
-            latency_sum_s: float, concurrency: int) -> Projection:
+            latency_sum_s: float, concurrency: int, cap: float | None = None) -> Projection:
     """Build the :class:`Projection` of a finished sample.
 
     Args:
@@ -138,11 +169,12 @@ def project(*, cost: RunCost, sampled: int, total: int, failed: int, prompt_toke
         completion_tokens: Completion tokens of the sample.
         latency_sum_s: Sum of the sampled rows' latencies.
         concurrency: Rows in flight in the full run.
+        cap: The run's spend cap (``--max-cost``), or None.
     """
     return Projection(sampled=sampled, total=total, sample_cost=cost.cost_usd if cost.known else None,
                       sample_prompt_tokens=prompt_tokens, sample_completion_tokens=completion_tokens,
                       sample_failed=failed, mean_latency_s=latency_sum_s / sampled if sampled else 0.0,
-                      concurrency=concurrency, prices=tuple(cost.describe_prices()))
+                      concurrency=concurrency, prices=tuple(cost.describe_prices()), cap=cap)
 
 
 __all__ = ["Projection", "count_all", "project", "rows_at", "spread_positions"]

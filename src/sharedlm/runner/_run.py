@@ -64,11 +64,13 @@ from sharedlm.runner._readers import (
 )
 from sharedlm.runner._resume import compact_output, scan_output
 from sharedlm.runner._run_cost import (
+    EarlierSpend,
     build_run_cost,
     check_cost_options,
+    earlier_spend,
     execute_dry_run,
     say_spend_cap,
-    spent_in_output,
+    start_spend_journal,
 )
 from sharedlm.runner._saved_state import read_state_file
 from sharedlm.runner._summary import print_summary
@@ -340,9 +342,12 @@ def _recorder(options: RunOptions, fmt: str, base: Any = None) -> FingerprintRec
 
 
 def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: RayPlan | None) -> int:
-    cost = build_run_cost(options)  # a cap on a model without a price is refused here, before the output changes
-    if options.resume:  # what earlier runs spent counts toward the cap; read before the resume drops failed lines
-        cost = build_run_cost(options, spent_before=spent_in_output(options.output)[0])
+    # What earlier runs of the output spent counts toward the cap and the summary: from its spend journal, read
+    # before a resume drops failed lines. A new output (none yet) and --overwrite start over.
+    earlier = EarlierSpend() if options.overwrite or not options.output.exists() else earlier_spend(options.output)
+    # A cap on a model without a price is refused here, before the output changes.
+    cost = build_run_cost(options, spent_before=earlier.usd)
+    cost.unsettled_before = earlier.unsettled
     skip_keys: set[str] = set()
     if options.resume:
         skip_keys, recorder = _prepare_resume(options, fmt)
@@ -356,20 +361,28 @@ def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: Ray
     per_worker = "" if plan is None else " per worker"
     _say(f"running {prepared.name} over {options.input} -> {options.output}{where} (concurrency "
          f"{options.concurrency}{per_worker}, results in completion order)")
-    work = run_to_file(
-        prepared,
-        read_rows(options.input, fmt, encoding=options.encoding, digest=recorder.digest),
-        output=options.output,
-        truncate=options.overwrite,
-        total=total,
-        options=options.row_options,
-        skip_keys=skip_keys,
-        progress=options.progress,
-        ray=plan,
-        fingerprint=recorder,
-        cost=cost if plan is None else None,
-    )
-    report = asyncio.run(_in_batch_mode(work, options) if options.batch else work)
+    # Every call is booked in the journal before it is sent and settled after; Ray workers' calls are not seen
+    # here, so a Ray run records its rows' cost at its end instead.
+    cost.journal = journal = start_spend_journal(options, earlier, ray=plan is not None)
+    try:
+        work = run_to_file(
+            prepared,
+            read_rows(options.input, fmt, encoding=options.encoding, digest=recorder.digest),
+            output=options.output,
+            truncate=options.overwrite,
+            total=total,
+            options=options.row_options,
+            skip_keys=skip_keys,
+            progress=options.progress,
+            ray=plan,
+            fingerprint=recorder,
+            cost=cost if plan is None else None,
+        )
+        report = asyncio.run(_in_batch_mode(work, options) if options.batch else work)
+        if plan is not None:
+            journal.carry(report.cost_usd, 0 if report.cost_usd is not None else 1)
+    finally:
+        journal.close()
     print_summary(report)
     if report.missing_ids:
         _say(f"{report.missing_ids:,} ids of {options.output} are no longer in {options.input}; their lines stay in "

@@ -49,6 +49,11 @@ class RunReport:
         spend_capped: The cap stopped the run before every row ran.
         prices: One line per model: its price and where it came from.
         suggested_cap: A cap that should let a capped run finish on resume, or None.
+        unsettled_before: Calls earlier runs left in flight (a killed run's), counted in ``spent_before`` at their
+            worst case: the provider may have billed them.
+        spent_usd: Under a cap, what the output has cost with earlier runs and every call of this run (those of
+            rows never written included), as the spend ledger counts it; None to count ``spent_before`` plus
+            ``cost_usd``.
         missing_ids: Of the ids a resumed run found done in the output, how many its input no longer has; None
             when the run did not resume finished rows or did not read its whole input.
     """
@@ -73,6 +78,8 @@ class RunReport:
     spend_capped: bool = False
     prices: tuple[str, ...] = ()
     suggested_cap: float | None = None
+    spent_usd: float | None = None
+    unsettled_before: int = 0
     missing_ids: int | None = None
 
     @classmethod
@@ -181,9 +188,13 @@ def cost_rows(report: RunReport) -> list[tuple[str, str]]:
     for model, cost in sorted(report.cost_by_model.items()):
         rows.append((f"cost {model}", usd(cost)))
     if report.spent_before:
-        rows.append(("cost (earlier runs)", usd(report.spent_before)))
+        cut_off = report.unsettled_before
+        note = f" (with {cut_off:,} call{'s' if cut_off > 1 else ''} cut off in flight, at the worst case)" \
+            if cut_off else ""
+        rows.append(("cost (earlier runs)", usd(report.spent_before) + note))
     if report.cost_cap is not None:
-        total = None if report.cost_usd is None else report.spent_before + report.cost_usd
+        total = report.spent_usd if report.spent_usd is not None else \
+            None if report.cost_usd is None else report.spent_before + report.cost_usd
         state = "reached" if report.spend_capped else "not reached"
         rows.append(("spend cap", f"${report.cost_cap:,.6f} ({state}; spent {usd(total)})"))
     for line in report.prices:

@@ -271,6 +271,8 @@ def test_the_demo_runs_end_to_end_without_a_key(tmp_path: Path) -> None:
     assert all(line["error"] is None and line["usage"]["prompt_tokens"] > 0 for line in lines)
     assert "rows ok" in done.stderr
     assert str(out) in done.stderr
+    assert "--price" not in done.stderr  # demo has no --price to point to
+    assert "the simulated model has no price" in done.stderr
 
 
 DSPY_QA = f"{Path(__file__).parent / 'fixtures' / 'dspy_programs.py'}:QA"

@@ -98,7 +98,8 @@ def _run_demo(out: Path, *, rows: int | None, concurrency: int, latency: float, 
                                          options=RowOptions(concurrency=concurrency, record_history=False),
                                          progress=progress, label="demo"))
         served = sim.stats()
-    print_summary(report, title="sharedlm demo")
+    # The simulator's model has no price, and the demo no --price: say so, not how to fix it.
+    print_summary(report, title="sharedlm demo", unknown_cost="unknown (the simulated model has no price)")
     _say(f"the simulator saw {served.requests:,} requests from {served.distinct_connections:,} connections, "
          f"at most {served.peak_in_flight:,} at once")
     _say(f"results ({report.succeeded + report.failed:,} lines, one per row) are in {out}\n"

@@ -105,13 +105,19 @@ class RunReport:
         return EXIT_FAILED if self.failed or self.failure else EXIT_OK
 
 
-def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[str] | None = None) -> None:
+# An unknown cost in `sharedlm run`'s summary says how to price it.
+UNKNOWN_COST = "unknown (no price: use --price)"
+
+
+def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[str] | None = None,
+                  unknown_cost: str = UNKNOWN_COST) -> None:
     """Print the summary table of ``report``.
 
     Args:
         report: The finished run.
         title: The table's title.
         stream: Where to print; stderr by default.
+        unknown_cost: What an unknown cost reads as.
     """
     from rich.console import Console
     from rich.table import Table
@@ -134,7 +140,7 @@ def print_summary(report: RunReport, *, title: str = "sharedlm run", stream: IO[
                   f"{report.prompt_tokens + report.completion_tokens:,} ({report.prompt_tokens:,} + "
                   f"{report.completion_tokens:,})")
     table.add_row("row retries", f"{report.retries:,}")
-    for row in cost_rows(report):
+    for row in cost_rows(report, unknown=unknown_cost):
         table.add_row(*row)
     if report.engine:
         for name in ENGINE_FIELDS:
@@ -179,10 +185,15 @@ def _fields(stats: object) -> Mapping[str, Any]:
     return as_dict() if callable(as_dict) else {}
 
 
-def cost_rows(report: RunReport) -> list[tuple[str, str]]:
-    """The summary's cost lines: this run's cost, per model, earlier runs' and the cap; unknown is never 0."""
+def cost_rows(report: RunReport, *, unknown: str = UNKNOWN_COST) -> list[tuple[str, str]]:
+    """The summary's cost lines: this run's cost, per model, earlier runs' and the cap; unknown is never 0.
+
+    Args:
+        report: The finished run.
+        unknown: What an unknown cost reads as (how to price it, where the command has a way).
+    """
     def usd(value: float | None) -> str:
-        return "unknown (no price: use --price)" if value is None else f"${value:,.6f}"
+        return unknown if value is None else f"${value:,.6f}"
 
     rows = [("cost (this run)", usd(report.cost_usd))]
     for model, cost in sorted(report.cost_by_model.items()):

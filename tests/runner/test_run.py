@@ -721,3 +721,45 @@ def test_batch_timing_options_without_batch_exit_2_naming_them(tmp_path: Path, c
     assert all(flag in err for flag in flags if flag.startswith("--"))
     assert "--batch" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("text", ['[\n  {"text": "a"},\n  {"text": "b"}\n]\n', '[{"text": "a"}, {"text": "b"}]\n'],
+                         ids=["pretty", "one line"])
+def test_a_json_array_file_exits_2_with_how_to_make_json_lines(tmp_path: Path, capsys: Any, text: str) -> None:
+    source = tmp_path / "rows.json"
+    source.write_text(text)
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "one JSON array" in err
+    assert "jq -c" in err
+    assert not out.exists()
+
+
+def test_a_first_row_that_is_a_list_of_numbers_is_still_an_error_row_not_a_refusal(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", ["[1, 2]", {"text": "a"}])
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    assert code == 1
+    assert len(read_output(out)) == 2
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_utf16_or_utf32_text_without_a_byte_order_mark_exits_2_naming_the_conversion(tmp_path: Path, capsys: Any,
+                                                                                     codec: str) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes('{"text": "a"}\n{"text": "b"}\n'.encode(codec))
+    out = tmp_path / "out.jsonl"
+
+    code = run(ECHO, "--input", source, "--output", out)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "without a byte-order mark" in err
+    assert "iconv" in err
+    assert not out.exists()

@@ -77,6 +77,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
          (codecs.BOM_UTF16_BE, "UTF-16"))
 _SHOWN_BYTES = 5
+# How much of a text input is looked at before the run: for a JSON array's start and for NUL bytes (UTF-16/32).
+_SNIFF_BYTES = 64 * 1024
+_WIDE_SAMPLE_BYTES = 256
 
 
 def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
@@ -176,7 +179,7 @@ def check_input(path: Path, fmt: str, *, encoding: str | None = None) -> None:
         return
     try:
         with path.open("rb") as file:
-            start = file.read(4)
+            start = file.read(_SNIFF_BYTES)
     except OSError as exc:
         raise UsageError(f"input file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     for bom, name in _BOMS:
@@ -184,8 +187,34 @@ def check_input(path: Path, fmt: str, *, encoding: str | None = None) -> None:
             raise UsageError(f"input file {str(path)!r} is {name} text (it starts with a {name} byte-order mark); "
                              f"convert it to UTF-8 first, e.g. iconv -f {name} -t UTF-8 {path.name} > "
                              f"{path.stem}-utf8{path.suffix}")
+    head = start[:_WIDE_SAMPLE_BYTES]
+    if len(head) >= 8 and head.count(0) * 4 >= len(head):
+        # Text in an ASCII-compatible encoding has no NUL bytes; UTF-16 has one in every other byte of ASCII text.
+        raise UsageError(f"input file {str(path)!r} looks like UTF-16 or UTF-32 text without a byte-order mark "
+                         f"({head.count(0)} of its first {len(head)} bytes are NUL); convert it to UTF-8 first, e.g. "
+                         f"iconv -f UTF-16LE -t UTF-8 {path.name} > {path.stem}-utf8{path.suffix}")
+    if fmt == "jsonl" and _holds_one_json_array(start):
+        raise UsageError(f"input file {str(path)!r} holds one JSON array (it starts with '['), not JSON Lines (one "
+                         f"object per line): convert it first, e.g. jq -c '.[]' {path.name} > {path.stem}.jsonl")
     if fmt == "csv":
         _check_csv_header(path, _codec(encoding, fmt))
+
+
+def _holds_one_json_array(start: bytes) -> bool:
+    """Whether a JSONL input's first bytes are those of one JSON array (a ``.json`` file), not of JSON Lines.
+
+    A first line that is ``[`` (or the start of an array that goes on past it), or a whole array of objects on one
+    line: read as JSON Lines, such a file would make an error line of every physical line.
+    """
+    text = start.removeprefix(codecs.BOM_UTF8).lstrip()
+    if not text.startswith(b"["):
+        return False
+    first_line = text.split(b"\n", 1)[0]
+    try:
+        value = json.loads(first_line)
+    except ValueError:
+        return True
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
 def _check_csv_header(path: Path, codec: str) -> None:

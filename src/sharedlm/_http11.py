@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ipaddress
 import re
 import ssl
@@ -50,6 +51,8 @@ from typing import Any, Protocol, cast
 import aiohappyeyeballs
 import httptools
 
+from sharedlm._blocking_caller import CALLER_BLOCKS_LOOP
+from sharedlm._conn_budget import ConnectionBudget, Want
 from sharedlm._errors import ConfigurationError, ConnectionFailedError
 from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits, text_problem, too_large
 from sharedlm._resolver import HostResolver
@@ -62,6 +65,11 @@ _HAPPY_EYEBALLS_S = 0.25
 # After opening a connection ahead of need failed, the pool does not try that origin ahead of need again for this
 # long: the requests themselves report why it fails, and a refused origin is not hammered every tick.
 WARM_RETRY_S = 5.0
+# An acquirer at the cap whose want no running loop serves looks again this often for a stopped loop's idle
+# connection to borrow (the loops it asked may have stopped before closing one).
+STOPPED_LOOP_RECHECK_S = 0.5
+# What an acquirer at the cap did to make room: closed an idle connection of its own pool.
+_EVICTED = object()
 
 # RFC 9110: a method and a header name are tokens; a header value is visible ASCII, space, tab and obs-text.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -399,6 +407,8 @@ class _Connection(asyncio.Protocol):
         # Not an isinstance check: uvloop's transports have every method used here but derive from none of
         # asyncio's transport classes.
         self.transport = cast(asyncio.Transport, transport)
+        # The socket exists from here until connection_lost: it holds the slot its opening took (ConnectionPool).
+        self.pool._live.add(self)
         first_send, self._first_send = self._first_send, None
         if first_send is not None:
             first_send(self)
@@ -406,6 +416,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool._forget(self)
+        self.pool._socket_closed(self)
         response = self.response
         if response is None or response.complete:
             return
@@ -528,16 +539,44 @@ class _Connection(asyncio.Protocol):
                 # Closed by us, so the end of the connection is not the end of a body delimited by it.
                 response._fail(ConnectionFailedError(f"no complete answer from {self.where}: {reason}"))
             if self.transport is not None:
-                self.transport.close()
+                # Not close(): for TLS it waits for the server's close_notify (up to 30 s) with the socket and its
+                # slot held; nothing needs flushing on a connection given up.
+                self.transport.abort()
             self.pool._forget(self)
+
+    def close_without_loop(self) -> None:
+        """Close the socket of a connection whose event loop is closed (its transport cannot close it there).
+
+        ``abort()`` marks the transport closed and fails at scheduling the close on the closed loop; asyncio's
+        socket transports then finish their close directly (``_call_connection_lost`` closes the socket and clears
+        it, so no ResourceWarning follows), with the TLS layer's socket transport found under it. uvloop's
+        ``abort()`` closes the socket itself.
+        """
+        self.closed = True
+        self.response = None
+        transport = self.transport
+        if transport is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            transport.abort()
+        inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+        finish = getattr(inner, "_call_connection_lost", None)
+        if callable(finish) and getattr(inner, "_sock", None) is not None:
+            with contextlib.suppress(Exception):  # the TLS layer's connection_lost fails scheduling on the loop
+                finish(None)
 
 
 class ConnectionPool:
-    """The keep-alive connections of one event loop, at most ``max_connections`` open at once.
+    """The keep-alive connections of one event loop, within a budget of open sockets shared with other loops' pools.
+
+    A slot of the budget (:class:`~sharedlm._conn_budget.ConnectionBudget`) is taken before a connection starts
+    opening and given back once its socket is closed. At the cap, the pool closes its own oldest idle connection,
+    else asks another loop's pool to close one of its idle ones, and waits for the slot to free.
 
     Args:
         loop: The event loop every connection of this pool belongs to.
-        max_connections: The most sockets open at once, idle ones included.
+        max_connections: The most sockets open at once, idle ones included: the budget's limit when ``budget`` is
+            None (a budget of this pool alone), else the shared budget's limit is what counts.
         connect_timeout: The longest opening one connection (TCP and TLS) may take, in seconds.
         keepalive_timeout: How long an idle connection is kept for reuse, in seconds.
         ssl_context: Builds the TLS context for https origins, called once on first use.
@@ -545,6 +584,7 @@ class ConnectionPool:
         clock: Monotonic seconds.
         limits: How large one answer may be.
         resolver: Looks host names up and keeps the answers (a new one per pool when None).
+        budget: The open sockets this pool shares with other loops' pools (one of its own when None).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, max_connections: int, connect_timeout: float,
@@ -552,7 +592,8 @@ class ConnectionPool:
                  ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
                  on_open: Callable[[Any], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 limits: ResponseLimits = DEFAULT_LIMITS, resolver: HostResolver | None = None) -> None:
+                 limits: ResponseLimits = DEFAULT_LIMITS, resolver: HostResolver | None = None,
+                 budget: ConnectionBudget | None = None) -> None:
         self.loop = loop
         self.limits = limits
         self.resolver = resolver or HostResolver(loop)
@@ -566,7 +607,9 @@ class ConnectionPool:
         self._idle: dict[Origin, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._opening = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Acquirers waiting on this loop: woken with False by this pool (a connection came back idle), with True by
+        # the budget (a slot freed).
+        self._waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
         self._closed = False
         self._last_sweep = clock()
         self.connections_opened = 0
@@ -576,11 +619,20 @@ class ConnectionPool:
         self._warm_failed_at: dict[Origin, float] = {}
         self._warm_unstarted = 0
         self._warm_waiters: dict[Origin, collections.deque[asyncio.Future[None]]] = {}
+        # Budget slots this pool holds (connections opening, and sockets not yet closed), the connections whose
+        # socket exists (connection_made to connection_lost), and idle connections lent to other loops while this
+        # loop was stopped, to close when it runs (read and written under the budget's lock).
+        self._budget = budget if budget is not None else ConnectionBudget(max_connections)
+        self._held = 0
+        self._live: set[_Connection] = set()
+        self.lent = 0
+        self._budget.join(self)
 
     def __repr__(self) -> str:
         idle = sum(len(conns) for conns in self._idle.values())
         return (f"ConnectionPool(max_connections={self.max_connections}, open={len(self._open)}, idle={idle}, "
-                f"opening={self._opening}, warming={len(self._warming)}, waiting={len(self._waiters)})")
+                f"opening={self._opening}, warming={len(self._warming)}, waiting={len(self._waiters)}, "
+                f"slots={self._held}, lent={self.lent}, closed={self._closed})")
 
     @property
     def open_connections(self) -> int:
@@ -591,13 +643,25 @@ class ConnectionPool:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def budget(self) -> ConnectionBudget:
+        """The budget of open sockets this pool draws on."""
+        return self._budget
+
+    def idle_count(self) -> int:
+        """Idle connections now; read by other loops' threads (``list()`` of a dict's values is atomic)."""
+        return sum(map(len, list(self._idle.values())))
+
     @staticmethod
     def where(origin: Origin) -> str:
         return f"{origin[1]}:{origin[2]}"
 
     async def acquire(self, origin: Origin, *, fresh: bool = False,
                       first_send: Callable[[_Connection], object] | None = None) -> _Connection:
-        """An idle connection to ``origin``, or a new one once the cap allows it.
+        """An idle connection to ``origin``, or a new one once the budget allows it.
+
+        At the cap, this pool's oldest idle connection is closed to make room, else another loop's (see
+        :mod:`sharedlm._conn_budget`), and the acquirer waits for the slot to free.
 
         Args:
             origin: Scheme, host and port.
@@ -607,40 +671,94 @@ class ConnectionPool:
                 long: 800 new connections' requests went out 0.2-0.3 s after the idle connections' ones. Not
                 called for an idle connection (its response is None: the caller sends).
         """
-        while True:
-            if not fresh:
-                connection = self._take_idle(origin)
-                if connection is not None:
-                    return connection
-                if self._warming_to[origin] > len(self._warm_waiters.get(origin, ())) and not self._closed:
-                    # One is being opened ahead of need for this origin: take it rather than open another (for
-                    # TLS, a second handshake).
-                    await self._wait_for_warming(origin)
-                    continue
-            if self._closed:
-                raise ConnectionFailedError("this connection pool is closed; the shared LM was reset or shut down")
-            if len(self._open) + self._opening < self.max_connections:
-                return await self._connect(origin, first_send)
-            if self._evict_idle():
-                continue
-            waiter = self.loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken, then cancelled before running: pass the wake-up on
-                raise
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+        # What this acquirer did to make room at the cap: nothing yet (None), closed one of this pool's idle
+        # connections (_EVICTED), or filed a want with the budget; and whether the budget woke it for a freed slot,
+        # which it takes or passes on.
+        room: Want | object | None = None
+        budget_woke = False
+        try:
+            while True:
+                if not fresh:
+                    connection = self._take_idle(origin)
+                    if connection is not None:
+                        return connection
+                    if self._warming_to[origin] > len(self._warm_waiters.get(origin, ())) and not self._closed:
+                        # One is being opened ahead of need for this origin: take it rather than open another (for
+                        # TLS, a second handshake).
+                        if budget_woke:
+                            budget_woke = False
+                            self._budget.pass_on()
+                        await self._wait_for_warming(origin)
+                        continue
+                if self._closed:
+                    raise ConnectionFailedError("this connection pool is closed; the shared LM was reset or shut down")
+                budget = self._budget
+                if budget.try_take() or (budget.reap_closed_loops() and budget.try_take()):
+                    budget_woke = False
+                    return await self._connect_in_slot(origin, first_send)
+                if budget_woke:
+                    budget_woke = False
+                    self._drop_room(room)  # another acquirer took the slot freed for this one: ask again
+                    room = None
+                if room is not _EVICTED and self._evict_idle():
+                    # One of this pool's own (first choice; also when one came back idle while a want was open).
+                    self._drop_room(room)
+                    room = _EVICTED
+                elif room is None and _caller_blocks_a_loop():
+                    # Its loop's own connections come back only after this call returns: waiting could last forever.
+                    budget.borrow()
+                    return await self._connect_in_slot(origin, first_send)
+                elif room is None:
+                    room = budget.want(self)
+                    if room is None:  # a stopped loop's idle connection was lent: its slot is taken
+                        return await self._connect_in_slot(origin, first_send)
+                elif isinstance(room, Want) and budget.borrow_from_stopped(self, room):
+                    room = None
+                    return await self._connect_in_slot(origin, first_send)
+                waiter: asyncio.Future[bool] = self.loop.create_future()
+                if budget.take_or_wait(self.loop, waiter):
+                    return await self._connect_in_slot(origin, first_send)
+                self._waiters.append(waiter)
+                # A want another loop cannot serve because that loop stopped is looked at again after a while.
+                recheck = (self.loop.call_later(STOPPED_LOOP_RECHECK_S, _wake_local, waiter)
+                           if isinstance(room, Want) else None)
+                try:
+                    budget_woke = bool(await waiter)
+                except BaseException:
+                    if waiter.done() and not waiter.cancelled():
+                        # Woken, then cancelled before running: pass the wake-up on.
+                        if waiter.result():
+                            budget.pass_on()
+                        else:
+                            self._wake_one()
+                    raise
+                finally:
+                    if recheck is not None:
+                        recheck.cancel()
+                    budget.withdraw(waiter)
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+        finally:
+            self._drop_room(room)
+            if budget_woke:
+                self._budget.pass_on()
+
+    def _drop_room(self, room: Want | object | None) -> None:
+        if isinstance(room, Want):
+            self._budget.drop_want(room)
+
+    async def _connect_in_slot(self, origin: Origin,
+                               first_send: Callable[[_Connection], object] | None) -> _Connection:
+        self._held += 1
+        return await self._connect(origin, first_send)
 
     def warm(self, origin: Origin, count: int) -> int:
         """Open connections to ``origin`` ahead of need until ``count`` are idle or opening; return how many started.
 
-        Bounded by ``max_connections`` like any connection. Each one opened goes to the idle connections, where the
-        next request to ``origin`` takes it. A connection that cannot be opened is not reported here (the request
-        that needs one reports why), and the origin is not warmed again for :data:`WARM_RETRY_S`.
+        Bounded by the free slots of the budget: warming never closes an idle connection (of this loop or another)
+        and never takes a slot an acquirer waits for. Each one opened goes to the idle connections, where the next
+        request to ``origin`` takes it. A connection that cannot be opened is not reported here (the request that
+        needs one reports why), and the origin is not warmed again for :data:`WARM_RETRY_S`.
 
         Args:
             origin: Scheme, host and port.
@@ -652,7 +770,9 @@ class ConnectionPool:
         if failed_at is not None and self._clock() - failed_at < WARM_RETRY_S:
             return 0
         ready = len(self._idle.get(origin, ())) + self._warming_to[origin]
-        room = self.max_connections - len(self._open) - self._opening - self._warm_unstarted
+        # Free slots only: warming never closes an idle connection, here or on another loop, nor takes the slot
+        # a waiting acquirer needs.
+        room = self._budget.room_for_warming() - self._warm_unstarted
         started = max(0, min(count - ready, room))
         for _ in range(started):
             self._warming_to[origin] += 1
@@ -666,9 +786,9 @@ class ConnectionPool:
         self._warm_unstarted -= 1
         connection: _Connection | None = None
         try:
-            if not self._closed and len(self._open) + self._opening < self.max_connections:
+            if not self._closed and self._budget.try_take(warming=True):
                 try:
-                    connection = await self._connect(origin)
+                    connection = await self._connect_in_slot(origin, None)
                 except Exception:
                     self._warm_failed_at[origin] = self._clock()
         finally:
@@ -715,6 +835,8 @@ class ConnectionPool:
         return None
 
     async def _connect(self, origin: Origin, first_send: Callable[[_Connection], object] | None = None) -> _Connection:
+        """Open a connection in the budget slot the caller took (``_held`` counts it): a connection whose socket was
+        made keeps the slot until its socket closes; a failed attempt gives it back."""
         scheme, host, port = origin
         context = None
         if scheme == "https":
@@ -735,7 +857,10 @@ class ConnectionPool:
             for half_open in made:  # it may have sent its first request: never leave it open and untracked
                 half_open.close("the connection did not finish opening")
             self._opening -= 1
-            self._wake_one()  # the slot this attempt held is free again
+            if not any(half_open.transport is not None for half_open in made):
+                # No connection took over this attempt's slot: free it once the failed socket is closed (asyncio
+                # closes it on the loop's next turn).
+                self.loop.call_soon(self._give_back_slot)
             if isinstance(exc, TimeoutError):
                 raise ConnectionFailedError(
                     f"could not connect to {host}:{port} within {self.connect_timeout:g} s") from None
@@ -801,6 +926,9 @@ class ConnectionPool:
             connection.close()
             self._wake_one()
             return
+        if (self._budget.wanted or self.lent) and self._budget.claim(self):
+            connection.close("another event loop needs the connection slot")  # the budget is spent: no idling
+            return
         now = self._clock()
         connection.served += 1
         connection.idle_since = now
@@ -820,13 +948,57 @@ class ConnectionPool:
         idle = self._idle.get(connection.origin)
         if idle and connection in idle:
             idle.remove(connection)
-        self._wake_one()
+
+    def _socket_closed(self, connection: _Connection) -> None:
+        """``connection``'s socket is closed (or closes right after this, in the same turn): free its slot."""
+        if connection not in self._live:
+            return
+        self._live.discard(connection)
+        if self.loop.is_closed():
+            return  # close_without_loop() gives every slot back
+        # Freed on the next turn: asyncio's socket transports close the socket after calling connection_lost.
+        self.loop.call_soon(self._give_back_slot)
+
+    def _give_back_slot(self) -> None:
+        if self._held <= 0:
+            return  # given back already by close_without_loop()
+        self._held -= 1
+        self._budget.give_back()
+        if self._closed and self._held == 0:
+            self._budget.leave(self)
+
+    def pay_wants(self) -> None:
+        """Close idle connections other loops' acquirers are waiting for (called on this pool's loop)."""
+        while not self._closed and self.idle_count() and self._budget.claim(self):
+            self._evict_idle()
+
+    def close_without_loop(self) -> int:
+        """Close every socket of this pool after its loop was closed with the pool open; return the slots freed.
+
+        A loop driven by hand and closed without ``loop.shutdown_asyncgens()`` never ran the pool's close; its
+        sockets are closed here, from any thread, without the loop (nothing runs on a closed loop any more).
+        """
+        self._closed = True
+        for connection in list(self._live):
+            connection.close_without_loop()
+        self._live.clear()
+        self._open.clear()
+        self._idle.clear()
+        # Their futures and tasks belong to the closed loop: dropped, not woken or cancelled (that needs the loop).
+        self._waiters.clear()
+        self._warm_waiters.clear()
+        self._warming.clear()
+        self._opening = 0
+        freed, self._held = self._held, 0
+        self.lent = 0
+        self._budget.leave(self)
+        return freed
 
     def _wake_one(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
                 return
 
     def close(self) -> None:
@@ -844,7 +1016,19 @@ class ConnectionPool:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
+        if self._held == 0:
+            self._budget.leave(self)  # else when its last socket is closed (_give_back_slot)
+
+
+def _caller_blocks_a_loop() -> bool:
+    """Whether the running call's caller blocks a running event loop until it returns (a sync call inside a loop)."""
+    return CALLER_BLOCKS_LOOP.get()
+
+
+def _wake_local(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 def _is_name(host: str) -> bool:

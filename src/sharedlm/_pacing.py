@@ -13,7 +13,6 @@ is left (an answer, an error, a 429, cancellation), releases the slot and settle
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import math
 import random
 import time
@@ -25,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from sharedlm._admission import InFlightGate
+from sharedlm._blocking_caller import CALLER_BLOCKS_LOOP
 from sharedlm._errors import RateLimitedError
 from sharedlm._flow import (
     DEFAULT_MIN_STALL_S,
@@ -137,12 +137,6 @@ class Attempt:
         rate_limited = isinstance(exc, RateLimitedError)
         self._pacer._failed(self._booking, sent_at=self.sent_at, rate_limited=rate_limited,
                             no_work_done=rate_limited or self.record.status is None, headers=self.record.headers)
-
-
-# Set for a call whose caller blocks a running event loop until it returns (a sync call made inside a loop): it takes
-# its slot at once, over the limit if need be, since the slots that loop's own calls hold cannot come back while it
-# waits. Each such caller blocks its whole loop, so the limit is passed by one call per blocked loop at most.
-CALLER_BLOCKS_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("sharedlm_caller_blocks_loop", default=False)
 
 
 async def _take_slot(gate: InFlightGate, timeout: float | None, *, over_limit: bool) -> None:  # noqa: ASYNC109

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from dspy import lm15
 
+from sharedlm._blocking_caller import CALLER_BLOCKS_LOOP
 from sharedlm._engine import SharedEngine, closed_error, resolve_engines, restore_sync_engine
 from sharedlm._loop_thread import LoopThread, running_loop
-from sharedlm._pacing import CALLER_BLOCKS_LOOP
 
 T = TypeVar("T")
 

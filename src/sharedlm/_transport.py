@@ -15,9 +15,17 @@ requests of both together. Both ways follow no redirect (a redirect is the answe
 headers (``Authorization``, ``x-api-key``, ``x-goog-api-key``) only ever go to the origin they were built for, and
 both bound an answer's size by the same :class:`~sharedlm._http_rules.ResponseLimits`.
 
+The direct pools of every loop draw on one :class:`~sharedlm._conn_budget.ConnectionBudget` of ``max_connections``
+open sockets, idle keep-alive connections included: several long-lived loops (a web server's, the background loop
+of sync calls, a user's threads) together never hold more than the cap (see :mod:`sharedlm._conn_budget` for the
+one exception, idle connections of a loop that is stopped, and its bound).
+
 Pools belong to one event loop and are closed when their loop shuts down: each loop's pools register an
 async generator with it, and ``asyncio.run()`` finalizes async generators (``loop.shutdown_asyncgens()``)
-before closing the loop, which closes the pool's sockets there.
+before closing the loop, which closes the pool's sockets there. A loop driven by hand and closed without
+``shutdown_asyncgens()`` never runs that close: the sockets of its direct pool are closed without the loop, and
+their slots given back, the next time the transport looks at its pools (a pool made for another loop, a pool at
+the cap, :attr:`PooledTransport.open_connections`, closing the transport, the interpreter's exit).
 
 While a request runs, the transport records the response head (status, headers) on the current attempt
 (:data:`CURRENT_ATTEMPT`), so the engine can read ``Retry-After`` without parsing provider errors.
@@ -26,6 +34,7 @@ While a request runs, the transport records the response head (status, headers) 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import socket
 import threading
@@ -39,6 +48,7 @@ from typing import Any
 
 import aiohttp
 
+from sharedlm._conn_budget import ConnectionBudget
 from sharedlm._errors import ConnectionFailedError
 from sharedlm._http11 import DEFAULT_KEEPALIVE_S, ConnectionPool, HTTP11Exchange, HTTP11Response, Origin, ParsedURL
 from sharedlm._http_rules import DEFAULT_LIMITS, ResponseLimits, too_large
@@ -227,13 +237,21 @@ async def _pools_lifetime(pools: _LoopPools) -> AsyncIterator[None]:
 
 # Pool closings started by close_nowait() on the running loop, referenced until they finish.
 _CLOSING: set[asyncio.Task[None]] = set()
+# Every transport alive, so that the sockets left by loops closed by hand are closed at the interpreter's exit too.
+_TRANSPORTS: weakref.WeakSet[PooledTransport] = weakref.WeakSet()
+
+
+@atexit.register
+def _reap_at_exit() -> None:
+    for transport in list(_TRANSPORTS):
+        transport.reap_closed_loops()
 
 
 class PooledTransport:
     """An lm15 async transport whose connections come from one capped pool per event loop.
 
     Args:
-        max_connections: The most connections one loop's pool may hold open.
+        max_connections: The most direct connections open at once over every loop's pool, idle ones included.
         connect_timeout: The longest opening one connection may take, in seconds.
         keepalive_timeout: How long an idle connection is kept for reuse, in seconds.
         limits: How large one answer may be, on either way to the provider.
@@ -243,6 +261,7 @@ class PooledTransport:
                  keepalive_timeout: float = DEFAULT_KEEPALIVE_S,
                  limits: ResponseLimits = DEFAULT_LIMITS) -> None:
         self.max_connections = max_connections
+        self.budget = ConnectionBudget(max_connections)
         self.limits = limits
         self._connect_timeout = connect_timeout
         self._keepalive_timeout = keepalive_timeout
@@ -254,14 +273,16 @@ class PooledTransport:
         self._proxies: dict[tuple[str, str], str | None] = {}
         # url -> its parsed form, or None when a proxy serves its origin; lm15 sends a handful of distinct URLs.
         self._routes: dict[str, ParsedURL | None] = {}
+        _TRANSPORTS.add(self)
 
     def __repr__(self) -> str:
         return (f"PooledTransport(max_connections={self.max_connections}, loops={len(self._pools)}, "
-                f"open_connections={self.open_connections})")
+                f"open_connections={self.open_connections}, budget_held={self.budget.held})")
 
     @property
     def open_connections(self) -> int:
-        """Connections this transport opened that are still open, over all loops."""
+        """Connections this transport opened that are still open, over all loops (closed loops' closed first)."""
+        self.reap_closed_loops()
         direct = sum(pools.direct.open_connections for pools in list(self._pools.values()))
         return direct + sum(1 for sock in list(self._sockets) if sock.fileno() != -1)
 
@@ -296,18 +317,29 @@ class PooledTransport:
             return pools
         if self._closed:
             raise RuntimeError("this transport is closed; call sharedlm.get_shared_lm() again for a new one")
+        self.reap_closed_loops()
         direct = ConnectionPool(loop, max_connections=self.max_connections, connect_timeout=self._connect_timeout,
                                 keepalive_timeout=self._keepalive_timeout, on_open=self._count_opened,
-                                limits=self.limits)
+                                limits=self.limits, budget=self.budget)
         pools = _LoopPools(direct, loop)
         with self._lock:
-            for old in [old for old in self._pools if old.is_closed()]:
-                del self._pools[old]
             self._pools[loop] = pools
         lifetime = _pools_lifetime(pools)
         pools.lifetime = lifetime
         await lifetime.__anext__()
         return pools
+
+    def reap_closed_loops(self) -> int:
+        """Close the direct sockets of pools whose loop was closed with them open; return how many slots came back.
+
+        Their loop cannot close them any more (it was driven by hand and closed without
+        ``loop.shutdown_asyncgens()``); they are closed here without it, and those pools forgotten.
+        """
+        freed = self.budget.reap_closed_loops()
+        with self._lock:
+            for old in [old for old in self._pools if old.is_closed()]:
+                del self._pools[old]
+        return freed
 
     async def direct_pool(self) -> ConnectionPool:
         """This loop's pool of direct connections."""
@@ -408,6 +440,7 @@ class PooledTransport:
             running = None
         for pools in all_pools:
             if pools.loop.is_closed():
+                pools.direct.close_without_loop()  # slots need not come back: this transport is closed
                 continue
             if pools.loop is running:
                 # Kept until done: the loop holds only a weak reference to its tasks.

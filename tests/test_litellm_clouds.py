@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 
 import dspy
@@ -23,6 +24,11 @@ from sharedlm.simulator import Simulator, SimulatorSettings
 
 ACCESS_TOKEN = "ya29.fake-vertex-access-token-0123456789"
 AWS_SECRET = "fake-aws-secret-access-key-0123456789"
+AWS_TOKEN = "FwoGZXIvYXdzEfakeSessionToken0123456789"
+# A credential header or field as logged ("Authorization: ...", "x-amz-security-token:...", "'X-Amz-Security-Token':
+# b'...'"): the value it shows.
+CREDENTIAL_SHOWN = re.compile(r"(?i)(?:authorization|x-amz-security-token|x-api-key|api-key)['\"]?[ \t]*[:=][ \t]*"
+                              r"(?-i:b)?['\"]?([^'\"\n]*)")
 
 
 class Count(dspy.Signature):
@@ -124,3 +130,40 @@ async def test_bedrock_rate_limits_are_retried_by_the_engine(monkeypatch: pytest
         assert engine.calls_succeeded == 12
         assert engine.calls_failed == 0
         assert engine.rate_limited == server.responses_by_status.get(429, 0) > 0
+
+
+async def test_a_bedrock_call_logs_no_aws_credential_at_debug(monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # botocore.auth logs the canonical request, session token included, and the signature; LiteLLM its curl command.
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", AWS_TOKEN)
+    monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
+    async with Simulator(SimulatorSettings()) as sim:
+        sharedlm.configure(model="bedrock/converse/sim-model", api_base=origin(sim), cache=False)
+        with dspy.context(lm=sharedlm.get_shared_lm()):
+            await dspy.Predict(Count).acall(topic="x")
+    assert any(record.name == "botocore.auth" for record in caplog.records)
+    assert AWS_TOKEN not in caplog.text
+    assert AWS_SECRET not in caplog.text
+    shown = set(CREDENTIAL_SHOWN.findall(caplog.text))
+    assert shown  # the canonical request and LiteLLM's curl command hold the credential headers
+    assert shown <= {"***", "AWS4-HMAC-SHA256 ***"}
+
+
+async def test_a_vertex_ai_call_logs_no_credential_at_debug(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with ScriptedServer(answer_token) as tokens, Simulator(SimulatorSettings()) as sim:
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(service_account_file(tmp_path, tokens.url("/token"))))
+        monkeypatch.setenv("VERTEXAI_PROJECT", "sim-project")
+        monkeypatch.setenv("VERTEXAI_LOCATION", "us-central1")
+        sharedlm.configure(model="vertex_ai/gemini-2.5-flash", api_base=f"{origin(sim)}/v1beta/models/gemini-2.5-flash",
+                           cache=False)
+        with dspy.context(lm=sharedlm.get_shared_lm()):
+            await dspy.Predict(Count).acall(topic="x")
+    shown = set(CREDENTIAL_SHOWN.findall(caplog.text))
+    assert shown  # LiteLLM logged the request with its Authorization header
+    assert ACCESS_TOKEN not in caplog.text
+    assert shown <= {"***", "Bearer ***"}

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -447,3 +448,18 @@ async def test_a_bedrock_error_holds_no_aws_credential_anywhere_in_its_chain(mon
     shown = reachable_text(raised.value)
     assert AWS_TOKEN not in shown
     assert signature not in shown
+
+
+# A credential header as logged ("Authorization: ...", "'x-api-key': '...'"): the value it shows.
+CREDENTIAL_SHOWN = re.compile(r"(?i)(?:authorization|x-api-key|api-key)['\"]?[ \t]*[:=][ \t]*"
+                              r"(?-i:b)?['\"]?([^'\"\n]*)")
+
+
+@pytest.mark.parametrize("model", BOTH_ROUTES)
+async def test_a_call_logs_no_credential_at_debug(model: str, caplog: pytest.LogCaptureFixture) -> None:
+    # LiteLLM logs each acompletion request as a curl command with its Authorization header (shortened, not removed).
+    caplog.set_level(logging.DEBUG)
+    async with Simulator(SimulatorSettings()) as sim:
+        await count_once(model, sim.base_url)
+    assert SECRET not in caplog.text
+    assert set(CREDENTIAL_SHOWN.findall(caplog.text)) <= {"***", "Bearer ***"}

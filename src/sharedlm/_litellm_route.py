@@ -22,8 +22,9 @@ with the body, URL and headers LiteLLM's provider config shapes, for a fifth of 
 
 Credentials are LiteLLM's: the configured key when there is one, else what LiteLLM reads itself (Vertex service
 accounts and application default credentials, the AWS credential chain). They are passed through, never stored
-in a repr, logged or saved; a failed call's error, whose chain holds LiteLLM's httpx request and response, is
-redacted of them before it leaves the route (:meth:`LiteLLMRoute._scrub`).
+in a repr, logged or saved: the records the libraries under the route log themselves are redacted by
+:mod:`sharedlm._log_scrub`, installed when the first route is built, and a failed call's error, whose chain holds
+LiteLLM's httpx request and response, is redacted of them before it leaves the route (:meth:`LiteLLMRoute._scrub`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from sharedlm._env import cloud_secrets
 from sharedlm._errors import ConnectionFailedError
 from sharedlm._http_rules import is_secret_name
 from sharedlm._litellm_wire import OpenAIWireRoute, plan_wire
+from sharedlm._log_scrub import install_log_scrub
 from sharedlm._transport import CURRENT_ATTEMPT, PooledTransport
 
 # LiteLLM providers dispatched by OpenAI's SDK (``_complete_custom_openai``): they take ``shared_session`` only; a
@@ -147,6 +149,9 @@ class LiteLLMRoute:
         self.model = model
         self.provider = provider
         self.transport = transport
+        # The libraries this route drives (LiteLLM, botocore, google-auth, their HTTP clients) log credentials at
+        # DEBUG on their own loggers: their records are redacted from before the first call (sharedlm._log_scrub).
+        install_log_scrub([api_key], aws=provider.startswith(("bedrock", "sagemaker")))
         self._client_options: dict[str, Any] = {"timeout": timeout}
         self._api_key = api_key
         if api_key is not None:

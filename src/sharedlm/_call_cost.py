@@ -111,10 +111,9 @@ class CallCosting:
             if price is None:
                 raise UsageError(
                     f"{self.model!r} has no price, so its calls cannot be booked against the spend cap (--max-cost, "
-                    "max_cost=) and none is sent: DSPy's bundled model metadata has none. --price "
-                    "prompt=USD,completion=USD (USD per million tokens; price= in run_many) supplies one, but only "
-                    "for the run's default model (--model / SHAREDLM_MODEL): run this model as the default, or "
-                    "without a cap")
+                    "max_cost=) and none is sent: DSPy's bundled model metadata has none. Supply one with --price "
+                    f"{self.model}=prompt=USD,completion=USD (USD per million tokens; price={{{self.model!r}: "
+                    "'prompt=USD,completion=USD'} in run_many), or run without a cap")
             if not answer_is_bounded(request, price):
                 raise UsageError(
                     f"a call to {self.model!r} sets no max_tokens and DSPy's bundled model metadata does not say how "

@@ -7,7 +7,8 @@ from the network: before its first read ``LITELLM_LOCAL_MODEL_COST_MAP`` is set 
 it, which makes DSPy use its bundled snapshot.
 
 A model the metadata has no price for is *unknown*: :func:`model_price` returns None and costs are None, never
-0. ``--price prompt=0.15,completion=0.6`` (USD per million tokens, :func:`parse_price`) supplies one.
+0. ``--price prompt=0.15,completion=0.6`` (USD per million tokens, :func:`parse_price`) supplies one; the runner
+reads which model a ``--price`` is for (:func:`sharedlm.runner._cost.resolve_prices`).
 """
 
 from __future__ import annotations
@@ -161,37 +162,41 @@ def model_price(model: str) -> ModelPrice | None:
     )
 
 
-def parse_price(text: str, *, model: str) -> ModelPrice:
+def parse_price(text: str, *, model: str, named: bool = False) -> ModelPrice:
     """Read a ``--price`` value: ``prompt=0.15,completion=0.6[,cached=0.075]``, USD per million tokens.
 
     Args:
-        text: The option's value. Fields: ``prompt`` and ``completion`` (required), ``cached``, ``batch_prompt``,
-            ``batch_completion``.
+        text: The option's value (after ``MODEL=`` when the value names its model). Fields: ``prompt`` and
+            ``completion`` (required), ``cached``, ``batch_prompt``, ``batch_completion``.
         model: The model the price is for.
+        named: The value named ``model`` (``--price MODEL=prompt=..,completion=..``): errors name the model, and
+            their example is of that form.
 
     Raises:
         UsageError: When a field is unknown, repeated, missing or not a finite number >= 0.
     """
-    example = "--price prompt=0.15,completion=0.6 (USD per million tokens)"
+    flag = f"--price for {model!r}" if named else "--price"
+    spec = f"{model}=prompt=0.15,completion=0.6" if named else "prompt=0.15,completion=0.6"
+    example = f"--price {spec} (USD per million tokens)"
     values: dict[str, float] = {}
     for item in text.split(","):
         name, sep, raw = item.strip().partition("=")
         name = name.strip()
         if not sep or name not in PRICE_FIELDS:
-            raise UsageError(f"--price takes {', '.join(f'{f}=USD' for f in PRICE_FIELDS)} per million tokens; "
+            raise UsageError(f"{flag} takes {', '.join(f'{f}=USD' for f in PRICE_FIELDS)} per million tokens; "
                              f"got {item.strip()!r} in {text!r}. Example: {example}")
         if name in values:
-            raise UsageError(f"--price names {name} twice in {text!r}")
+            raise UsageError(f"{flag} names {name} twice in {text!r}: give each field once")
         try:
             number = float(raw)
         except ValueError:
             number = math.nan
         if not math.isfinite(number) or number < 0:
-            raise UsageError(f"--price {name} must be a number of USD per million tokens >= 0, got {raw.strip()!r}")
+            raise UsageError(f"{flag}: {name} must be a number of USD per million tokens >= 0, got {raw.strip()!r}")
         values[name] = number / PER_MILLION
     missing = [name for name in ("prompt", "completion") if name not in values]
     if missing:
-        raise UsageError(f"--price needs {' and '.join(missing)}; example: {example}")
+        raise UsageError(f"{flag} needs {' and '.join(missing)}; example: {example}")
     bundled = model_price(model)
     return ModelPrice(model=model, prompt=values["prompt"], completion=values["completion"],
                       cached_prompt=values.get("cached"), batch_prompt=values.get("batch_prompt"),

@@ -320,3 +320,67 @@ def test_sharedlm_run_batch_books_and_settles_every_call_in_the_spend_journal_at
     assert journal.count('"batch": ') == after["lines_submitted"] - before["lines_submitted"]
     spend = read_spend_journal(spend_journal_path(output))
     assert (spend.usd, spend.unsettled, spend.unknown) == (pytest.approx(batch_cost, rel=1e-9), 0, 0)
+
+
+PRICE_PROGRAMS = Path(__file__).parent / "fixtures" / "price_programs.py"
+# A price with batch rates at half the online ones, as OpenAI's.
+SIM_PRICE = "prompt=1,completion=2,batch_prompt=0.5,batch_completion=1"
+
+
+@pytest.mark.parametrize(("program", "model", "price"), [
+    # the default model priced by a bare --price, the judge (gpt-4o-mini) by the bundled metadata
+    ("DraftThenPricedJudge", "openai/sim-model", SIM_PRICE),
+    # the default model (gpt-4o-mini) by the bundled metadata, the judge by a --price naming it
+    ("DraftThenJudge", "openai/gpt-4o-mini", f"openai/judge-model={SIM_PRICE}"),
+])
+def test_sharedlm_run_batch_prices_each_rows_calls_at_the_batch_rates_of_the_model_each_went_to(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str, model: str,
+        price: str) -> None:
+    from sharedlm._cli import main
+    from sharedlm._pricing import model_price, parse_price
+    from sharedlm._spend import read_spend_journal
+    from sharedlm.runner._run_cost import spend_journal_path
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(4, tag=f"{uuid.uuid4().hex} ")))
+    output = tmp_path / "out.jsonl"
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    online_before = sim.stats().requests
+    code = main(["run", f"{PRICE_PROGRAMS}:{program}", "--input", str(source), "--output", str(output), "--model",
+                 model, "--api-base", sim.base_url, "--batch", "--batch-linger", "0", "--batch-poll", "0",
+                 "--progress", "off", "--price", price])
+    lines = [json.loads(x) for x in output.read_text().splitlines()]
+    models = sharedlm.stats().models
+    assert code == 0
+    assert sim.stats().requests == online_before  # every call answered from a batch
+    assert len(models) == 2
+    expected = 0.0
+    for name, stats in models.items():
+        rate = (model_price(name) if name == "openai/gpt-4o-mini"
+                else parse_price(SIM_PRICE, model=name))
+        assert rate is not None
+        assert stats.calls_succeeded == 4
+        expected += rate.cost(stats.prompt_tokens, stats.completion_tokens, batch=True)
+    assert all(line["error"] is None for line in lines)
+    assert sum(line["cost_usd"] for line in lines) == pytest.approx(expected, rel=1e-9)
+    assert read_spend_journal(spend_journal_path(output)).usd == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_batch_run_of_two_models_reports_each_models_cost_at_its_own_price(
+        sim: BackgroundSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm._pricing import model_price, parse_price
+    from sharedlm.runner._batch_mode import cost_line
+
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="k", api_base=sim.base_url, cache=False)
+    program = _DraftAndJudge(sharedlm.get_shared_lm())
+    options = BatchOptions(linger=10_000.0, poll_initial=0.0, poll_max=0.0, max_requests=6)
+    results = run_many(program, _rows(6, tag="two prices "), concurrency=6, batch=True, batch_options=options,
+                       progress=True, price={"openai/judge-model": SIM_PRICE})
+    err = capsys.readouterr().err
+    models = sharedlm.stats().models
+    assert all(r.ok for r in results)
+    for model, price in (("openai/gpt-4o-mini", model_price("openai/gpt-4o-mini")),
+                         ("openai/judge-model", parse_price(SIM_PRICE, model="openai/judge-model"))):
+        line = cost_line(model, models[model].prompt_tokens, models[model].completion_tokens, price=price)
+        assert line is not None
+        assert f"{model}: {line}" in err

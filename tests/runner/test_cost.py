@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 import sharedlm
+from sharedlm._batch import BatchOptions
 from sharedlm._errors import UsageError
-from sharedlm._pricing import ModelPrice
+from sharedlm._pricing import ModelPrice, model_price
 from sharedlm._singleton import shared_engines
 from sharedlm._spend import SpendJournal
-from sharedlm.runner._cost import NextRow, RunCost, report_fields, run_cost
+from sharedlm.runner._cost import NextRow, Prices, RunCost, price_arguments, report_fields, resolve_prices, run_cost
 
 PRICE = ModelPrice(model="openai/gpt-4o-mini", prompt=1e-6, completion=2e-6)
 
@@ -176,10 +178,10 @@ def test_user_price_applies_to_the_default_models_engine_only() -> None:
     assert shared_engines("openai/gpt-4o-mini")[1].costing.price != PRICE
 
 
-def test_cap_on_a_bound_second_model_without_a_price_is_refused_naming_it_and_that_price_names_the_default() -> None:
+def test_cap_on_a_bound_second_model_without_a_price_is_refused_naming_it_and_the_price_that_prices_it() -> None:
     sharedlm.configure(model="openai/gpt-4o-mini", api_key="sim-key", api_base="http://127.0.0.1:9/v1")
     sharedlm.get_shared_lm("openai/sim-model")
-    with pytest.raises(UsageError, match=r"'openai/sim-model'.*--price.*only the default model"):
+    with pytest.raises(UsageError, match=r"'openai/sim-model'.*--price openai/sim-model=prompt=USD,completion=USD"):
         run_cost(max_cost=1.0)
 
 
@@ -210,3 +212,179 @@ def test_suggested_cap_leaves_room_for_the_next_row_over_what_was_spent() -> Non
     suggested = cost.suggested_cap(rows_left=0)  # every row done but the failed: one more row at least
     assert suggested is not None
     assert suggested >= 0.0297 + 0.002 * 1.1 + 0.001
+
+
+# --- a price per model: --price MODEL=..., price={model: ...} ---
+
+SIM = "openai/sim-model"  # a model the bundled metadata does not price
+
+
+def test_a_price_naming_a_model_prices_that_model_and_leaves_the_default_at_its_bundled_price() -> None:
+    cost = RunCost(price="openai/sim-model=prompt=1,completion=2", model="openai/gpt-4o-mini")
+
+    total = cost.row_cost({SIM: [usage(1000, 100)], "openai/gpt-4o-mini": [usage(1000, 100)]})
+
+    assert cost.cost_by_model[SIM] == pytest.approx(1000 * 1e-6 + 100 * 2e-6)
+    assert cost.cost_by_model["openai/gpt-4o-mini"] == pytest.approx(1000 * 0.15e-6 + 100 * 0.6e-6)
+    assert total == pytest.approx(sum(cost.cost_by_model.values()))
+
+
+def test_a_bare_price_prices_the_default_model_beside_a_price_naming_another() -> None:
+    cost = RunCost(price=("prompt=3,completion=4", "openai/sim-model=prompt=1,completion=2"), model="openai/other")
+
+    assert cost.row_cost({"openai/other": [usage(1000, 100)]}) == pytest.approx(1000 * 3e-6 + 100 * 4e-6)
+    assert cost.row_cost({SIM: [usage(1000, 100)]}) == pytest.approx(1000 * 1e-6 + 100 * 2e-6)
+
+
+def test_a_mapping_prices_each_model_it_names_from_a_string_or_a_model_price() -> None:
+    given = ModelPrice(model="anything", prompt=5e-6, completion=6e-6)
+    cost = RunCost(price={SIM: "prompt=1,completion=2", "openai/judge": given}, model="openai/gpt-4o-mini")
+
+    assert cost.row_cost({SIM: [usage(1000, 100)]}) == pytest.approx(1000 * 1e-6 + 100 * 2e-6)
+    assert cost.row_cost({"openai/judge": [usage(1000, 100)]}) == pytest.approx(1000 * 5e-6 + 100 * 6e-6)
+    assert cost.price_for("openai/judge") == ModelPrice(model="openai/judge", prompt=5e-6, completion=6e-6)
+
+
+@pytest.mark.parametrize("prices", [
+    ("prompt=1,completion=2", "prompt=3,completion=4"),
+    ("prompt=1,completion=2", "openai/gpt-4o-mini=prompt=3,completion=4"),
+    ("openai/sim-model=prompt=1,completion=2", " openai/sim-model =prompt=3,completion=4"),
+])
+def test_a_model_priced_twice_is_refused_naming_the_model_and_asking_for_one_price_each(
+        prices: tuple[str, ...]) -> None:
+    model = "openai/sim-model" if prices[0].startswith("openai/") else "openai/gpt-4o-mini"
+    with pytest.raises(UsageError, match=rf"--price prices '{model}' twice .*give each model one --price"):
+        RunCost(price=prices, model="openai/gpt-4o-mini")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("openai/sim-model=prompt=1", r"--price for 'openai/sim-model' needs completion; example: --price "
+                                  r"openai/sim-model=prompt=0\.15,completion=0\.6"),
+    ("openai/sim-model=prompt=1,completion=2,bogus=3", r"--price for 'openai/sim-model' takes .*got 'bogus=3'"),
+    ("openai/sim-model=prompt=-1,completion=2", r"--price for 'openai/sim-model': prompt must be a number of USD "
+                                                r"per million tokens >= 0, got '-1'"),
+    ("openai/sim-model=prompt=x,completion=2", r"--price for 'openai/sim-model': prompt must be a number"),
+    ("=prompt=1,completion=2", r"--price '=prompt=1,completion=2' names no model before its '='"),
+])
+def test_a_malformed_price_naming_a_model_is_refused_naming_the_flag_the_model_and_the_fix(
+        value: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        RunCost(price=(value,), model="openai/gpt-4o-mini")
+
+
+def test_a_price_that_is_only_a_model_string_is_refused_showing_how_to_name_a_model() -> None:
+    with pytest.raises(UsageError, match=r"got 'openai/sim-model'.*to price a model other than the default: "
+                                         r"--price MODEL=prompt=USD,completion=USD"):
+        RunCost(price=("openai/sim-model",), model="openai/gpt-4o-mini")
+
+
+@pytest.mark.parametrize("prices", [{"": "prompt=1,completion=2"}, {SIM: 0.5},
+                                    {SIM: ModelPrice(model=SIM, prompt=-1e-6, completion=1e-6)}, 0.5])
+def test_a_price_mapping_of_the_wrong_shape_is_refused_naming_price(prices: object) -> None:
+    with pytest.raises(UsageError, match="price="):
+        RunCost(price=prices, model="openai/gpt-4o-mini")  # type: ignore[arg-type]
+
+
+def test_a_price_naming_a_model_the_metadata_does_not_price_lets_a_cap_cover_it() -> None:
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="sim-key", api_base="http://127.0.0.1:9/v1")
+    sharedlm.get_shared_lm(SIM)
+
+    cost = run_cost(max_cost=1.0, price=["openai/sim-model=prompt=1,completion=2"])
+
+    assert cost.price_for(SIM) is not None
+
+
+def test_attach_prices_each_priced_models_engine_at_its_own_price() -> None:
+    _two_models()
+    cost = RunCost(price={"openai/gpt-4o": "prompt=7,completion=8"}, model="openai/gpt-4o-mini")
+    detach = cost.attach()
+    try:
+        assert shared_engines("openai/gpt-4o")[1].costing.price == cost.price_for("openai/gpt-4o")
+        assert shared_engines("openai/gpt-4o-mini")[1].costing.price == model_price("openai/gpt-4o-mini")
+    finally:
+        detach()
+    assert shared_engines("openai/gpt-4o")[1].costing.price == model_price("openai/gpt-4o")
+
+
+def test_prices_say_each_priced_model_took_its_price_from_the_price_option() -> None:
+    cost = RunCost(price=("openai/sim-model=prompt=1,completion=2",), model="openai/gpt-4o-mini")
+    cost.row_cost({SIM: [usage(1, 1)], "openai/gpt-4o-mini": [usage(1, 1)]})
+
+    lines = cost.describe_prices()
+
+    assert lines[0].startswith("openai/gpt-4o-mini: $0.15/M prompt, $0.6/M completion")
+    assert "(from DSPy's bundled model metadata" in lines[0]
+    assert lines[1] == "openai/sim-model: $1/M prompt, $2/M completion (from --price)"
+
+
+def test_a_priced_model_no_call_used_is_described_as_unused_so_a_typo_shows() -> None:
+    cost = RunCost(price=("openai/sim-modle=prompt=1,completion=2",), model="openai/gpt-4o-mini")
+    cost.row_cost({SIM: [usage(1, 1)]})
+
+    assert cost.describe_prices() == [
+        "openai/sim-model: no known price (cost unknown)",
+        "openai/sim-modle: $1/M prompt, $2/M completion (from --price); no call of this run used "
+        "'openai/sim-modle' (check the model string: it must be the one the program names)"]
+
+
+@pytest.mark.parametrize("prices", [
+    ("prompt=0.15,completion=0.6", "openai/gpt-4o=prompt=2.5,completion=10,cached=1.25"),
+    {"openai/gpt-4o": ModelPrice(model="openai/gpt-4o", prompt=2.5e-6, completion=10e-6, batch_prompt=1.25e-6,
+                                 batch_completion=5e-6),
+     SIM: "prompt=1,completion=2"},
+    ModelPrice(model="openai/gpt-4o-mini", prompt=0.1e-6, completion=0.3e-6, cached_prompt=0.05e-6),
+])
+def test_price_arguments_give_the_same_prices_again(prices: Prices) -> None:
+    arguments = price_arguments(prices)
+
+    assert arguments[::2] == ["--price"] * (len(arguments) // 2)
+    again = resolve_prices(tuple(arguments[1::2]), model="openai/gpt-4o-mini")
+    first = resolve_prices(prices, model="openai/gpt-4o-mini")
+    assert {model: pytest.approx(_rates(price)) for model, price in again.items()} == {
+        model: _rates(price) for model, price in first.items()}
+
+
+def _rates(price: ModelPrice) -> tuple[float | None, ...]:
+    return price.prompt, price.completion, price.cached_prompt, price.batch_prompt, price.batch_completion
+
+
+async def _in_batch_mode(models: list[str]) -> Callable[[], Awaitable[None]]:
+    engines = [shared_engines(model)[1] for model in models]
+    transports = [engine.use_batch(BatchOptions()) for engine in engines]
+
+    async def online() -> None:
+        for engine, transport in zip(engines, transports, strict=True):
+            await transport.aclose()
+            engine.use_online()
+
+    return online
+
+
+async def test_row_cost_prices_each_models_calls_at_its_batch_rates_while_its_engine_answers_from_batches() -> None:
+    _two_models()
+    cost = RunCost(batch=True, model="openai/gpt-4o-mini")
+    online = await _in_batch_mode(["openai/gpt-4o-mini", "openai/gpt-4o"])
+    try:
+        cost.row_cost({"openai/gpt-4o-mini": [usage(1000, 100)], "openai/gpt-4o": [usage(1000, 100)]})
+    finally:
+        await online()
+
+    for model in ("openai/gpt-4o-mini", "openai/gpt-4o"):
+        price = model_price(model)
+        assert price is not None
+        assert price.batch_prompt is not None
+        assert cost.cost_by_model[model] == pytest.approx(price.cost(1000, 100, batch=True))
+
+
+async def test_row_cost_prices_a_model_that_went_online_in_a_batch_run_at_its_online_rates() -> None:
+    _two_models()
+    cost = RunCost(batch=True, model="openai/gpt-4o-mini")
+    online = await _in_batch_mode(["openai/gpt-4o-mini"])  # gpt-4o first built after batch mode began: online
+    try:
+        cost.row_cost({"openai/gpt-4o": [usage(1000, 100)]})
+    finally:
+        await online()
+
+    price = model_price("openai/gpt-4o")
+    assert price is not None
+    assert cost.cost_by_model["openai/gpt-4o"] == pytest.approx(price.cost(1000, 100))

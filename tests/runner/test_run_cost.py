@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ import pytest
 
 import sharedlm
 from sharedlm._cli import main
-from sharedlm._pricing import model_price
+from sharedlm._pricing import ModelPrice, model_price, parse_price
 from sharedlm._spend import read_spend_journal
 from sharedlm.examples.extraction_pipeline import ExtractionPipeline
 from sharedlm.runner._core import RunCounters
 from sharedlm.runner._progress import ProgressSnapshot
+from sharedlm.runner._run import RunOptions
 from sharedlm.runner._run_cost import spend_journal_path, spent_in_output
 from sharedlm.runner._summary import EXIT_SPEND_CAP, RunReport
 from sharedlm.simulator import BackgroundSimulator, Simulator, SimulatorSettings
@@ -411,3 +413,124 @@ def test_second_identical_dry_run_projects_what_the_first_did(
     assert projected(first) == projected(second)
     assert sim.stats().requests == 20  # both samples reached the provider: nothing from the cache
     assert len(dspy.cache.memory_cache) == 0  # and neither filled it
+
+
+# --- a price per model: --price MODEL=prompt=..,completion=.. ---
+
+PRICE_PROGRAMS = Path(__file__).parent / "fixtures" / "price_programs.py"
+JUDGE = "openai/judge-model"  # the bundled metadata has no price for it
+JUDGE_PRICE = f"{JUDGE}=prompt=1,completion=2"
+
+
+def run_judged(sim: Any, out: Path, *args: str, rows: int = 10) -> int:
+    """Run the draft-then-judge program: drafts on gpt-4o-mini (bundled price), verdicts on :data:`JUDGE`."""
+    return main(["run", f"{PRICE_PROGRAMS}:DraftThenJudge", "--input", str(DEMO_ROWS), "--output", str(out),
+                 "--limit", str(rows), "--model", PRICED, "--api-base", sim.base_url, "--concurrency", "10",
+                 "--progress", "off", *args])
+
+
+def judged_cost(sim: Any) -> float:
+    """What the simulator's answers cost: the drafts at gpt-4o-mini's bundled price, the verdicts at $1/M prompt
+    and $2/M completion."""
+    prices = {PRICED: model_price(PRICED), JUDGE: parse_price("prompt=1,completion=2", model=JUDGE)}
+    total = 0.0
+    for name, stats in sim.stats().models.items():
+        price = prices[f"openai/{name}"]
+        assert price is not None
+        total += price.cost(stats.prompt_tokens, stats.completion_tokens)
+    return total
+
+
+def test_a_price_naming_a_second_model_prices_that_models_calls_in_every_row(sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+
+    assert run_judged(sim, out, "--price", JUDGE_PRICE) == 0
+
+    lines = read_lines(out)
+    assert sim.stats().model("judge-model").served == 10
+    assert all(line["cost_usd"] is not None for line in lines)
+    assert sum(line["cost_usd"] for line in lines) == pytest.approx(judged_cost(sim), rel=1e-9)
+
+
+def test_the_summary_prices_each_model_at_its_own_price_and_names_where_it_came_from(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # the summary table's cells on one line each
+    assert run_judged(sim, tmp_path / "out.jsonl", "--price", JUDGE_PRICE) == 0
+
+    summary = re.sub(r"[│ ]+", " ", capsys.readouterr().err)
+    assert re.search(r"cost openai/judge-model \$0\.\d+", summary)
+    assert "openai/judge-model: $1/M prompt, $2/M completion (from --price)" in summary
+    assert "openai/gpt-4o-mini: $0.15/M prompt, $0.6/M completion, $0.075/M cached prompt (from DSPy's" in summary
+
+
+def test_a_cap_covers_a_second_model_at_the_price_naming_it(sim: Any, tmp_path: Path) -> None:
+    # 40 rows cost about $0.02 with the verdicts at $1/M prompt: a $0.01 cap stops the run about half way.
+    code = run_judged(sim, tmp_path / "out.jsonl", "--max-cost", "0.01", "--price", JUDGE_PRICE, rows=40)
+
+    assert code == EXIT_SPEND_CAP
+    assert sim.stats().model("judge-model").served > 0
+    assert judged_cost(sim) <= 0.01
+
+
+def test_the_resume_command_of_a_capped_run_prices_each_model_as_the_run_did(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.jsonl"
+    assert run_judged(sim, out, "--max-cost", "0.01", "--price", JUDGE_PRICE, rows=40) == EXIT_SPEND_CAP
+    command = capsys.readouterr().err.rsplit("To go on with a higher cap:\n", 1)[1].strip()
+    assert f"--price {JUDGE_PRICE}" in command
+
+    assert main(shlex.split(command)[1:]) == 0
+
+    assert len(read_lines(out)) == 40
+    assert all(line["cost_usd"] is not None for line in read_lines(out))
+    assert spent_in_output(out)[0] == pytest.approx(judged_cost(sim), rel=1e-9)
+
+
+def test_a_model_priced_twice_is_a_usage_error_naming_it_before_anything_is_sent(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_judged(sim, tmp_path / "out.jsonl", "--price", JUDGE_PRICE, "--price", f"{JUDGE}=prompt=3,completion=4")
+
+    assert code == 2
+    assert "--price prices 'openai/judge-model' twice" in capsys.readouterr().err
+    assert sim.stats().requests == 0
+
+
+def test_a_negative_price_naming_a_model_is_a_usage_error_naming_the_flag_and_the_model(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_judged(sim, tmp_path / "out.jsonl", "--price", f"{JUDGE}=prompt=-1,completion=2")
+
+    assert code == 2
+    assert "--price for 'openai/judge-model': prompt must be a number of USD per million tokens >= 0" in (
+        capsys.readouterr().err)
+    assert sim.stats().requests == 0
+
+
+def test_the_dry_runs_prices_lines_give_each_models_price_and_where_it_came_from(
+        sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_judged(sim, tmp_path / "out.jsonl", "--dry-run", "4", "--price", JUDGE_PRICE) == 0
+
+    printed = capsys.readouterr().out
+    prices = printed.split("prices:\n", 1)[1].splitlines()
+    assert prices[0].startswith("  openai/gpt-4o-mini: $0.15/M prompt, $0.6/M completion")
+    assert "(from DSPy's bundled model metadata" in prices[0]
+    assert prices[1] == "  openai/judge-model: $1/M prompt, $2/M completion (from --price)"
+    assert "unknown" not in printed
+
+
+def test_the_resume_command_gives_each_price_again_as_it_was_given() -> None:
+    options = RunOptions(program="p.py:P", input=Path("in.jsonl"), output=Path("out.jsonl"),
+                         price=("prompt=0.15,completion=0.6", JUDGE_PRICE))
+
+    assert "--price prompt=0.15,completion=0.6 --price openai/judge-model=prompt=1,completion=2 " in (
+        options.resume_command())
+
+
+def test_the_resume_command_writes_a_price_mapping_as_one_price_per_model() -> None:
+    judge = ModelPrice(model=JUDGE, prompt=1e-6, completion=2e-6, batch_prompt=0.5e-6, batch_completion=1e-6)
+    options = RunOptions(program="p.py:P", input=Path("in.jsonl"), output=Path("out.jsonl"),
+                         price={JUDGE: judge, "openai/other": "prompt=3,completion=4"})
+
+    command = options.resume_command()
+
+    assert ("--price openai/judge-model=prompt=1,completion=2,batch_prompt=0.5,batch_completion=1 "
+            "--price openai/other=prompt=3,completion=4 ") in command

@@ -3,9 +3,10 @@
 :func:`batch_mode` turns it on for the rows of one ``run_many`` or ``sharedlm run`` and off again at the end; on
 the way it checks that the provider has a batch API (a usage error before anything is sent) and, when asked,
 reports at the end the batches submitted and done and what the batch run's tokens cost at batch prices beside
-the online price. While the run lasts the progress display shows the batches (submitted, in progress, done) and
-the calls waiting (:mod:`sharedlm.runner._progress`). Rows run as usual: each of their LM calls waits on a batch
-instead of a socket (:mod:`sharedlm._batch`), and calls the DSPy cache answers never reach one.
+the online price (one line per model when several answer from batches, each at its own price). While the run
+lasts the progress display shows the batches (submitted, in progress, done) and the calls waiting
+(:mod:`sharedlm.runner._progress`). Rows run as usual: each of their LM calls waits on a batch instead of a socket
+(:mod:`sharedlm._batch`), and calls the DSPy cache answers never reach one.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | N
 
     Args:
         options: Linger, limits, polling, retries and the journal.
-        report: Called at the end with the batches' final state and the cost at batch beside online prices.
+        report: Called at the end with the batches' final state and the cost at batch beside online prices (one
+            line per model, each at the run's ``--price`` for it, else its bundled price).
         every: Also call ``report`` with the batches' state every this many seconds while it changes (the run's
             progress display shows it already; e.g. :data:`REPORT_EVERY_S` for callers without one).
 
@@ -88,14 +90,15 @@ async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | N
     transport = engine.use_batch(options)
     extra = [other.use_batch(replace(options, journal=journal_for_model(options.journal, other.settings.model)))
              for other in others]
-    before = engine.stats()
+    engines = [engine, *others]
+    before = [each.stats() for each in engines]
     tasks = []
     if report is not None and every is not None:
         tasks.append(asyncio.create_task(_report(transport, report, every)))
-    # The run's own price (a --price) is on the engine only while its rows run: note it once a batch is out.
-    prices: list[ModelPrice | None] = []
+    # The run's own prices (--price) are on the engines only while its rows run: note them once a batch is out.
+    prices: dict[str, ModelPrice | None] = {}
     if report is not None:
-        tasks.append(asyncio.create_task(_note_price(transport, engine, prices)))
+        tasks.append(asyncio.create_task(_note_prices(transport, engines, prices)))
     try:
         yield transport
     finally:
@@ -109,17 +112,19 @@ async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | N
             other.use_online()
         if report is not None:
             report(transport.progress.summary())
-            after = engine.stats()
-            price = prices[0] if prices and prices[0] is not None else engine.costing.price
-            line = cost_line(engine.settings.model, after.prompt_tokens - before.prompt_tokens,
-                             after.completion_tokens - before.completion_tokens, price=price)
-            if line:
-                report(line)
+            for each, stats in zip(engines, before, strict=True):
+                model = each.settings.model
+                after = each.stats()
+                price = prices.get(model) or each.costing.price
+                line = cost_line(model, after.prompt_tokens - stats.prompt_tokens,
+                                 after.completion_tokens - stats.completion_tokens, price=price)
+                if line:
+                    report(f"{model}: {line}" if len(engines) > 1 else line)
 
 
-async def _note_price(transport: BatchTransport, engine: Any, prices: list[ModelPrice | None]) -> None:
+async def _note_prices(transport: BatchTransport, engines: list[Any], prices: dict[str, ModelPrice | None]) -> None:
     await transport.progress.wait_until(lambda progress: progress.batches_submitted > 0)
-    prices.append(engine.costing.price)
+    prices.update((engine.settings.model, engine.costing.price) for engine in engines)
 
 
 def cost_line(model: str, prompt_tokens: int, completion_tokens: int, *, price: ModelPrice | None = None) -> str | None:

@@ -49,12 +49,14 @@ configuration error (nothing was sent), 3 the spend cap (--max-cost) stopped the
 Cost: every row is priced at the model's price from DSPy's bundled model metadata (a snapshot of LiteLLM's price
 map; never fetched from the network), as "cost_usd" on its line (null when the model has no known price: cost
 unknown, never 0), live in the progress line and per model in the summary. --price supplies a price the metadata
-lacks. --max-cost USD is a hard cap: each LM call books its worst case (prompt estimate plus max_tokens, or the
-model's largest answer without max_tokens) before it is sent and is refunded from the real usage after, so
-concurrency cannot overshoot it; when the next row may not fit, no more rows start, rows in flight finish, and the
-run exits 3 printing the command that goes on with a higher cap. With --resume, what the output's earlier lines
-cost counts toward the cap. --dry-run N runs N rows spread over the input and prints the projected cost, tokens
-and time of the whole run; the output file is not touched.
+lacks, in USD per million tokens: prompt=0.15,completion=0.6 prices the default model (--model), and
+MODEL=prompt=0.15,completion=0.6 prices MODEL (as the program names it: a judge, a teacher, a second step);
+give --price once per model. --max-cost USD is a hard cap: each LM call books its worst case (prompt estimate
+plus max_tokens, or the model's largest answer without max_tokens) before it is sent and is refunded from the
+real usage after, so concurrency cannot overshoot it; when the next row may not fit, no more rows start, rows in
+flight finish, and the run exits 3 printing the command that goes on with a higher cap. With --resume, what the
+output's earlier lines cost counts toward the cap. --dry-run N runs N rows spread over the input and prints the
+projected cost, tokens and time of the whole run; the output file is not touched.
 
 With --backend ray (pip install 'sharedlm[ray]'), rows run in --workers Ray worker processes, each with its own
 shared LM: without --ray-address a local Ray starts on this machine (loopback only); with one, the run joins
@@ -147,10 +149,11 @@ def register(subparsers: Any) -> None:
     run.add_argument("--max-cost", type=real_number("a number of USD", low=0), metavar="USD",
                      help="hard spend cap in USD for this output (earlier runs included with --resume): stop "
                           "starting rows when the next may not fit, finish rows in flight, exit 3")
-    run.add_argument("--price", metavar="PRICES",
-                     help="the model's price in USD per million tokens, for a model DSPy's metadata does not price "
+    run.add_argument("--price", metavar="[MODEL=]PRICES", action="append",
+                     help="a model's price in USD per million tokens, for a model DSPy's metadata does not price "
                           "(or to override it): prompt=0.15,completion=0.6[,cached=0.075] (also batch_prompt=, "
-                          "batch_completion=)")
+                          "batch_completion=) prices the default model; MODEL=prompt=..,completion=.. prices MODEL, "
+                          "as the program names it. Repeat it for each model")
     run.add_argument("--dry-run", type=_positive_int, metavar="N",
                      help="run N rows spread over the input, print the projected cost, tokens and time of the "
                           "whole run, and leave the output file untouched")
@@ -195,7 +198,8 @@ def _handle_run(args: argparse.Namespace) -> int:
         retries=args.retries, input_format=args.input_format, model=args.model, api_base=args.api_base,
         ignore_extra_fields=args.ignore_extra_fields, progress=args.progress, grace_s=args.grace_s,
         backend=args.backend, workers=args.workers, ray_address=args.ray_address, shared_budget=args.shared_budget,
-        max_cost=args.max_cost, price=args.price, dry_run=args.dry_run, encoding=args.encoding,
+        max_cost=args.max_cost, price=tuple(args.price) if args.price else None, dry_run=args.dry_run,
+        encoding=args.encoding,
         batch=args.batch,
         batch_linger=DEFAULT_LINGER_S if args.batch_linger is None else args.batch_linger,
         batch_poll=DEFAULT_POLL_INITIAL_S if args.batch_poll is None else args.batch_poll,

@@ -51,9 +51,8 @@ from sharedlm._errors import (
 )
 from sharedlm._gc import relaxed_gc
 from sharedlm._guard import guarded_call
-from sharedlm._pricing import ModelPrice
 from sharedlm.runner._control import RunControl
-from sharedlm.runner._cost import NextRow, RunCost, run_cost
+from sharedlm.runner._cost import NextRow, Prices, RunCost, run_cost
 from sharedlm.runner._defaults import MAX_RETRY_BACKOFF_S
 from sharedlm.runner._options import RowOptions, row_options
 from sharedlm.runner._outputs import output_dict, row_error, usage_from_tracker
@@ -506,7 +505,7 @@ async def arun_many(
     ignore_extra_fields: bool | None = None,
     limit: int | None = None,
     max_cost: float | None = None,
-    price: ModelPrice | str | None = None,
+    price: Prices | None = None,
     load: str | Path | None = None,
     options: RowOptions | None = None,
 ) -> AsyncIterator[RowResult]:
@@ -533,8 +532,10 @@ async def arun_many(
         limit: Take at most this many rows.
         max_cost: A hard cap in USD on what the rows' LM calls may cost: each call books its worst case before it
             is sent, and no row starts once the next one may not fit; the rows not started are not yielded.
-        price: The shared model's price when DSPy's metadata has none (or to override it): a
-            ``sharedlm._pricing.ModelPrice`` or ``"prompt=0.15,completion=0.6"`` (USD per million tokens).
+        price: Prices for models DSPy's metadata does not price (or to override it), in USD per million tokens:
+            ``"prompt=0.15,completion=0.6"`` or a ``sharedlm._pricing.ModelPrice`` prices the default model;
+            ``{"openai/judge": "prompt=2.5,completion=10", ...}`` (values a string or a ``ModelPrice``) prices each
+            model named, as the program names it (``"MODEL=prompt=..,completion=.."`` strings, one or a list, too).
         load: A saved program state (the ``.json`` file ``program.save`` writes, e.g. after optimizing), loaded
             into the program before the first row; its predictors are then bound to the shared LMs.
         options: All the row options as one :class:`~sharedlm.runner.RowOptions`; the keyword arguments above

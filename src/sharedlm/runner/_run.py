@@ -27,6 +27,7 @@ from typing import Any
 from sharedlm._batch._options import DEFAULT_LINGER_S, DEFAULT_POLL_INITIAL_S
 from sharedlm._errors import UsageError
 from sharedlm.runner._backend import check_backend, open_ray_plan
+from sharedlm.runner._cost import Prices, price_arguments
 from sharedlm.runner._defaults import (
     DEFAULT_BACKEND,
     DEFAULT_CONCURRENCY,
@@ -106,8 +107,11 @@ class RunOptions:
             it follows the rows, instead of a fixed 1/``workers`` share each.
         encoding: The text encoding of a JSONL or CSV input, or None for UTF-8.
         max_cost: A hard spend cap in USD for the output (earlier runs included on resume), or None.
-        price: The model's price, ``prompt=0.15,completion=0.6`` in USD per million tokens, or None for the
-            price in DSPy's bundled model metadata.
+        price: The user's prices, in USD per million tokens, or None for the prices in DSPy's bundled model
+            metadata: the ``--price`` values (``prompt=0.15,completion=0.6`` for the default model,
+            ``MODEL=prompt=..,completion=..`` for MODEL), one or a sequence of them, or a mapping of model strings to
+            ``prompt=..,completion=..`` or a :class:`~sharedlm._pricing.ModelPrice` (see
+            :func:`~sharedlm.runner._cost.resolve_prices`).
         dry_run: Run this many rows spread over the input and project the whole run, or None for a real run.
         batch: Send every LM call through the provider's batch API; batch ids are journaled beside the output.
         batch_linger: Seconds without a new call before the calls queued so far go as one batch.
@@ -138,7 +142,7 @@ class RunOptions:
     shared_budget: bool = False
     encoding: str | None = None
     max_cost: float | None = None
-    price: str | None = None
+    price: Prices | None = None
     dry_run: int | None = None
     batch: bool = False
     batch_linger: float = DEFAULT_LINGER_S
@@ -193,8 +197,7 @@ class RunOptions:
         cap = max_cost if max_cost is not None else self.max_cost
         if cap is not None:
             parts += ["--max-cost", f"{cap:g}"]
-        if self.price is not None:
-            parts += ["--price", self.price]
+        parts += price_arguments(self.price)  # each model's price, as given
         if self.batch:
             parts.append("--batch")
             if self.batch_linger != DEFAULT_LINGER_S:

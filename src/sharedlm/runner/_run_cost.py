@@ -19,7 +19,7 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,10 @@ def check_cost_options(options: RunOptions) -> None:
     if options.dry_run is not None and options.dry_run < 1:
         raise UsageError(f"--dry-run must be a number of rows >= 1, got {options.dry_run}")
     if options.backend != "local":
-        given = [flag for flag, value in (("--max-cost", options.max_cost), ("--price", options.price),
+        price = options.price
+        if isinstance(price, Sequence | Mapping) and not isinstance(price, str) and not price:
+            price = None  # an empty sequence or mapping gives no --price
+        given = [flag for flag, value in (("--max-cost", options.max_cost), ("--price", price),
                                           ("--dry-run", options.dry_run)) if value is not None]
         if given:
             raise UsageError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --backend local "
@@ -147,8 +150,8 @@ def build_run_cost(options: RunOptions, *, spent_before: float = 0.0) -> RunCost
     """The run's :class:`RunCost`: its ``--price`` and ``--max-cost``, with what earlier runs spent.
 
     Raises:
-        UsageError: When ``--price`` is malformed, or ``--max-cost`` is set and a model the program is bound to
-            has no known price.
+        UsageError: When a ``--price`` is malformed or prices a model twice, or ``--max-cost`` is set and a model
+            the program is bound to has no known price.
     """
     return run_cost(max_cost=options.max_cost, price=options.price, spent_before=spent_before, batch=options.batch)
 

@@ -18,10 +18,9 @@ from typing import Any
 from sharedlm._batch import BatchOptions
 from sharedlm._errors import UsageError
 from sharedlm._loop_thread import LoopThread, running_loop
-from sharedlm._pricing import ModelPrice
 from sharedlm.runner._backend import check_backend, open_ray_plan
 from sharedlm.runner._core import RowRunner
-from sharedlm.runner._cost import run_cost
+from sharedlm.runner._cost import Prices, run_cost
 from sharedlm.runner._defaults import DEFAULT_BACKEND
 from sharedlm.runner._options import RowOptions, row_options
 from sharedlm.runner._program import PreparedProgram, build_program, prepare_program
@@ -47,7 +46,7 @@ def run_many(
     ray_address: str | None = None,
     shared_budget: bool = False,
     max_cost: float | None = None,
-    price: ModelPrice | str | None = None,
+    price: Prices | None = None,
     batch: bool = False,
     batch_options: BatchOptions | None = None,
     load: str | Path | None = None,
@@ -86,8 +85,10 @@ def run_many(
         max_cost: A hard cap in USD on what the rows' LM calls may cost (local backend): each call books its worst
             case before it is sent and no row starts once the next one may not fit; rows not started are not in
             the returned list (a warning says how many rows ran and what they cost).
-        price: The shared model's price when DSPy's metadata has none (or to override it): a
-            ``sharedlm._pricing.ModelPrice`` or ``"prompt=0.15,completion=0.6"`` (USD per million tokens).
+        price: Prices for models DSPy's metadata does not price (or to override it), in USD per million tokens:
+            ``"prompt=0.15,completion=0.6"`` or a ``sharedlm._pricing.ModelPrice`` prices the default model;
+            ``{"openai/judge": "prompt=2.5,completion=10", ...}`` (values a string or a ``ModelPrice``) prices each
+            model named, as the program names it (``"MODEL=prompt=..,completion=.."`` strings, one or a list, too).
         batch: Send every LM call through the provider's batch API (OpenAI, Anthropic, Gemini: half price, results
             within 24 hours) instead of online: each call waits on a batch, so a two-step program runs as two rounds
             of batches. ``concurrency`` bounds the rows in flight and so the size of a round. Local backend only.

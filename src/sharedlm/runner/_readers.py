@@ -9,9 +9,17 @@ Each reader is a generator that holds one record (a JSONL line, a CSV record) or
 - Parquet: the 1-based row number.
 
 Every record of the input is accounted for exactly once: a record that cannot be read (bytes that are not
-text in the input's encoding, malformed JSON, JSON nested too deeply, a lone surrogate, a CSV record with
-the wrong number of fields or a field over the CSV module's limit, a record over ``max_record_bytes``)
-becomes a ``SourceRow`` with a ``problem`` naming its location, and the next record is read as usual.
+text in the input's encoding, malformed JSON, JSON nested too deeply, a lone surrogate, a value JSON does not
+have, a CSV record with the wrong number of fields or a field over the CSV module's limit, a record over
+``max_record_bytes``) becomes a ``SourceRow`` with a ``problem`` naming its location, and the next record is read
+as usual.
+
+JSONL is read as RFC 8259 JSON, stricter than :func:`json.loads`: a ``NaN``, ``Infinity`` or ``-Infinity`` token,
+and a number too large for a float (``1e400``, which Python reads as infinity), make the line an error row naming
+the field (as a jq path, such as ``.scores[2]``). Such a value would reach the program as a float that no provider
+API takes. The check costs nothing on a line without floats: the decoder refuses the three tokens, and an overflowed
+float, as it meets them, and only a refused line is read again and walked to name the field. Parquet and CSV are not
+checked: a Parquet ``NaN`` is a legitimate float (pandas writes missing values so), and a CSV field is text.
 
 Text inputs are read as bytes and split into records here, not by the ``csv`` module: a decoding error
 then costs one record, never the buffer around it, and an oversized record is skipped to its real end
@@ -34,6 +42,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import math
 import os
 import re
 from collections.abc import Collection, Iterator
@@ -74,6 +83,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _JSON_SPACE = " \t\r\n"
 # A JSON string escape that may decode to a lone surrogate; only lines holding one are checked further.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_PATH_CHARS = 200
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
          (codecs.BOM_UTF16_BE, "UTF-16"))
 _SHOWN_BYTES = 5
@@ -89,6 +100,104 @@ def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_ESCAPE_ERRORS, _escape_undecodable)
+
+
+class _NonJSONNumber(Exception):
+    """Raised by the strict decoder at a ``NaN``, ``Infinity`` or ``-Infinity`` token (not JSON, RFC 8259), or at a
+    number too large for a float."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NonJSONNumber(token)
+
+
+def _finite_float(text: str, _float: type[float] = float) -> float:
+    value = _float(text)
+    if value * 0.0 != 0.0:  # only an infinity times 0 is not 0: the literal overflowed (1e400); cheaper than isinf
+        raise _NonJSONNumber("overflow")
+    return value
+
+
+class _ConstantFloat(float):
+    """The value of a ``NaN`` / ``Infinity`` / ``-Infinity`` token, marked so it is told apart from an overflow."""
+
+
+# Module-level decoders: json.loads builds a new decoder on every call given an option, and the reader reads
+# millions of lines. The strict one costs nothing on a line without floats (about 0.1 us per float literal); the
+# marking one reads a refused line again, so the walk that names the field is done for refused lines only.
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_MARKING_JSON = json.JSONDecoder(parse_constant=_ConstantFloat)
+_JSON_BOM = "\ufeff"
+
+
+def _decode_json(line: str) -> tuple[Any, bool]:
+    """The JSON value of a line, and whether it holds a ``NaN``/``Infinity`` token or an overflowed float.
+
+    The tokens' values are marked (:class:`_ConstantFloat`), so a message tells them from an overflow.
+
+    Raises:
+        ValueError: The line is not JSON, as :func:`json.loads` says it.
+        RecursionError: It is nested too deeply.
+    """
+    if line.startswith(_JSON_BOM):  # as json.loads says it; JSONDecoder.decode would only say "Expecting value"
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
+    try:
+        return _STRICT_JSON.decode(line), False
+    except _NonJSONNumber:
+        return _MARKING_JSON.decode(line), True
+
+
+def first_non_finite(value: Any) -> tuple[str, float] | None:
+    """The first float in ``value`` that is NaN or infinite, in document order, with its jq path (``.a[2]``).
+
+    Walks lists and dicts without recursion, so a value nested as deeply as the decoder allows is walked too.
+
+    Args:
+        value: Decoded JSON, or data about to be written as JSON.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return _shown_path(path), item
+        elif isinstance(item, dict):
+            stack.extend((path + _key_step(path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{index}]", item[index]) for index in range(len(item) - 1, -1, -1))
+    return None
+
+
+def _key_step(path: str, key: Any) -> str:
+    text = str(key)
+    if _IDENTIFIER.fullmatch(text):
+        return f".{text}"
+    quoted = json.dumps(text, ensure_ascii=False)
+    return f"[{quoted}]" if path else f".[{quoted}]"
+
+
+def _shown_path(path: str) -> str:
+    path = path or "."
+    return path if len(path) <= _MAX_PATH_CHARS else path[:_MAX_PATH_CHARS] + "..."
+
+
+def _non_finite_problem(found: tuple[str, float] | None) -> str:
+    """Why a line holding a NaN or infinite number is not read, naming its field and what to write instead.
+
+    Args:
+        found: The field and its value, or None when a later value of a key given twice replaced it.
+    """
+    if found is None:  # still not JSON, though the value the program would see is not the bad one
+        return ("has NaN, Infinity or a number too large for a 64-bit float under a key given twice; NaN and Infinity "
+                "are not JSON (RFC 8259): write null or a string there instead, and give each key once")
+    path, number = found
+    if isinstance(number, _ConstantFloat):
+        token = "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
+        return (f"has {token} in field {path}: NaN and Infinity are not JSON (RFC 8259) and no provider API accepts "
+                f"them; write null or a string such as \"{token}\" there instead")
+    sign = "-" if number < 0 else ""
+    return (f"has a number in field {path} too large for a 64-bit float (it reads as {sign}infinity), which no "
+            "provider API accepts; write null, a string, or a number within +/-1.8e308 there instead")
 
 
 class DigestSink(Protocol):
@@ -211,6 +320,8 @@ def _holds_one_json_array(start: bytes) -> bool:
         return False
     first_line = text.split(b"\n", 1)[0]
     try:
+        # Lenient on purpose: this asks only whether the file is shaped as one array. A NaN on the first line is
+        # judged like any other line's, by the reader (an error row for that line, the rest of the file read).
         value = json.loads(first_line)
     except ValueError:
         return True
@@ -446,13 +557,15 @@ def _jsonl_row(path: Path, number: int, texts: list[str], size: int, codec: str,
         if _SURROGATES.search(line):
             return problem(_undecodable(line, codec))
         try:
-            value = json.loads(line)
+            value, non_finite = _decode_json(line)
         except RecursionError:
             return problem("is JSON nested too deeply to read")
         except ValueError as exc:
             return problem(f"is not valid JSON: {exc}")
         if not isinstance(value, dict):
             return problem(f"is a JSON {type(value).__name__}, not an object")
+        if non_finite:
+            return problem(_non_finite_problem(first_non_finite(value)))
         if _SURROGATE_ESCAPE.search(line):
             lone = _lone_surrogate_field(value)
             if lone is not None:
@@ -693,6 +806,7 @@ __all__ = [
     "check_input",
     "count_rows",
     "detect_format",
+    "first_non_finite",
     "parquet_content_line",
     "parquet_rows",
     "read_rows",

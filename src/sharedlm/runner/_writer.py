@@ -7,16 +7,23 @@ short by the crash leaves at most one torn last line, which ``--resume`` tolerat
 Every result can be written: text that UTF-8 cannot encode (a lone surrogate such as ``"\\ud83d"``) is
 written as a JSON ``\\u`` escape, and a result that cannot be made into JSON at all becomes an error line
 for its row (``OutputError``), so one row's output never ends the run.
+
+Every line is RFC 8259 JSON. A program's NaN or infinite float is already its string (``"nan"``) when it gets here
+(:func:`~sharedlm.runner._outputs.json_ready`); one that gets here anyway (a bookkeeping number, a result built by
+other code) is not written as ``NaN``, which strict JSON readers refuse, but makes the row an ``OutputError`` line
+naming the field: the row is still accounted for, and a number never silently turns into a string.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from sharedlm._errors import UsageError
+from sharedlm.runner._readers import first_non_finite
 from sharedlm.runner._results import RowError, RowResult
 
 OUTPUT_ERROR = "OutputError"
@@ -80,11 +87,12 @@ def dumps_result(result: RowResult) -> bytes:
 
 def _dumps(data: dict[str, Any]) -> bytes:
     # default=str: outputs are made JSON-ready before this; the fallback only guards against surprises.
-    text = json.dumps(data, ensure_ascii=False, default=str)
+    # allow_nan=False: json.dumps would write a NaN or infinite float as NaN / Infinity, which is not JSON.
+    text = json.dumps(data, ensure_ascii=False, default=str, allow_nan=False)
     try:
         return (text + "\n").encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: ASCII JSON writes it as a \u escape, which reads back the same
-        return (json.dumps(data, ensure_ascii=True, default=str) + "\n").encode("ascii")
+        return (json.dumps(data, ensure_ascii=True, default=str, allow_nan=False) + "\n").encode("ascii")
 
 
 def writable_result(result: RowResult) -> tuple[RowResult, bytes]:
@@ -96,12 +104,31 @@ def writable_result(result: RowResult) -> tuple[RowResult, bytes]:
     try:
         return result, dumps_result(result)
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        failed = RowResult(id=result.id, output=None, attempts=result.attempts, latency_s=result.latency_s,
-                           usage=result.usage, error=RowError(type=OUTPUT_ERROR,
-                                                              message=f"the row's result could not be written as "
-                                                                      f"JSON: {reason}"))
+        reason = _non_finite_reason(result) or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        # The error line must be writable itself: a non-finite bookkeeping number is dropped from it. A finite cost
+        # is kept, so the output still says what the row spent.
+        latency_s = result.latency_s if math.isfinite(result.latency_s) else 0.0
+        cost_usd = result.cost_usd if result.cost_usd is None or math.isfinite(result.cost_usd) else None
+        failed = RowResult(id=result.id, output=None, attempts=result.attempts, latency_s=latency_s,
+                           usage=result.usage, cost_usd=cost_usd,
+                           error=RowError(type=OUTPUT_ERROR,
+                                          message=f"the row's result could not be written as JSON: {reason}"))
         return failed, dumps_result(failed)
+
+
+def _non_finite_reason(result: RowResult) -> str | None:
+    """Why ``result`` cannot be JSON when a NaN or infinite float is the reason, naming the field; else None."""
+    try:
+        found = first_non_finite(result.as_json_dict())
+    except Exception:  # the reason is only for the message; the row's error line is written either way
+        return None
+    if found is None:
+        return None
+    path, value = found
+    what = f"field {path} is {value!r}, a number JSON cannot hold (RFC 8259 has no NaN or Infinity)"
+    if path.startswith(".output"):
+        return f"{what}; make the program return null or a string there"
+    return f"{what}; this is a bug in sharedlm's bookkeeping, please report it"
 
 
 class ResultWriter:

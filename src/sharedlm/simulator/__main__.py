@@ -2,6 +2,9 @@
 
 :class:`~sharedlm.simulator.SimulatorProcess` starts the server this way, so that it imports only the simulator
 and does not depend on the other subcommands.
+
+Exit codes, as ``sharedlm simulate``: 0 stopped by SIGTERM (or its ``--parent-pid`` gone), 1 cannot serve, 2 usage
+error, 130 interrupted (Ctrl-C / SIGINT, after a clean shutdown).
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from sharedlm._errors import ConfigurationError, UsageError
-from sharedlm.simulator._command import register
+from sharedlm.simulator._command import EXIT_INTERRUPTED, register
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigurationError) as exc:
         print(f"sharedlm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before the server's own handler is installed (while importing)
         return EXIT_INTERRUPTED
 
 

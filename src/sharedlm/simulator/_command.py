@@ -1,7 +1,10 @@
 """``sharedlm simulate``: serve the simulated provider until interrupted.
 
-It prints its base URL on stdout (one line, flushed) once it accepts connections, reports on stderr, and exits 0
-on SIGINT or SIGTERM. Bad option values are usage errors (exit 2) that name the option.
+It prints its base URL on stdout (one line, flushed) once it accepts connections and reports on stderr. SIGINT
+(Ctrl-C) and SIGTERM both shut it down cleanly (connections closed, final stats printed); like every sharedlm
+command it then exits 130 when interrupted (SIGINT), and 0 on SIGTERM, which is how
+:class:`~sharedlm.simulator.SimulatorProcess` and service managers stop it, and when its ``--parent-pid`` is gone.
+Bad option values are usage errors (exit 2) that name the option.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sharedlm.simulator._settings import (
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 # How often a server started with --parent-pid checks that its parent is still alive.
 PARENT_CHECK_S = 1.0
 
@@ -179,7 +183,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM.
+    """Serve until SIGINT or SIGTERM; the exit code is 130 after SIGINT (Ctrl-C), 0 after SIGTERM.
 
     Args:
         args: The parsed ``simulate`` options.
@@ -216,8 +220,14 @@ async def _serve(settings: SimulatorSettings, parent_pid: int | None = None) -> 
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        received.append(signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     async with Simulator(settings) as simulator:
         print(simulator.base_url, flush=True)
         print(f"sharedlm simulate: serving at {simulator.root_url} with {settings!r}; stop with Ctrl-C",
@@ -227,8 +237,11 @@ async def _serve(settings: SimulatorSettings, parent_pid: int | None = None) -> 
         if watcher is not None:
             watcher.cancel()
         stats = simulator.stats()
-    print(f"sharedlm simulate: stopped after {stats.requests} requests", file=sys.stderr, flush=True)
-    return EXIT_OK
+    # The first signal decides: a Ctrl-C is an interruption (130, the CLI's convention), a SIGTERM a normal stop.
+    interrupted = bool(received) and received[0] == signal.SIGINT
+    how = "stopped by SIGINT (Ctrl-C)" if interrupted else "stopped"
+    print(f"sharedlm simulate: {how} after {stats.requests} requests", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-__all__ = ["register", "run", "settings_from_args"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "register", "run", "settings_from_args"]

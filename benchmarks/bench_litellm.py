@@ -14,6 +14,9 @@ sends it on its own pool's wire with the body, URL and headers LiteLLM's provide
    above it; 0 = unlimited, the default). Reported: wall times, the like-for-like ratios, failed workflows, server
    429s, and the peak of open file descriptors of each worker against sharedlm's cap plus its descriptor reserve.
    (1b), information: the same pair through ``mistral/`` (the ``litellm.acompletion`` route), both relaxed.
+   (1d), information: the same workflows through an engine with no transport at all (``no-transport``: it waits the
+   latency and gives back the answer the simulator gave the warm-up), with each collector setting: the most any
+   engine can gain over plain in this process, and what sharedlm's transport and flow control cost beside it.
 2. ``calls``: 3,000 single calls at once through sharedlm against a provider capped at 64 in flight
    (0.2 s latency): every call must succeed (none lost), and the server's peak in flight is reported.
 3. ``overhead`` (information, no target): 1,000 single calls at zero latency, calls/s of one process, for plain and
@@ -69,8 +72,53 @@ async def _sample_fds(peak: list[int], stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.02)
 
 
+class _NoTransport:
+    """A DSPy engine with no transport at all: it waits the provider's latency and gives back a recorded answer.
+
+    The floor of any engine in this process: no socket, no HTTP, no JSON, no LiteLLM shaping, no flow control; only
+    DSPy's own work around each call and the event loop's. Answers are keyed by the step (its signature's output).
+    """
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.answers: dict[bool, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"_NoTransport(latency={self.latency}, answers={len(self.answers)})"
+
+    @staticmethod
+    def _step(request: Any) -> bool:
+        return "summary" in str(request.messages)
+
+    async def record(self, engine: Any, workflow: Any) -> None:
+        """Run one workflow through ``engine`` (sharedlm's), keeping each step's answer."""
+        complete = engine.complete
+
+        async def recording(request: Any) -> Any:
+            response = await complete(request)
+            self.answers[self._step(request)] = response
+            return response
+
+        engine.complete = recording
+        try:
+            await workflow(-2)
+        finally:
+            del engine.complete
+
+    async def complete(self, request: Any) -> Any:
+        await asyncio.sleep(self.latency)
+        return self.answers[self._step(request)]
+
+
+class _NoSyncTransport:
+    """The sync half DSPy requires beside :class:`_NoTransport`; these workflows are async only."""
+
+    def complete(self, request: Any) -> Any:
+        raise NotImplementedError("the no-transport engine answers async calls only")
+
+
 def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queue: Any, relaxed: bool = False,
-            state_dir: str | None = None) -> None:
+            state_dir: str | None = None, latency: float = 1.0) -> None:
     """Run ``count`` workflows (or single calls) in this process, then report through ``queue``.
 
     With ``relaxed``, the run goes under ``sharedlm.relaxed_gc()`` (what ``sharedlm run`` and ``run_many`` do and
@@ -90,6 +138,7 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
 
     import sharedlm
     from sharedlm._fdlimit import plan_connection_cap
+    from sharedlm._registry import REGISTRY
 
     class Count(dspy.Signature):
         """Count the items of a topic."""
@@ -112,6 +161,7 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
     count_step, describe_step = dspy.Predict(Count), dspy.Predict(Describe)
     count_step.set_lm(lm)
     describe_step.set_lm(lm)
+    no_transport = _NoTransport(latency) if variant == "no-transport" else None
 
     async def workflow(i: int) -> None:
         counted = await count_step.acall(topic=f"topic {i}")
@@ -123,6 +173,14 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
     async def run() -> dict[str, Any]:
         unit = workflow if kind == "workflows" else call
         await unit(-1)  # warm-up: imports, LiteLLM's first-call set-up, the pool's first connection
+        if no_transport is not None:
+            # The warm-up's two answers, taken from the simulator through sharedlm, are what the engine gives back.
+            await no_transport.record(REGISTRY.entry(model).engine, workflow)
+            free = dspy.LM(model, engine=_NoSyncTransport(), async_engine=no_transport, cache=False,  # noqa: SLM005
+                           num_retries=0)
+            count_step.set_lm(free)
+            describe_step.set_lm(free)
+            await unit(-1)
         baseline = _open_fds()
         peak, stop = [baseline], asyncio.Event()
         sampler = asyncio.create_task(_sample_fds(peak, stop))
@@ -149,10 +207,11 @@ def _worker(variant: str, model: str, base_url: str, count: int, kind: str, queu
 
 
 def _run_worker(variant: str, model: str, base_url: str, count: int, kind: str,
-                relaxed: bool = False, state_dir: str | None = None) -> dict[str, Any]:
+                relaxed: bool = False, state_dir: str | None = None, latency: float = 1.0) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_worker, args=(variant, model, base_url, count, kind, queue, relaxed, state_dir))
+    process = context.Process(target=_worker,
+                              args=(variant, model, base_url, count, kind, queue, relaxed, state_dir, latency))
     process.start()
     result: dict[str, Any] = queue.get(timeout=3600)
     process.join(60)
@@ -175,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000, help="single calls in (2), default 3000")
     parser.add_argument("--calls-cap", type=int, default=64, help="the provider's in-flight cap in (2), default 64")
     parser.add_argument("--model", default=MODEL, help=f"model string, default {MODEL} (LiteLLM path)")
-    parser.add_argument("--variants", default="plain,sharedlm", help="which of plain,sharedlm to run in (1)")
+    parser.add_argument("--variants", default="plain,sharedlm,no-transport",
+                        help="which of plain,sharedlm,no-transport to run in (1), default all three; no-transport is "
+                             "an engine that only waits the latency and gives back a recorded answer (the floor of "
+                             "any engine in one process)")
     parser.add_argument("--overhead", type=int, default=1000,
                         help="single calls at zero latency for the CPU comparison (3), 0 to skip, default 1000")
     parser.add_argument("--gc", choices=("default", "relaxed", "both"), default="both",
@@ -196,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         for variant in args.variants.split(","):
             name = f"{variant}{' relaxed-gc' if relaxed else ''}"
             with _simulated(args.latency, args.provider_concurrency) as sim:
-                rows[name] = _run_worker(variant, args.model, sim.base_url, args.workflows, "workflows", relaxed)
+                rows[name] = _run_worker(variant, args.model, sim.base_url, args.workflows, "workflows", relaxed,
+                                         latency=args.latency)
                 server = sim.stats()
                 rows[name].update(server_requests=server.requests, server_429=server.responses_by_status.get(429, 0),
                                   server_peak_in_flight=server.peak_in_flight)
@@ -209,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(1) {args.workflows:,} two-step workflows via {args.model} at {args.latency:g} s latency, provider admits "
           f"{args.provider_concurrency or 'unlimited'} at once")
     for name, row in rows.items():
-        print(f"    {name:20s} wall {row['wall']:8.2f} s  failed {row['failed']:5d}  server requests "
+        print(f"    {name:23s} wall {row['wall']:8.2f} s  failed {row['failed']:5d}  server requests "
               f"{row['server_requests']:6d} (429: {row['server_429']:5d}, peak in flight "
               f"{row['server_peak_in_flight']:4d})  peak fds {row['peak_fds']:5d} (baseline {row['baseline_fds']})")
         if row["first_error"]:
@@ -217,6 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, ratio in ratios.items():
         twin = name.replace("sharedlm", "plain")
         print(f"    {name} is {_down(ratio)}x faster than {twin} (target >= {TARGET_RATIO:g}x)")
+    # The most any engine can gain over plain in this process: one with no transport at all, same collector setting.
+    floors = {name: rows[twin]["wall"] / row["wall"] for name, row in rows.items()
+              if name.startswith("no-transport") and (twin := name.replace("no-transport", "plain")) in rows}
+    report["workflows"]["no_transport_ratios"] = floors
+    for name, ratio in floors.items():
+        twin = name.replace("no-transport", "plain")
+        shared = rows.get(name.replace("no-transport", "sharedlm"))
+        share = f"; sharedlm takes {shared['wall'] - rows[name]['wall']:+.2f} s more" if shared else ""
+        print(f"    {name} (no socket, HTTP, JSON, shaping or flow control) is {_down(ratio)}x faster than {twin}"
+              f"{share}")
     peak_fds = max(row["peak_fds"] for row in shared_rows)
     print(f"    sharedlm's peak fds {peak_fds} vs cap {shared_rows[0]['cap']} + reserve {shared_rows[0]['reserve']} "
           f"= {fd_bound}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,6 +324,7 @@ def test_sharedlm_run_batch_books_and_settles_every_call_in_the_spend_journal_at
 
 
 PRICE_PROGRAMS = Path(__file__).parent / "fixtures" / "price_programs.py"
+BATCH_PRICE_PROGRAMS = Path(__file__).parent / "fixtures" / "batch_price_programs.py"
 # A price with batch rates at half the online ones, as OpenAI's.
 SIM_PRICE = "prompt=1,completion=2,batch_prompt=0.5,batch_completion=1"
 
@@ -384,3 +386,99 @@ def test_a_batch_run_of_two_models_reports_each_models_cost_at_its_own_price(
         line = cost_line(model, models[model].prompt_tokens, models[model].completion_tokens, price=price)
         assert line is not None
         assert f"{model}: {line}" in err
+
+
+def test_the_summary_of_a_batch_run_gives_each_models_batch_rates_as_its_price(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm._cli import main
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(4, tag=f"{uuid.uuid4().hex} ")))
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("COLUMNS", "400")  # the summary table's cells on one line each
+    code = main(["run", f"{PRICE_PROGRAMS}:DraftThenJudge", "--input", str(source), "--output",
+                 str(tmp_path / "out.jsonl"), "--model", "openai/gpt-4o-mini", "--api-base", sim.base_url, "--batch",
+                 "--batch-linger", "0", "--batch-poll", "0", "--progress", "off",
+                 "--price", f"openai/judge-model={SIM_PRICE}"])
+    summary = re.sub(r"[│ ]+", " ", capsys.readouterr().err)
+    assert code == 0
+    # gpt-4o-mini's bundled batch rates are half its online $0.15/M and $0.6/M; the judge's are its --price's.
+    assert ("price openai/gpt-4o-mini: $0.075/M prompt, $0.3/M completion (batch), $0.075/M cached prompt (from "
+            "DSPy's bundled model metadata") in summary
+    assert "price openai/judge-model: $0.5/M prompt, $1/M completion (batch) (from --price)" in summary
+
+
+def _judge_only_cost_line(model: str, price: str) -> str:
+    """The batch cost line of ``model``'s calls so far, at ``price`` (a --price value)."""
+    from sharedlm._pricing import parse_price
+    from sharedlm.runner._batch_mode import cost_line
+
+    stats = sharedlm.stats().models[model]
+    line = cost_line(model, stats.prompt_tokens, stats.completion_tokens, price=parse_price(price, model=model))
+    assert line is not None
+    return f"{model}: {line}"
+
+
+def test_run_many_prices_the_batch_cost_line_of_a_model_at_its_price_when_the_default_model_sends_no_batch(
+        sim: BackgroundSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm.runner._program import load_program_target
+
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="k", api_base=sim.base_url, cache=False)
+    program = load_program_target(f"{BATCH_PRICE_PROGRAMS}:JudgeOnly")
+    before = sim.batch_stats()
+    results = run_many(program, _rows(3, tag="judged only "), concurrency=3, batch=True, progress=True,
+                       batch_options=BatchOptions(linger=0.0, poll_initial=0.0, poll_max=0.0),
+                       price={"openai/judge-model": SIM_PRICE})
+    err = capsys.readouterr().err
+    assert all(r.ok for r in results)
+    assert sim.batch_stats()["lines_submitted"] - before["lines_submitted"] == 3
+    assert sharedlm.stats().models["openai/gpt-4o-mini"].calls_succeeded == 0  # the default model sent nothing
+    assert _judge_only_cost_line("openai/judge-model", SIM_PRICE) in err
+
+
+def test_sharedlm_run_batch_prices_the_cost_line_of_a_model_at_its_price_when_the_default_model_sends_no_batch(
+        sim: BackgroundSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm._cli import main
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in _rows(3, tag=f"{uuid.uuid4().hex} ")))
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    code = main(["run", f"{BATCH_PRICE_PROGRAMS}:JudgeOnly", "--input", str(source), "--output",
+                 str(tmp_path / "out.jsonl"), "--model", "openai/gpt-4o-mini", "--api-base", sim.base_url, "--batch",
+                 "--batch-linger", "0", "--batch-poll", "0", "--progress", "plain",
+                 "--price", f"openai/judge-model={SIM_PRICE}"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert sharedlm.stats().models["openai/gpt-4o-mini"].calls_succeeded == 0  # the default model sent nothing
+    assert _judge_only_cost_line("openai/judge-model", SIM_PRICE) in err
+
+
+def test_the_end_of_run_batch_line_counts_every_models_batches_when_the_default_model_sends_none(
+        sim: BackgroundSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    from sharedlm.runner._program import load_program_target
+
+    sharedlm.configure(model="openai/gpt-4o-mini", api_key="k", api_base=sim.base_url, cache=False)
+    program = load_program_target(f"{BATCH_PRICE_PROGRAMS}:JudgeOnly")
+    before = sim.batch_stats()
+    results = run_many(program, _rows(3, tag="counted "), concurrency=3, batch=True, progress=True,
+                       batch_options=BatchOptions(linger=0.0, poll_initial=0.0, poll_max=0.0))
+    err = capsys.readouterr().err
+    assert all(r.ok for r in results)
+    submitted = sim.batch_stats()["lines_submitted"] - before["lines_submitted"]
+    assert submitted == 3
+    summary = next(line for line in err.splitlines() if "batches:" in line and "lines:" in line)
+    assert "batches: 0 submitted" not in summary
+    assert f"lines: {submitted:,} submitted" in summary
+
+
+def test_batch_progress_adds_up_every_model_in_batch_mode() -> None:
+    from sharedlm._batch._progress import BatchProgress
+
+    default, judge = BatchProgress(), BatchProgress()
+    judge.batches_submitted, judge.lines_submitted, judge.calls_waiting = 2, 5, 1
+    default.batches_submitted, default.batches_done = 1, 1
+    whole = BatchProgress.total([default, judge])
+    assert (whole.batches_submitted, whole.batches_done, whole.batches_in_progress, whole.lines_submitted,
+            whole.calls_waiting) == (3, 1, 2, 5, 1)

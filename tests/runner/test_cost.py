@@ -388,3 +388,22 @@ async def test_row_cost_prices_a_model_that_went_online_in_a_batch_run_at_its_on
     price = model_price("openai/gpt-4o")
     assert price is not None
     assert cost.cost_by_model["openai/gpt-4o"] == pytest.approx(price.cost(1000, 100))
+
+
+@pytest.mark.parametrize(("price", "line"), [
+    ("prompt=1,completion=2", "openai/gpt-4o-mini: $1/M prompt, $2/M completion (online rates: no batch prices known; "
+                              "--price takes batch_prompt=USD,batch_completion=USD) (from --price)"),
+    ("prompt=1,completion=2,batch_prompt=0.5", "openai/gpt-4o-mini: $0.5/M prompt, $2/M completion (batch; completion "
+                                               "at the online rate: no batch_completion known) (from --price)"),
+])
+async def test_a_batch_runs_price_line_gives_the_online_rate_where_a_model_has_no_batch_rate_and_says_so(
+        price: str, line: str) -> None:
+    _two_models()
+    cost = RunCost(batch=True, price=price, model="openai/gpt-4o-mini")
+    online = await _in_batch_mode(["openai/gpt-4o-mini"])
+    try:
+        cost.row_cost({"openai/gpt-4o-mini": [usage(1000, 100)]})
+    finally:
+        await online()
+
+    assert cost.describe_prices() == [line]

@@ -27,6 +27,18 @@ class BatchProgress:
                 f"done={self.batches_done}, calls_waiting={self.calls_waiting}, lines={self.lines_submitted}, "
                 f"retried={self.lines_retried})")
 
+    # The counters a sum over several models' batch transports adds up (see :meth:`total`).
+    _COUNTERS = ("batches_submitted", "batches_done", "batches_failed", "lines_submitted", "lines_retried",
+                 "lines_failed", "lines_reattached", "lines_sent_online", "results_ignored", "calls_waiting")
+
+    @classmethod
+    def total(cls, parts: list[BatchProgress]) -> BatchProgress:
+        """The counters of ``parts`` added up (one per model in batch mode), for one progress or summary line."""
+        whole = cls()
+        for name in cls._COUNTERS:
+            setattr(whole, name, sum(getattr(part, name) for part in parts))
+        return whole
+
     @property
     def batches_in_progress(self) -> int:
         """Batches submitted and not yet ended."""

@@ -18,9 +18,9 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from sharedlm._batch import BatchOptions, BatchTransport
+from sharedlm._batch._progress import BatchProgress
 from sharedlm._pricing import ModelPrice
 
 # Seconds between two progress reports of the batches when asked for (a report is only printed when something
@@ -64,15 +64,20 @@ def journal_for_model(journal: Path | None, model: str) -> Path | None:
 
 @contextlib.asynccontextmanager
 async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | None = None,
-                     every: float | None = None) -> AsyncIterator[BatchTransport]:
+                     every: float | None = None,
+                     prices: Callable[[str], ModelPrice | None] | None = None) -> AsyncIterator[BatchTransport]:
     """Answer every call of the shared LM from provider batches inside the block.
 
     Args:
         options: Linger, limits, polling, retries and the journal.
         report: Called at the end with the batches' final state and the cost at batch beside online prices (one
-            line per model, each at the run's ``--price`` for it, else its bundled price).
+            line per model, each at ``prices``' price for it).
         every: Also call ``report`` with the batches' state every this many seconds while it changes (the run's
             progress display shows it already; e.g. :data:`REPORT_EVERY_S` for callers without one).
+        prices: The run's price of a model (:meth:`~sharedlm.runner._cost.RunCost.price_for`: its ``--price``,
+            else its bundled price), for the cost lines. The run's prices are on the engines only while its rows
+            run, and the lines are made after, so a run that has its own prices passes them here; None prices
+            each model at its engine's price at the end (the bundled one, once the run has detached).
 
     Every other model the process has built (a program bound to several shared LMs) answers from batches too,
     each with its own journal beside the default's (:func:`journal_for_model`); the transport yielded is the
@@ -93,12 +98,9 @@ async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | N
     engines = [engine, *others]
     before = [each.stats() for each in engines]
     tasks = []
+    transports = [transport, *extra]
     if report is not None and every is not None:
-        tasks.append(asyncio.create_task(_report(transport, report, every)))
-    # The run's own prices (--price) are on the engines only while its rows run: note them once a batch is out.
-    prices: dict[str, ModelPrice | None] = {}
-    if report is not None:
-        tasks.append(asyncio.create_task(_note_prices(transport, engines, prices)))
+        tasks.append(asyncio.create_task(_report(transports, report, every)))
     try:
         yield transport
     finally:
@@ -111,20 +113,17 @@ async def batch_mode(options: BatchOptions, *, report: Callable[[str], None] | N
             await other_transport.aclose()
             other.use_online()
         if report is not None:
-            report(transport.progress.summary())
+            # Every model's batches: a program may send all of its batch calls through a model other than the default.
+            report(BatchProgress.total([each.progress for each in transports]).summary())
             for each, stats in zip(engines, before, strict=True):
                 model = each.settings.model
                 after = each.stats()
-                price = prices.get(model) or each.costing.price
+                # Each model at the run's price for it, whichever model's batches went out first, if any did.
+                price = prices(model) if prices is not None else each.costing.price
                 line = cost_line(model, after.prompt_tokens - stats.prompt_tokens,
                                  after.completion_tokens - stats.completion_tokens, price=price)
                 if line:
                     report(f"{model}: {line}" if len(engines) > 1 else line)
-
-
-async def _note_prices(transport: BatchTransport, engines: list[Any], prices: dict[str, ModelPrice | None]) -> None:
-    await transport.progress.wait_until(lambda progress: progress.batches_submitted > 0)
-    prices.update((engine.settings.model, engine.costing.price) for engine in engines)
 
 
 def cost_line(model: str, prompt_tokens: int, completion_tokens: int, *, price: ModelPrice | None = None) -> str | None:
@@ -150,10 +149,10 @@ def cost_line(model: str, prompt_tokens: int, completion_tokens: int, *, price: 
             f"(${online:.4f} online)")
 
 
-async def _report(transport: BatchTransport, report: Callable[[str], None], every: float) -> None:
+async def _report(transports: list[BatchTransport], report: Callable[[str], None], every: float) -> None:
     last = ""
     while True:
-        line = transport.progress.describe()
+        line = BatchProgress.total([each.progress for each in transports]).describe()
         if line != last:
             report(line)
             last = line

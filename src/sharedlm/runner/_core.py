@@ -547,8 +547,12 @@ async def arun_many(
     """
     options = row_options(options, concurrency=concurrency, id_field=id_field, retries=retries,
                           retry_backoff=retry_backoff, ignore_extra_fields=ignore_extra_fields, limit=limit)
+    # As run_many: a malformed price, or a cap on a default model without one, is refused before the program is
+    # constructed; a model the program bound while it was built, before any call is sent.
+    cost = run_cost(max_cost=max_cost, price=price)
     prepared = prepare_program(build_program(program, load=load, load_option="load="))
-    runner = RowRunner(prepared, options, cost=run_cost(max_cost=max_cost, price=price))
+    cost.check_bound_models()
+    runner = RowRunner(prepared, options, cost=cost)
     results = runner.results(source_rows(rows))
     try:
         async for result in results:

@@ -12,7 +12,14 @@ exits with code 3. Until the first row has finished its cost is unknown, so a ca
 Every model is priced at its own price: the user's (``--price``, ``price=``, read by :func:`resolve_prices`: a bare
 ``prompt=..,completion=..`` prices the run's default model, ``MODEL=prompt=..,completion=..`` prices ``MODEL``), else
 DSPy's bundled one. In batch mode a call answered from a provider batch is priced at its model's batch rates, as its
-engine prices it for the spend ledger and journal.
+engine prices it for the spend ledger and journal, and its ``price`` line gives those rates
+(:func:`describe_batch_price`).
+
+A spend cap needs a price for every model the run calls. :func:`run_cost` checks the models whose shared LM exists
+when it is called; a caller that builds the program after it (``run_many``, ``arun_many``: a price malformed or
+missing for the default model is refused before the program is constructed) calls
+:meth:`RunCost.check_bound_models` once the program is built and bound, so a model its constructor binds is
+refused before anything is sent, as ``sharedlm run`` refuses it.
 """
 
 from __future__ import annotations
@@ -73,6 +80,31 @@ def price_text(price: ModelPrice) -> str:
     rates = (("prompt", price.prompt), ("completion", price.completion), ("cached", price.cached_prompt),
              ("batch_prompt", price.batch_prompt), ("batch_completion", price.batch_completion))
     return ",".join(f"{name}={rate * PER_MILLION:.12g}" for name, rate in rates if rate is not None)
+
+
+def describe_batch_price(price: ModelPrice) -> str:
+    """The rates a call answered from a provider batch is priced at, and where they came from, in one line.
+
+    Where the price has no batch rate (a ``--price`` without ``batch_prompt=``/``batch_completion=``, a model the
+    metadata gives none for), the call is priced at the online rate (:meth:`ModelPrice.cost`), and the line says so;
+    a cached prompt token costs its cached rate in a batch too.
+
+    Args:
+        price: The model's price.
+    """
+    prompt = price.batch_prompt if price.batch_prompt is not None else price.prompt
+    completion = price.batch_completion if price.batch_completion is not None else price.completion
+    rates = f"${prompt * PER_MILLION:g}/M prompt, ${completion * PER_MILLION:g}/M completion"
+    missing = [name for name, rate in (("batch_prompt", price.batch_prompt),
+                                       ("batch_completion", price.batch_completion)) if rate is None]
+    if not missing:
+        note = "(batch)"
+    elif len(missing) == 2:
+        note = "(online rates: no batch prices known; --price takes batch_prompt=USD,batch_completion=USD)"
+    else:
+        note = f"(batch; {missing[0].removeprefix('batch_')} at the online rate: no {missing[0]} known)"
+    cached = f", ${price.cached_prompt * PER_MILLION:g}/M cached prompt" if price.cached_prompt is not None else ""
+    return f"{price.model}: {rates} {note}{cached} (from {price.source})"
 
 
 def price_entries(prices: Prices | None) -> list[PriceEntry]:
@@ -226,6 +258,8 @@ class RunCost:
                 "run_many)")
         self.cost_by_model: dict[str, float] = {}
         self.unpriced_models: set[str] = set()
+        # Models whose calls were priced at their batch rates (answered from provider batches), for their price lines.
+        self.batch_priced_models: set[str] = set()
         self.cost_usd = 0.0
         self.max_row_cost: float | None = None
         self.stopped = False
@@ -274,6 +308,18 @@ class RunCost:
                     f"{model}=prompt=USD,completion=USD (USD per million tokens; price={{{model!r}: "
                     "'prompt=USD,completion=USD'} in run_many), or run without a cap")
 
+    def check_bound_models(self) -> None:
+        """Refuse a cap when a model whose shared LM exists has no price: call it once the program is built and
+        bound, so a model its constructor binds (or whose plain ``dspy.LM`` the run binds) is refused before any
+        call is sent, not row by row.
+
+        Raises:
+            UsageError: Naming the model and the ``--price`` (``price=``) that prices it.
+        """
+        from sharedlm._singleton import all_engines
+
+        self.check_prices([engine.settings.model for engine in all_engines()])
+
     @property
     def capped(self) -> bool:
         """Whether the cap stopped the run (rows were left, or a call was refused)."""
@@ -313,6 +359,8 @@ class RunCost:
                     continue
                 self.cost_by_model[model] = self.cost_by_model.get(model, 0.0) + cost
                 self.cost_usd += cost
+                if batch:
+                    self.batch_priced_models.add(model)
             if total is not None:
                 total += cost
         return total
@@ -403,14 +451,20 @@ class RunCost:
     def describe_prices(self) -> list[str]:
         """One line per model the run used: its price and where it came from (``--price`` or the metadata), or
         that it has none; then one per model the user priced that no call used (a model string the program does
-        not name is priced for nothing)."""
+        not name is priced for nothing). A model answered from provider batches shows the batch rates its calls
+        were priced at (:func:`describe_batch_price`), not its online ones."""
         used = set(self.cost_by_model) | self.unpriced_models
         if not used and self.model and (self.ledger is not None or self.model in self.user_prices):
             used = {self.model}
+        # A model no finished row priced yet is described as its engine would price it now.
+        batched = (self.batch_priced_models | self._batched_models()) if self.batch else frozenset()
         lines = []
         for model in sorted(used):
             price = self.price_for(model)
-            lines.append(price.describe() if price is not None else f"{model}: no known price (cost unknown)")
+            if price is None:
+                lines.append(f"{model}: no known price (cost unknown)")
+            else:
+                lines.append(describe_batch_price(price) if model in batched else price.describe())
         for model in sorted(set(self.user_prices) - used):
             lines.append(f"{self.user_prices[model].describe()}; no call of this run used {model!r} (check the "
                          "model string: it must be the one the program names)")
@@ -460,12 +514,12 @@ def run_cost(*, max_cost: float | None = None, price: Prices | None = None,
         UsageError: When ``max_cost`` is set and the shared model, or another model whose shared LM exists (the
             program is bound to it), has no known price; or when ``price`` is malformed.
     """
-    from sharedlm._singleton import all_engines, get_settings
+    from sharedlm._singleton import get_settings
 
     model = get_settings().model
     cost = RunCost(max_cost=max_cost, price=price, model=model, spent_before=spent_before, batch=batch,
                    journal=journal)
-    cost.check_prices([engine.settings.model for engine in all_engines()])
+    cost.check_bound_models()
     return cost
 
 
@@ -474,6 +528,7 @@ __all__ = [
     "PriceEntry",
     "Prices",
     "RunCost",
+    "describe_batch_price",
     "price_arguments",
     "price_entries",
     "price_text",

@@ -36,16 +36,16 @@ def engine_stats() -> dict[str, Any] | None:
 
 
 def batch_progress() -> dict[str, int] | None:
-    """The default shared engine's batches (submitted, in progress, done; calls waiting), or None outside batch
-    mode; never builds a shared LM."""
+    """The batches of every shared engine in batch mode, added up (submitted, in progress, done; calls waiting), or
+    None outside batch mode; never builds a shared LM."""
     try:
-        from sharedlm._singleton import current_engine
+        from sharedlm._batch._progress import BatchProgress
+        from sharedlm._singleton import all_engines
 
-        engine = current_engine()
-        transport = getattr(engine, "batch", None)
-        if transport is None:
+        transports = [transport for engine in all_engines() if (transport := getattr(engine, "batch", None))]
+        if not transports:
             return None
-        progress = transport.progress
+        progress = BatchProgress.total([transport.progress for transport in transports])
         return {"submitted": progress.batches_submitted, "in_progress": progress.batches_in_progress,
                 "done": progress.batches_done, "calls_waiting": progress.calls_waiting}
     except Exception:

@@ -27,7 +27,7 @@ from typing import Any
 from sharedlm._batch._options import DEFAULT_LINGER_S, DEFAULT_POLL_INITIAL_S
 from sharedlm._errors import UsageError
 from sharedlm.runner._backend import check_backend, open_ray_plan
-from sharedlm.runner._cost import Prices, price_arguments
+from sharedlm.runner._cost import Prices, RunCost, price_arguments
 from sharedlm.runner._defaults import (
     DEFAULT_BACKEND,
     DEFAULT_CONCURRENCY,
@@ -298,8 +298,9 @@ def execute_run(options: RunOptions) -> int:
         return _execute(options, fmt, prepared, None)
 
 
-async def _in_batch_mode(work: Any, options: RunOptions) -> Any:
-    """Run ``work`` with every LM call sent through the provider's batch API, journaled beside the output."""
+async def _in_batch_mode(work: Any, options: RunOptions, cost: RunCost) -> Any:
+    """Run ``work`` with every LM call sent through the provider's batch API, journaled beside the output; the
+    cost lines at the end price each model at ``cost``'s price for it (its ``--price``, else the bundled one)."""
     from sharedlm._batch import BatchOptions
     from sharedlm.runner._batch_mode import batch_mode, journal_path_for, say
 
@@ -311,7 +312,7 @@ async def _in_batch_mode(work: Any, options: RunOptions) -> Any:
         for other in journal.parent.glob(f"{glob.escape(stem)}.*.json"):
             other.unlink(missing_ok=True)
     batch_options = BatchOptions(linger=options.batch_linger, poll_initial=options.batch_poll, journal=journal)
-    async with batch_mode(batch_options, report=None if options.progress == "off" else say):
+    async with batch_mode(batch_options, report=None if options.progress == "off" else say, prices=cost.price_for):
         return await work
 
 
@@ -381,7 +382,7 @@ def _execute(options: RunOptions, fmt: str, prepared: PreparedProgram, plan: Ray
             fingerprint=recorder,
             cost=cost if plan is None else None,
         )
-        report = asyncio.run(_in_batch_mode(work, options) if options.batch else work)
+        report = asyncio.run(_in_batch_mode(work, options, cost) if options.batch else work)
         if plan is not None:
             journal.carry(report.cost_usd, 0 if report.cost_usd is not None else 1)
     finally:

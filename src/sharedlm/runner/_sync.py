@@ -18,6 +18,7 @@ from typing import Any
 from sharedlm._batch import BatchOptions
 from sharedlm._errors import UsageError
 from sharedlm._loop_thread import LoopThread, running_loop
+from sharedlm._pricing import ModelPrice
 from sharedlm.runner._backend import check_backend, open_ray_plan
 from sharedlm.runner._core import RowRunner
 from sharedlm.runner._cost import Prices, run_cost
@@ -113,8 +114,12 @@ def run_many(
     if batch_options is not None and not batch:
         raise UsageError("batch_options is only used with batch=True")
     check_backend(backend, workers=workers, ray_address=ray_address, shared_budget=shared_budget)
-    cost = run_cost(max_cost=max_cost, price=price, batch=batch)  # a cap without a price is refused here
+    # A malformed price, or a cap on a default model without one, is refused before the program is constructed.
+    cost = run_cost(max_cost=max_cost, price=price, batch=batch)
     prepared = prepare_program(build_program(program, load=load, load_option="load="))
+    # Under a cap, every model the program bound while it was built (its constructor's shared LMs, the plain
+    # dspy.LMs bound above) needs a price too: refused here, before any call is sent, not one row at a time.
+    cost.check_bound_models()
     if batch:
         from sharedlm.runner._batch_mode import check_batch_provider
 
@@ -124,7 +129,7 @@ def run_many(
                                 shared_budget=shared_budget)
     runner = RowRunner(prepared, options, cost=cost)
     results = _collect(runner, rows, limit=options.limit, progress=progress,
-                       batch=(batch_options or BatchOptions()) if batch else None)
+                       batch=(batch_options or BatchOptions()) if batch else None, prices=cost.price_for)
     if cost.capped:
         logger.warning("sharedlm: spend cap $%g reached after %d rows ($%.6f spent); the rest of the rows were not run",
                        max_cost, len(results), cost.cost_usd)
@@ -145,13 +150,14 @@ def _run_many_on_ray(prepared: PreparedProgram, rows: Iterable[Any] | AsyncItera
 
 
 def _collect(runner: Any, rows: Iterable[Any] | AsyncIterable[Any], *, limit: int | None, progress: bool,
-             engine: Any = None, batch: BatchOptions | None = None) -> list[RowResult]:
+             engine: Any = None, batch: BatchOptions | None = None,
+             prices: Callable[[str], ModelPrice | None] | None = None) -> list[RowResult]:
     async def collect() -> list[RowResult]:
         async with contextlib.AsyncExitStack() as stack:
             if batch is not None:
                 from sharedlm.runner._batch_mode import batch_mode, say
 
-                await stack.enter_async_context(batch_mode(batch, report=say if progress else None))
+                await stack.enter_async_context(batch_mode(batch, report=say if progress else None, prices=prices))
             return await collect_rows()
 
     async def collect_rows() -> list[RowResult]:

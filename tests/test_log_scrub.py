@@ -7,10 +7,16 @@ The end-to-end checks (a call on each LiteLLM route logs no credential at DEBUG)
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import logging
+import pickle
 import sys
-from collections.abc import Iterator
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -20,7 +26,14 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from _http_servers import ScriptedServer, ServerRequest
-from sharedlm._log_scrub import LOG_FILTER, ScrubbingRecordFactory, SecretLogFilter, install_log_scrub
+from sharedlm._log_scrub import (
+    LOG_FILTER,
+    ScrubbingRecordFactory,
+    SecretLogFilter,
+    header_secrets,
+    install_log_scrub,
+    secrets_in,
+)
 
 KEY = "sk-log-scrub-0123456789-secret"
 SESSION_TOKEN = "FwoGZXIvYXdzEfakeSessionToken0123456789"
@@ -221,3 +234,242 @@ async def test_credentials_an_sts_answer_hands_out_stay_out_of_botocore_logs(
     assert {"botocore.endpoint", "botocore.parsers"} <= {logged.name for logged in caplog.records}
     for secret in (SESSION_TOKEN, NEW_SECRET, NEW_TOKEN):
         assert secret not in caplog.text
+
+
+# --- what the review of the first version found ---
+
+def counting_factory(made: list[str], previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """A record factory of an application's: it makes records with ``previous``, and notes each one's logger."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made.append(args[0])
+        return previous(*args, **kwargs)
+
+    return factory
+
+
+class CountingFilter(SecretLogFilter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.passes += 1
+        return super().filter(record)
+
+
+def make(factory: Callable[..., logging.LogRecord], name: str, msg: object, *args: object,
+         exc_info: Any = None) -> logging.LogRecord:
+    return factory(name, logging.DEBUG, __file__, 1, msg, args, exc_info)
+
+
+def test_no_record_is_made_for_a_debug_call_when_debug_is_off(installed: SecretLogFilter,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    scrubbing = logging.getLogRecordFactory()
+    assert isinstance(scrubbing, ScrubbingRecordFactory)
+    monkeypatch.setattr(scrubbing, "previous", counting_factory(made, scrubbing.previous))
+    logger = logging.getLogger("botocore.auth")
+    monkeypatch.setattr(logger, "level", logging.WARNING)
+    monkeypatch.setattr(logger, "_cache", {})
+    logger.debug("CanonicalRequest:\n%s", CANONICAL_REQUEST)
+    logger.warning("made")
+    assert made == ["botocore.auth"]  # the warning only
+
+
+def test_an_application_factory_installed_before_keeps_making_the_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    monkeypatch.setattr(logging, "_logRecordFactory", counting_factory(made, logging.LogRecord))
+    install_log_scrub([KEY])
+    logged = make(logging.getLogRecordFactory(), "LiteLLM", "key %s", KEY)
+    assert made == ["LiteLLM"]
+    assert logged.getMessage() == "key ***"
+
+
+def test_a_record_made_through_two_wrappers_of_one_filter_is_redacted_once() -> None:
+    # An application's factory installed over sharedlm's, then sharedlm's installed again over it.
+    scrubber = CountingFilter()
+    scrubber.remember([KEY])
+    inner = ScrubbingRecordFactory(logging.LogRecord, scrubber)
+
+    def application(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        record.__dict__["tenant"] = "t1"  # what such factories add
+        return record
+
+    logged = make(ScrubbingRecordFactory(application, scrubber), "LiteLLM", "key %s", KEY)
+    assert scrubber.passes == 1
+    assert (logged.getMessage(), logged.__dict__["tenant"]) == ("key ***", "t1")
+
+
+def test_secrets_remembered_on_many_threads_are_all_known_and_redacted() -> None:
+    scrubber = SecretLogFilter()
+    shown: list[str] = []
+
+    def work(thread: int) -> None:
+        for i in range(50):
+            secret = f"thread-{thread}-secret-{i:04d}"
+            (scrubber.remember if i % 2 else scrubber.learn)([secret])
+            logged = record("LiteLLM", "using %s", secret)
+            scrubber.filter(logged)
+            shown.append(logged.getMessage())
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(shown) == 400
+    assert set(shown) == {"using ***"}
+    assert repr(scrubber) == "SecretLogFilter(known=400, redacted=400)"
+
+
+def test_a_secret_split_across_a_records_arguments_is_redacted_once_they_are_joined() -> None:
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    logged = record("httpx", "sent %s%s to the provider", KEY[:10], KEY[10:])
+    scrubber.filter(logged)
+    assert logged.getMessage() == "sent *** to the provider"
+
+
+def test_a_message_that_is_a_dict_loses_its_credentials() -> None:
+    logged = record("LiteLLM", {"model": "m", "api_key": KEY})
+    SecretLogFilter().filter(logged)
+    assert logged.getMessage() == "{'model': 'm', 'api_key': '***'}"
+
+
+def test_a_message_that_is_an_exception_loses_its_secret() -> None:
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    logged = record("openai", ValueError(f"Incorrect API key provided: {KEY}"))
+    scrubber.filter(logged)
+    assert logged.getMessage() == "Incorrect API key provided: ***"
+
+
+def test_a_logger_adapters_records_are_redacted(installed: SecretLogFilter, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    adapter = logging.LoggerAdapter(logging.getLogger("LiteLLM.router"), {"deployment": "d1"})
+    adapter.debug("calling with %s", KEY)
+    assert caplog.records[-1].getMessage() == "calling with ***"
+
+
+def raise_with_the_key_in_a_local(api_key: str) -> None:
+    raise ValueError("the provider refused the call")
+
+
+def test_a_formatter_showing_local_variables_finds_no_frame_holding_the_key() -> None:
+    class LocalsFormatter(logging.Formatter):
+        def formatException(self, ei: Any) -> str:
+            return "".join(traceback.TracebackException(*ei, capture_locals=True).format())
+
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    try:
+        raise_with_the_key_in_a_local(KEY)
+    except ValueError:
+        logged = record("LiteLLM", "call failed", exc_info=sys.exc_info())
+    scrubber.filter(logged)
+    rendered = LocalsFormatter().formatException(logged.exc_info)  # as a JSON formatter does, ignoring exc_text
+    assert KEY not in rendered
+    assert "ValueError: the provider refused the call" in rendered
+    assert KEY not in LocalsFormatter().format(logged)
+
+
+def test_a_formatter_rendering_exc_info_itself_shows_the_redacted_traceback() -> None:
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    try:
+        raise ValueError(f"invalid key {KEY}")
+    except ValueError:
+        logged = record("LiteLLM", "call failed", exc_info=sys.exc_info())
+    scrubber.filter(logged)
+    assert logged.exc_info is not None
+    rendered = logging.Formatter().formatException(logged.exc_info)
+    assert KEY not in rendered
+    assert "ValueError: invalid key ***" in rendered
+
+
+def test_values_given_as_extra_are_redacted_as_they_are_added(installed: SecretLogFilter,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # google-auth logs each request's headers and body as extra= (a JSON formatter prints them).
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("LiteLLM").debug("Making request...", extra={"httpRequest": {
+        "method": "POST", "headers": {"Authorization": f"Bearer {KEY}"}, "body": {"assertion": KEY}}})
+    assert caplog.records[-1].__dict__["httpRequest"] == {"method": "POST", "headers": {"Authorization": "Bearer ***"},
+                                              "body": {"assertion": "***"}}
+
+
+def test_a_watched_record_still_pickles_and_copies_as_a_plain_record(installed: SecretLogFilter) -> None:
+    logged = logging.getLogger("LiteLLM").makeRecord("LiteLLM", logging.DEBUG, __file__, 1, "key %s", (KEY,), None,
+                                                     extra={"tenant": "t1"})
+    for copied in (pickle.loads(pickle.dumps(logged)), copy.copy(logged)):
+        assert type(copied.__dict__) is dict
+        assert (copied.getMessage(), copied.__dict__["tenant"]) == ("key ***", "t1")
+
+
+def test_a_stack_logged_with_a_record_loses_its_secret() -> None:
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    logged = logging.LogRecord("LiteLLM", logging.DEBUG, __file__, 1, "here", (), None,
+                               sinfo=f'Stack (most recent call last):\n  call(api_key="{KEY}")')
+    scrubber.filter(logged)
+    assert logged.stack_info == 'Stack (most recent call last):\n  call(api_key="***")'
+
+
+def test_a_record_whose_redaction_fails_keeps_nothing_unchecked() -> None:
+    class Broken(SecretLogFilter):
+        def redact_text(self, text: str, secrets: Iterable[str] | None = None) -> str:
+            raise RuntimeError("regex engine failure")
+
+    logged = record("LiteLLM", "key %s", KEY)
+    assert Broken().filter(logged)
+    assert KEY not in logged.getMessage()
+    assert logged.args == ()
+
+
+def test_only_the_newest_learned_secrets_are_kept() -> None:
+    scrubber = SecretLogFilter()
+    scrubber.remember([KEY])
+    scrubber.learn(f"rotated-token-{i:05d}" for i in range(300))
+    assert not scrubber.knows("rotated-token-00000")
+    assert scrubber.knows("rotated-token-00299")
+    assert scrubber.knows(KEY)  # a configured secret is never forgotten
+
+
+def test_a_service_accounts_json_yields_its_private_key_whole_and_line_by_line() -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvAIBADANBgkqhkiG9w0BAQEFAASC\nBKYwggSiAgEAAoIBAQCA+ockaOvmY3kP\n" \
+          "-----END PRIVATE KEY-----\n"
+    account = {"type": "service_account", "private_key_id": "k1", "private_key": pem, "client_email": "a@b.c"}
+    expected = [pem, "MIIEvAIBADANBgkqhkiG9w0BAQEFAASC", "BKYwggSiAgEAAoIBAQCA+ockaOvmY3kP"]
+    assert secrets_in(account) == expected
+    text = json.dumps(account)
+    assert secrets_in(text) == [*expected, text]
+
+
+def test_a_credentials_file_path_yields_the_files_secrets_not_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "user.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "cs-0123456789",
+                                "refresh_token": "1//refresh-0123456789"}))
+    assert secrets_in(str(path)) == ["cs-0123456789", "1//refresh-0123456789"]
+
+
+def test_only_reusable_credentials_are_taken_from_request_headers() -> None:
+    headers = [("Authorization", "Bearer ya29.token-0123456789"), ("x-goog-api-key", "AIzaKey0123456789"),
+               ("content-type", "application/json"), ("Cookie", "session=abc0123456789"),
+               ("X-Amz-Security-Token", "FwoSessionToken0123")]
+    assert header_secrets(headers) == ["ya29.token-0123456789", "AIzaKey0123456789", "FwoSessionToken0123"]
+    signed = [("Authorization", "AWS4-HMAC-SHA256 Credential=AKIA/x, SignedHeaders=host, Signature=0a1b2c3d")]
+    assert header_secrets(signed) == []
+
+
+def test_a_google_route_learns_the_application_default_credentials_file(
+        installed: SecretLogFilter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    (tmp_path / "application_default_credentials.json").write_text(json.dumps(
+        {"type": "authorized_user", "client_secret": "adc-client-secret-0123", "refresh_token": "1//adc-refresh-0123"}))
+    caplog.set_level(logging.DEBUG)
+    install_log_scrub(google=True)
+    logging.getLogger("urllib3.connectionpool").debug("refreshing with %s", "1//adc-refresh-0123")
+    assert caplog.records[-1].getMessage() == "refreshing with ***"

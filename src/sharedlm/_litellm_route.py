@@ -25,6 +25,12 @@ accounts and application default credentials, the AWS credential chain). They ar
 in a repr, logged or saved: the records the libraries under the route log themselves are redacted by
 :mod:`sharedlm._log_scrub`, installed when the first route is built, and a failed call's error, whose chain holds
 LiteLLM's httpx request and response, is redacted of them before it leaves the route (:meth:`LiteLLMRoute._scrub`).
+That redaction knows by value every secret the route knows, as soon as it knows it: the configured key and the key
+LiteLLM finds in the environment (when the route is built), the AWS and Google credential files of a Bedrock or
+Vertex AI route, every credential keyword of a call (``aws_secret_access_key``, ``aws_session_token``,
+``vertex_credentials`` with its ``private_key``, ... in a typed request's ``config.extensions``; DSPy 3.4.1 refuses
+such ``dspy.LM`` keywords before any engine sees them) before LiteLLM receives it, and the token each request
+carries (a Vertex access token LiteLLM fetched) when it is sent.
 """
 
 from __future__ import annotations
@@ -45,13 +51,37 @@ from sharedlm._env import cloud_secrets
 from sharedlm._errors import ConnectionFailedError
 from sharedlm._http_rules import is_secret_name
 from sharedlm._litellm_wire import OpenAIWireRoute, plan_wire
-from sharedlm._log_scrub import install_log_scrub
+from sharedlm._log_scrub import header_secrets, install_log_scrub, learn_secrets, remember_secrets, secrets_in
 from sharedlm._transport import CURRENT_ATTEMPT, PooledTransport
 
 # LiteLLM providers dispatched by OpenAI's SDK (``_complete_custom_openai``): they take ``shared_session`` only; a
 # ``client=`` would have to be an ``AsyncOpenAI``. together_ai and fireworks_ai are in LiteLLM's list but have
 # their own BaseLLMHTTPHandler branches in ``litellm/main.py`` ahead of it.
 _HTTP_HANDLER_DESPITE_LIST = frozenset({"together_ai", "fireworks_ai"})
+
+
+def _litellm_found_key(model: str, api_base: str | None) -> str | None:
+    """The key LiteLLM reads from the environment for ``model`` when none is configured (``DEEPINFRA_API_KEY``, ...),
+    or None; never raises."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")  # before LiteLLM is first imported
+    import litellm
+
+    with contextlib.suppress(Exception):
+        found = litellm.get_llm_provider(model, api_base=api_base)[2]
+        return found if isinstance(found, str) and found else None
+    return None
+
+
+async def _learn_sent_credentials(request: Any) -> None:
+    """An httpx request hook of the route's LiteLLM client: the credentials each request carries (the access token
+    LiteLLM fetched for Vertex AI, a Bedrock session token from an assumed role) are redacted by value from then on.
+
+    Args:
+        request: The ``httpx.Request`` about to be sent.
+    """
+    # A hook that raised would fail the call: learning is best effort, shape-based redaction still applies.
+    with contextlib.suppress(Exception):
+        learn_secrets(header_secrets(request.headers.items()))
 
 
 def _openai_sdk_providers() -> frozenset[str]:
@@ -77,14 +107,30 @@ def _engine_class() -> type:
         def __init__(self, *, pool_arguments: dict[str, Any], **client_options: Any) -> None:
             super().__init__(model_type="chat", **client_options)
             self.pool_arguments = pool_arguments
-            # Credentials LiteLLM was handed (api_key, aws_secret_access_key, aws_session_token, ... from the
-            # configured key and dspy.LM keywords): what a failed call's error must not keep.
+            # Credentials LiteLLM was handed (api_key, aws_secret_access_key, aws_session_token, vertex_credentials'
+            # private_key, ... from the configured key and a request's config.extensions): what a failed call's error
+            # must not keep and the records the libraries log must not show.
             self.secrets: set[str] = set()
+            # Credential arguments already taken apart (text values; a mapping is taken apart on every call).
+            self._seen: set[str] = set()
 
         def _arguments(self, request: Any, *, streaming: bool = False) -> dict[str, Any]:
             data: dict[str, Any] = super()._arguments(request, streaming=streaming)
-            self.secrets.update(value for name, value in data.items()
-                                if isinstance(value, str) and value and is_secret_name(name))
+            found: list[str] = []
+            for name, value in data.items():
+                if not value or not is_secret_name(name):
+                    continue
+                if isinstance(value, str):
+                    if value not in self._seen:  # the same key every call: taken apart once per engine
+                        self._seen.add(value)
+                        self.secrets.add(value)  # a credentials file's path too: errors showed it redacted before
+                        found += secrets_in(value)
+                elif isinstance(value, dict):  # vertex_credentials given as the service account's JSON object
+                    found += secrets_in(value)
+            if found:
+                self.secrets.update(found)
+                # Known to the log filter before LiteLLM receives them: its first DEBUG record is redacted too.
+                remember_secrets(found)
             data.update(self.pool_arguments)
             return data
 
@@ -151,7 +197,10 @@ class LiteLLMRoute:
         self.transport = transport
         # The libraries this route drives (LiteLLM, botocore, google-auth, their HTTP clients) log credentials at
         # DEBUG on their own loggers: their records are redacted from before the first call (sharedlm._log_scrub).
-        install_log_scrub([api_key], aws=provider.startswith(("bedrock", "sagemaker")))
+        # The key LiteLLM reads itself when none is configured is known too, and the credential files of the cloud
+        # chains LiteLLM follows (nothing is asked of the network).
+        install_log_scrub([api_key, None if api_key is not None else _litellm_found_key(model, api_base)],
+                          aws=provider.startswith(("bedrock", "sagemaker")), google=provider.startswith("vertex"))
         self._client_options: dict[str, Any] = {"timeout": timeout}
         self._api_key = api_key
         if api_key is not None:
@@ -185,7 +234,9 @@ class LiteLLMRoute:
         if self._uses_handler:
             from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 
-            pool_arguments["client"] = AsyncHTTPHandler(shared_session=session, timeout=self._client_options["timeout"])
+            # The request hook tells the log filter the credentials each request carries (a token LiteLLM fetched).
+            pool_arguments["client"] = AsyncHTTPHandler(shared_session=session, timeout=self._client_options["timeout"],
+                                                        event_hooks={"request": [_learn_sent_credentials]})
         engine = self._engine_class(pool_arguments=pool_arguments, **self._client_options)
         with self._lock:
             for old in [old for old, (was, _) in self._engines.items() if old.is_closed() or was.closed]:

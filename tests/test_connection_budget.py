@@ -1,25 +1,31 @@
 """The process-wide budget of open connections: every event loop's pool of one transport within one cap.
 
-Three loops on three threads, a loop closed by hand without ``shutdown_asyncgens()``, and a closed loop's slots
-coming back, against a server on 127.0.0.1 that counts the connections open at its side.
+Three loops on three threads, a loop closed by hand without ``shutdown_asyncgens()``, a closed loop's slots
+coming back, and the slot of a connection closed for a waiting acquirer going to that acquirer, against a server on
+127.0.0.1 that counts the connections open at its side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import gc
 import os
 import selectors
 import socket
+import ssl
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 import pytest
 
+from sharedlm._http11 import ConnectionPool
 from sharedlm._transport import PooledTransport
 
 pytestmark = pytest.mark.timeout(20)
@@ -63,7 +69,7 @@ class CountingServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def __enter__(self) -> CountingServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -82,7 +88,7 @@ class CountingServer:
                 assert isinstance(sock, socket.socket)
                 if sock is self._listener:
                     self._accept()
-                else:
+                elif sock in self._open:  # not dropped, closed, by an accept earlier in this batch
                     self._read(sock)
 
     def _accept(self) -> None:
@@ -107,14 +113,48 @@ class CountingServer:
             return
         buffer = self._open[sock] + data
         while b"\r\n\r\n" in buffer:  # GET requests: no body
-            _, buffer = buffer.split(b"\r\n\r\n", 1)
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            self._answer(sock, head)
         self._open[sock] = buffer
+
+    def _answer(self, sock: socket.socket, head: bytes) -> None:
+        sock.sendall(OK)
 
     def _drop(self, sock: socket.socket) -> None:
         self._selector.unregister(sock)
         del self._open[sock]
         sock.close()
+
+
+class HoldingServer(CountingServer):
+    """A :class:`CountingServer` that keeps each ``GET /hold`` unanswered until the test lets one answer go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[socket.socket] = []
+        self._held_lock = threading.Lock()
+
+    @property
+    def holding(self) -> int:
+        """Requests held unanswered now."""
+        with self._held_lock:
+            return len(self._held)
+
+    def _answer(self, sock: socket.socket, head: bytes) -> None:
+        if head.startswith(b"GET /hold "):
+            with self._held_lock:
+                self._held.append(sock)
+        else:
+            sock.sendall(OK)
+
+    def answer_one(self) -> None:
+        """Answer the oldest request held."""
+        with self._held_lock:
+            sock = self._held.pop(0)
+        sock.sendall(OK)
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def _peer_closed(sock: socket.socket) -> bool:
@@ -240,3 +280,74 @@ def test_a_pool_on_a_closed_loop_gives_its_slots_back_so_a_new_loop_opens_up_to_
         assert transport.connections_opened == 2 * CAP  # the new loop opened the whole cap again
         assert server.peak_open <= CAP, server  # after the closed loop's sockets were closed
         assert client_sockets_to(server.port) == 0
+
+
+class LoopOnThread:
+    """An event loop running forever on its own thread, to submit coroutines to from the test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, bytes]) -> concurrent.futures.Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        """Stop and close the loop after closing what it holds (its pools close their sockets on it)."""
+        asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(WAIT_S)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=WAIT_S)
+        self.loop.close()
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition()`` holds (another thread makes it so); the deadline is only a safety net."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.001)
+
+
+def test_the_slot_of_a_connection_closed_for_a_waiting_acquirer_goes_to_that_acquirer() -> None:
+    # Loop R holds the whole cap busy; an acquirer waits on R, then one on Q (whose pool has no connection at
+    # all). The first answer comes back on R: R's own waiter is served by R's releases, so that connection is
+    # closed for Q's waiter. Its slot must go to Q's waiter: had it gone to R's waiter (first in line), Q's waiter
+    # would wait for ever with its want spent, while R keeps every connection idle.
+    transport = PooledTransport(max_connections=2, connect_timeout=2.0)
+    with HoldingServer() as server:
+        r_loop, q_loop = LoopOnThread(), LoopOnThread()
+        try:
+            held = [r_loop.submit(send(transport, server.url() + "hold")) for _ in range(2)]
+            wait_for(lambda: server.holding == 2, "both held requests reached the server")
+            r_waiter = r_loop.submit(send(transport, server.url()))
+            wait_for(lambda: len(transport.budget._waiters) == 1, "R's acquirer waits at the cap")
+            q_waiter = q_loop.submit(send(transport, server.url()))
+            wait_for(lambda: len(transport.budget._waiters) == 2, "Q's acquirer waits at the cap")
+            server.answer_one()
+            assert held[0].result(WAIT_S) == b"ok"
+            assert q_waiter.result(WAIT_S) == b"ok", transport.budget
+            server.answer_one()
+            assert held[1].result(WAIT_S) == b"ok"
+            assert r_waiter.result(WAIT_S) == b"ok"
+            assert server.peak_open <= 2, server
+        finally:
+            r_loop.stop()
+            q_loop.stop()
+            transport.reap_closed_loops()  # sockets whose close had not run when the loops closed
+
+
+def test_a_tls_context_that_cannot_be_built_gives_its_connection_slot_back() -> None:
+    def no_context() -> ssl.SSLContext:
+        raise ssl.SSLError("no CA bundle")
+
+    async def main() -> ConnectionPool:
+        pool = ConnectionPool(asyncio.get_running_loop(), max_connections=1, connect_timeout=2.0,
+                              ssl_context=no_context)
+        for _ in range(2):  # the second attempt would wait for ever for the slot the first one kept
+            with pytest.raises(ssl.SSLError):
+                await asyncio.wait_for(pool.acquire(("https", "127.0.0.1", 9)), WAIT_S)
+        return pool
+
+    pool = asyncio.run(main())
+    assert pool.budget.held == 0

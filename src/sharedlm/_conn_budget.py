@@ -10,8 +10,11 @@ for: the descriptor is in use until then).
 A pool that needs a connection when the budget is spent closes one of its own idle connections, else files a
 want (:meth:`ConnectionBudget.want`) and waits for a slot to free: the other loops' pools that have an idle
 connection are asked through their loop (:meth:`asyncio.AbstractEventLoop.call_soon_threadsafe`) to close one, and
-any pool releasing a connection while a want is open closes it instead of keeping it idle. Freed slots go to the
-waiting acquirers in FIFO order, whatever loop they wait on. While an asked loop is busy the asker waits: a
+any pool releasing a connection while a want is open closes it instead of keeping it idle. The slot of a connection
+closed for a want (or closed by an acquirer to make room in its own pool) goes to that want's acquirer once the
+socket is closed, never to another: a waiter handed a slot it did not ask for would leave the asker's want spent
+with no slot coming to it, waiting on while other loops keep connections idle. Other freed slots go to the waiting
+acquirers in FIFO order, whatever loop they wait on. While an asked loop is busy the asker waits: a
 running loop never takes the process over the budget. A loop that is not running (stopped between two
 ``run_until_complete`` calls) cannot close anything until it runs again, so when only such loops have idle
 connections the asker borrows the slot of one of them and opens at once rather than wait on a loop that may never
@@ -35,6 +38,7 @@ import asyncio
 import collections
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from sharedlm._errors import ConfigurationError
@@ -58,20 +62,32 @@ class BudgetMember(Protocol):
 
 
 class Want:
-    """An acquirer's request that another loop's pool close an idle connection for it; claimed by the one that does.
+    """An acquirer's need of one slot, met by closing one idle connection for it; the closed socket's slot is its.
+
+    Open (in the budget's queue) until a pool claims it and closes a connection for it; the slot of that socket is
+    then granted to the acquirer (:meth:`ConnectionBudget.give_back` with ``heir``), who uses it
+    (:meth:`ConnectionBudget.use_grant`) or gives it back when it no longer needs it
+    (:meth:`ConnectionBudget.drop_want`). Read and written under the budget's lock.
 
     Args:
         asker: The pool of the acquirer (its own releases serve it directly, not through the want).
+        claimed: Whether a connection is being closed for it already (an acquirer closing its own pool's idle one).
     """
 
-    __slots__ = ("asker", "claimed")
+    __slots__ = ("asker", "claimed", "gone", "granted", "waiter")
 
-    def __init__(self, asker: BudgetMember) -> None:
+    def __init__(self, asker: BudgetMember, *, claimed: bool = False) -> None:
         self.asker = asker
-        self.claimed = False
+        self.claimed = claimed
+        # The closed socket's slot is held for the acquirer and not used yet.
+        self.granted = False
+        # The acquirer no longer waits for it: a slot freed for it goes to the other waiters.
+        self.gone = False
+        # The future the acquirer waits on now, and its loop: woken when the slot is granted.
+        self.waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]] | None = None
 
     def __repr__(self) -> str:
-        return f"Want(claimed={self.claimed})"
+        return f"Want(claimed={self.claimed}, granted={self.granted}, gone={self.gone})"
 
 
 class ConnectionBudget:
@@ -149,14 +165,29 @@ class ConnectionBudget:
         with self._lock:
             return 0 if self._waiters else max(0, self.limit - self._held)
 
-    def take_or_wait(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[bool]) -> bool:
-        """Take a slot if one is free, else queue ``waiter`` (on ``loop``) to be woken with True when one frees."""
+    def take_or_wait(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[bool],
+                     want: Want | None = None) -> bool:
+        """Take the slot granted to ``want`` or a free one, else queue ``waiter`` (on ``loop``) to be woken with True
+        when one frees or is granted to ``want``."""
         with self._lock:
+            if want is not None and want.granted:
+                want.granted, want.gone = False, True
+                return True
             if self._held < self.limit:
                 self._held += 1
                 self._recount()
                 return True
             self._waiters.append((loop, waiter))
+            if want is not None:
+                want.waiter = (loop, waiter)
+            return False
+
+    def use_grant(self, want: Want) -> bool:
+        """Take the slot granted to ``want`` (its connection closed), if it was; ``want`` is then done."""
+        with self._lock:
+            if want.granted:
+                want.granted, want.gone = False, True
+                return True
             return False
 
     def withdraw(self, waiter: asyncio.Future[bool]) -> None:
@@ -173,14 +204,45 @@ class ConnectionBudget:
             self._held += 1
             self._recount()
 
-    def give_back(self, count: int = 1) -> None:
-        """Give ``count`` slots back (their sockets are closed) and wake as many waiting acquirers."""
+    def give_back(self, count: int = 1, *, heir: Want | None = None) -> None:
+        """Give ``count`` slots back (their sockets are closed) and wake as many waiting acquirers.
+
+        Args:
+            count: How many sockets closed.
+            heir: The want one socket was closed for: its slot goes to that acquirer, if it still waits.
+        """
         with self._lock:
-            self._held -= count
-            self._over_closing = max(0, self._over_closing - count)
-            self._recount()
+            if heir is not None and not heir.gone and not heir.granted:
+                # Handed over, not given back: the count of slots taken does not change.
+                heir.granted = True
+                waiter, count = heir.waiter, count - 1
+                heir.waiter = None
+            else:
+                waiter = None
+            if count:
+                self._held -= count
+                self._over_closing = max(0, self._over_closing - count)
+                self._recount()
+        if waiter is not None:
+            self._wake_on(*waiter, _wake_heir)
         for _ in range(count):
             self.pass_on()
+
+    def _wake_on(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[bool],
+                 wake: Callable[[ConnectionBudget, asyncio.Future[bool]], None]) -> bool:
+        # Runs ``wake`` on the waiter's loop; False when that loop is closed (nobody waits there any more).
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is running:
+            wake(self, waiter)
+            return True
+        try:
+            loop.call_soon_threadsafe(wake, self, waiter)
+        except RuntimeError:
+            return False
+        return True
 
     def pass_on(self) -> None:
         """Wake the first waiting acquirer if a slot is free (a woken one that did not take its slot calls this)."""
@@ -189,18 +251,8 @@ class ConnectionBudget:
                 if self._held >= self.limit or not self._waiters:
                     return
                 loop, waiter = self._waiters.popleft()
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if loop is running:
-                _wake(self, waiter)
+            if self._wake_on(loop, waiter, _wake):
                 return
-            try:
-                loop.call_soon_threadsafe(_wake, self, waiter)
-                return
-            except RuntimeError:  # that loop is closed: nobody waits there any more
-                continue
 
     # --- closing idle connections for another loop ---
 
@@ -263,16 +315,45 @@ class ConnectionBudget:
                 return member
         return None
 
-    def drop_want(self, want: Want) -> None:
-        """Withdraw ``want`` if no pool claimed it yet (its acquirer got a connection another way, or gave up)."""
+    def nudge(self, want: Want) -> None:
+        """Ask again every running loop's pool with an idle connection to close one for ``want``, if still open.
+
+        For an acquirer whose want no pool served: the pools asked may have had no idle connection left by the time
+        they looked (their own acquirers took them), or its loop was stopped when they looked.
+        """
         with self._lock:
+            if want.claimed or want not in self._wants:
+                return
+            running = [member for member in self._members
+                       if member is not want.asker and not member.closed and member.loop.is_running()
+                       and member.idle_count() > 0]
+        for member in running:
+            with contextlib.suppress(RuntimeError):
+                member.loop.call_soon_threadsafe(member.pay_wants)
+
+    def drop_want(self, want: Want) -> None:
+        """Done with ``want`` (its acquirer got a connection, or gave up): withdraw it if no pool claimed it yet, and
+        give back the slot granted to it if one was and is unused."""
+        with self._lock:
+            want.gone = True
+            want.waiter = None
             if not want.claimed and want in self._wants:
                 self._wants.remove(want)
                 self._recount()
+            granted, want.granted = want.granted, False
+            if granted:
+                self._held -= 1
+                self._recount()
+        if granted:
+            self.pass_on()
 
-    def claim(self, member: BudgetMember) -> bool:
-        """Whether ``member`` should close one idle connection now: it owes one it lent, a want is open, or the
-        budget is over its limit."""
+    def claim(self, member: BudgetMember) -> Want | bool:
+        """Whether ``member`` should close one idle connection now: it owes one it lent, or the budget is over its
+        limit (True), or a want is open (that want: the closed socket's slot is its acquirer's), else False.
+
+        A want whose acquirer's loop is not running is left open: a slot granted to it would sit unused until that
+        loop runs again, while the running loops need it.
+        """
         with self._lock:
             if member.lent > 0:
                 member.lent -= 1
@@ -282,11 +363,11 @@ class ConnectionBudget:
                 self._recount()
                 return True
             for index, want in enumerate(self._wants):
-                if want.asker is not member:
+                if want.asker is not member and want.asker.loop.is_running():
                     del self._wants[index]
                     want.claimed = True
                     self._recount()
-                    return True
+                    return want
             return False
 
 
@@ -295,6 +376,13 @@ def _wake(budget: ConnectionBudget, waiter: asyncio.Future[bool]) -> None:
     if waiter.done():
         budget.pass_on()
     else:
+        waiter.set_result(True)
+
+
+def _wake_heir(budget: ConnectionBudget, waiter: asyncio.Future[bool]) -> None:
+    # On the waiter's own loop. A waiter that stopped waiting meanwhile finds the slot granted when it looks again,
+    # or gives it back (drop_want): nothing to pass on here.
+    if not waiter.done():
         waiter.set_result(True)
 
 

@@ -65,11 +65,10 @@ _HAPPY_EYEBALLS_S = 0.25
 # After opening a connection ahead of need failed, the pool does not try that origin ahead of need again for this
 # long: the requests themselves report why it fails, and a refused origin is not hammered every tick.
 WARM_RETRY_S = 5.0
-# An acquirer at the cap whose want no running loop serves looks again this often for a stopped loop's idle
-# connection to borrow (the loops it asked may have stopped before closing one).
+# An acquirer at the cap whose want no loop served yet looks again this often: for a stopped loop's idle connection to
+# borrow (the loops it asked may have stopped before closing one), and asks the running loops with an idle connection
+# again (they may have had none left when they looked, or its own loop was stopped then).
 STOPPED_LOOP_RECHECK_S = 0.5
-# What an acquirer at the cap did to make room: closed an idle connection of its own pool.
-_EVICTED = object()
 
 # RFC 9110: a method and a header name are tokens; a header value is visible ASCII, space, tab and obs-text.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -396,6 +395,8 @@ class _Connection(asyncio.Protocol):
         self._head_reads = 0
         # Sends the request the connection was opened for as soon as it is made (see ConnectionPool.acquire).
         self._first_send = first_send
+        # The acquirer this connection is closed for (at the cap): its socket's slot goes to that acquirer.
+        self.heir: Want | None = None
 
     def __repr__(self) -> str:
         scheme, host, port = self.origin
@@ -625,6 +626,8 @@ class ConnectionPool:
         self._budget = budget if budget is not None else ConnectionBudget(max_connections)
         self._held = 0
         self._live: set[_Connection] = set()
+        # Connections whose socket closed this turn, their slot given back on the next (_give_back_slot).
+        self._closing: set[_Connection] = set()
         self.lent = 0
         self._budget.join(self)
 
@@ -671,10 +674,11 @@ class ConnectionPool:
                 long: 800 new connections' requests went out 0.2-0.3 s after the idle connections' ones. Not
                 called for an idle connection (its response is None: the caller sends).
         """
-        # What this acquirer did to make room at the cap: nothing yet (None), closed one of this pool's idle
-        # connections (_EVICTED), or filed a want with the budget; and whether the budget woke it for a freed slot,
-        # which it takes or passes on.
-        room: Want | object | None = None
+        # What this acquirer did to make room at the cap: nothing yet (None), or its want of a slot, open (asking
+        # other loops) or claimed (a connection is being closed for it, its own pool's or another loop's; that
+        # socket's slot is granted to it once closed); and whether the budget woke it for a freed slot, which it
+        # takes or passes on.
+        room: Want | None = None
         budget_woke = False
         try:
             while True:
@@ -693,17 +697,21 @@ class ConnectionPool:
                 if self._closed:
                     raise ConnectionFailedError("this connection pool is closed; the shared LM was reset or shut down")
                 budget = self._budget
+                if room is not None and budget.use_grant(room):
+                    room = None
+                    return await self._connect_in_slot(origin, first_send)
                 if budget.try_take() or (budget.reap_closed_loops() and budget.try_take()):
                     budget_woke = False
                     return await self._connect_in_slot(origin, first_send)
                 if budget_woke:
+                    # Another acquirer took the slot freed for this one: its own want, if any, still stands.
                     budget_woke = False
-                    self._drop_room(room)  # another acquirer took the slot freed for this one: ask again
-                    room = None
-                if room is not _EVICTED and self._evict_idle():
-                    # One of this pool's own (first choice; also when one came back idle while a want was open).
+                if (room is None or not room.claimed) and self.idle_count():
+                    # One of this pool's own (first choice; also when one came back idle while a want was open):
+                    # its slot is this acquirer's once its socket is closed.
                     self._drop_room(room)
-                    room = _EVICTED
+                    room = Want(self, claimed=True)
+                    self._evict_idle(room)
                 elif room is None and _caller_blocks_a_loop():
                     # Its loop's own connections come back only after this call returns: waiting could last forever.
                     budget.borrow()
@@ -712,16 +720,21 @@ class ConnectionPool:
                     room = budget.want(self)
                     if room is None:  # a stopped loop's idle connection was lent: its slot is taken
                         return await self._connect_in_slot(origin, first_send)
-                elif isinstance(room, Want) and budget.borrow_from_stopped(self, room):
-                    room = None
-                    return await self._connect_in_slot(origin, first_send)
+                elif not room.claimed:
+                    if budget.borrow_from_stopped(self, room):
+                        room = None
+                        return await self._connect_in_slot(origin, first_send)
+                    budget.nudge(room)
                 waiter: asyncio.Future[bool] = self.loop.create_future()
-                if budget.take_or_wait(self.loop, waiter):
+                if budget.take_or_wait(self.loop, waiter, room):
+                    if room is not None and room.gone:
+                        room = None  # its granted slot was taken
                     return await self._connect_in_slot(origin, first_send)
                 self._waiters.append(waiter)
-                # A want another loop cannot serve because that loop stopped is looked at again after a while.
+                # A want no loop served yet is looked at again after a while (see STOPPED_LOOP_RECHECK_S); a claimed
+                # one is granted its slot when the connection closed for it is.
                 recheck = (self.loop.call_later(STOPPED_LOOP_RECHECK_S, _wake_local, waiter)
-                           if isinstance(room, Want) else None)
+                           if not room.claimed else None)
                 try:
                     budget_woke = bool(await waiter)
                 except BaseException:
@@ -743,8 +756,8 @@ class ConnectionPool:
             if budget_woke:
                 self._budget.pass_on()
 
-    def _drop_room(self, room: Want | object | None) -> None:
-        if isinstance(room, Want):
+    def _drop_room(self, room: Want | None) -> None:
+        if room is not None:
             self._budget.drop_want(room)
 
     async def _connect_in_slot(self, origin: Origin,
@@ -841,7 +854,11 @@ class ConnectionPool:
         context = None
         if scheme == "https":
             if self._ssl is None:
-                self._ssl = self._ssl_factory()
+                try:
+                    self._ssl = self._ssl_factory()
+                except BaseException:
+                    self._give_back_slot()  # no socket was made: the slot is free now
+                    raise
             context = self._ssl
         made: list[_Connection] = []
 
@@ -909,13 +926,15 @@ class ConnectionPool:
             sock.close()
             raise
 
-    def _evict_idle(self) -> bool:
+    def _evict_idle(self, heir: Want | None = None) -> bool:
+        """Close the oldest idle connection, its slot going to ``heir`` once its socket is closed; whether one was."""
         oldest: _Connection | None = None
         for conns in self._idle.values():
             if conns and (oldest is None or conns[0].idle_since < oldest.idle_since):
                 oldest = conns[0]
         if oldest is None:
             return False
+        oldest.heir = heir
         oldest.close()
         return True
 
@@ -926,9 +945,13 @@ class ConnectionPool:
             connection.close()
             self._wake_one()
             return
-        if (self._budget.wanted or self.lent) and self._budget.claim(self):
-            connection.close("another event loop needs the connection slot")  # the budget is spent: no idling
-            return
+        if self._budget.wanted or self.lent:
+            claimed = self._budget.claim(self)
+            if claimed:
+                if isinstance(claimed, Want):
+                    connection.heir = claimed  # the slot goes to that acquirer once the socket is closed
+                connection.close("another event loop needs the connection slot")  # the budget is spent: no idling
+                return
         now = self._clock()
         connection.served += 1
         connection.idle_since = now
@@ -957,20 +980,30 @@ class ConnectionPool:
         if self.loop.is_closed():
             return  # close_without_loop() gives every slot back
         # Freed on the next turn: asyncio's socket transports close the socket after calling connection_lost.
-        self.loop.call_soon(self._give_back_slot)
+        self._closing.add(connection)
+        self.loop.call_soon(self._give_back_slot, connection)
 
-    def _give_back_slot(self) -> None:
+    def _give_back_slot(self, connection: _Connection | None = None) -> None:
+        """Give back the slot of ``connection``'s closed socket (to its heir, if any), or of an attempt that made none.
+        """
+        if connection is not None:
+            if connection not in self._closing:
+                return  # given back already by close_without_loop()
+            self._closing.discard(connection)
         if self._held <= 0:
             return  # given back already by close_without_loop()
         self._held -= 1
-        self._budget.give_back()
+        self._budget.give_back(heir=connection.heir if connection is not None else None)
         if self._closed and self._held == 0:
             self._budget.leave(self)
 
     def pay_wants(self) -> None:
         """Close idle connections other loops' acquirers are waiting for (called on this pool's loop)."""
-        while not self._closed and self.idle_count() and self._budget.claim(self):
-            self._evict_idle()
+        while not self._closed and self.idle_count():
+            claimed = self._budget.claim(self)
+            if not claimed:
+                return
+            self._evict_idle(claimed if isinstance(claimed, Want) else None)
 
     def close_without_loop(self) -> int:
         """Close every socket of this pool after its loop was closed with the pool open; return the slots freed.
@@ -979,9 +1012,11 @@ class ConnectionPool:
         sockets are closed here, from any thread, without the loop (nothing runs on a closed loop any more).
         """
         self._closed = True
+        heirs = [connection.heir for connection in (*self._live, *self._closing) if connection.heir is not None]
         for connection in list(self._live):
             connection.close_without_loop()
         self._live.clear()
+        self._closing.clear()
         self._open.clear()
         self._idle.clear()
         # Their futures and tasks belong to the closed loop: dropped, not woken or cancelled (that needs the loop).
@@ -992,7 +1027,9 @@ class ConnectionPool:
         freed, self._held = self._held, 0
         self.lent = 0
         self._budget.leave(self)
-        return freed
+        for heir in heirs[:freed]:  # the acquirers those sockets were closed for get their slots
+            self._budget.give_back(heir=heir)
+        return max(0, freed - len(heirs))
 
     def _wake_one(self) -> None:
         while self._waiters:

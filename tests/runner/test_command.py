@@ -53,8 +53,11 @@ def output_ids(path: Path) -> list[str]:
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count("\n") >= count:
-            return
+        try:
+            if path.read_text().count("\n") >= count:
+                return
+        except FileNotFoundError:  # not written yet
+            pass
         if process.poll() is not None:
             raise AssertionError(f"the run ended early with {process.returncode}: {process.stderr}")
         time.sleep(0.02)

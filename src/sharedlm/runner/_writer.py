@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,21 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _probe_writable(path: Path) -> None:
-    existed = path.exists()
+    """Refuse an output that cannot be written, without making the output file appear before the run writes it.
+
+    An output that does not exist yet is probed with a file of another name in its directory: a file created and
+    removed under the output's own name would be seen, for a moment, by whatever watches for it (a tail, a test
+    waiting for lines), then vanish.
+    """
     try:
-        with path.open("ab"):
-            pass
+        if path.exists():
+            with path.open("ab"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+                pass
     except OSError as exc:
         raise UsageError(f"cannot write output file {str(path)!r}: {exc.strerror or exc}") from None
-    if not existed:
-        path.unlink()
 
 
 def dumps_result(result: RowResult) -> bytes:
